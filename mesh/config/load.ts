@@ -1,0 +1,127 @@
+/**
+ * Loading Istio YAML: multi-document files (or a directory of *.yaml|*.yml, sorted) become
+ * MeshResources carrying their source file and the line:column of every field. Loading only
+ * rejects what cannot become a resource (YAML syntax, unknown kind/apiVersion); everything else
+ * is judged by `analyze`, so the store can re-validate any resource set on its own.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isMap, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { Codes, makeMessage, type Message } from './messages';
+import { collectPositions } from './positions';
+import { MESH_NAMESPACE } from './hosts';
+import type { Kind, MeshResource } from './types';
+
+export interface LoadResult {
+  resources: MeshResource[];
+  messages: Message[];
+}
+
+/** apiVersions accepted per kind (Istio serves all of these for the same schema). */
+export const API_VERSIONS: Record<Kind, string[]> = {
+  VirtualService: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
+  DestinationRule: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
+  PeerAuthentication: ['security.istio.io/v1beta1', 'security.istio.io/v1'],
+  AuthorizationPolicy: ['security.istio.io/v1beta1', 'security.istio.io/v1'],
+};
+
+function isKind(k: unknown): k is Kind {
+  return typeof k === 'string' && k in API_VERSIONS;
+}
+
+function docToResource(doc: Document, lc: LineCounter, file: string, messages: Message[]): MeshResource | undefined {
+  const contents = doc.contents;
+  const start = lc.linePos(contents?.range?.[0] ?? 0);
+  const where = { file, line: start.line, column: start.col };
+  if (!isMap(contents)) {
+    messages.push(makeMessage(Codes.SchemaValidationError, 'document is not a map; expected an Istio resource with apiVersion, kind, metadata, spec', where));
+    return undefined;
+  }
+  const positions = collectPositions(contents, lc);
+  const obj = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  const { kind, apiVersion } = obj;
+  const at = (p: string) => ({ ...where, ...(positions[p] ?? {}), path: p });
+  if (!isKind(kind)) {
+    const supported = Object.keys(API_VERSIONS).join(', ');
+    messages.push(
+      makeMessage(
+        Codes.UnsupportedKind,
+        kind === undefined ? `missing kind; meshlab accepts ${supported}` : `kind ${JSON.stringify(kind)} is not supported by meshlab; supported kinds: ${supported}`,
+        at('kind'),
+      ),
+    );
+    return undefined;
+  }
+  if (typeof apiVersion !== 'string' || !API_VERSIONS[kind].includes(apiVersion)) {
+    messages.push(
+      makeMessage(
+        Codes.UnsupportedKind,
+        `apiVersion ${JSON.stringify(apiVersion)} is not valid for ${kind}; use one of ${API_VERSIONS[kind].join(', ')}`,
+        at('apiVersion'),
+      ),
+    );
+    return undefined;
+  }
+  const meta = (obj.metadata ?? {}) as Record<string, unknown>;
+  // labels/annotations (and other Kubernetes metadata) are accepted and ignored.
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const namespace = meta.namespace === undefined || meta.namespace === null ? MESH_NAMESPACE : String(meta.namespace);
+  return {
+    kind,
+    apiVersion,
+    metadata: { name, namespace },
+    spec: obj.spec,
+    source: { file, line: start.line, column: start.col, positions },
+  };
+}
+
+/** Parses one YAML text (possibly several `---` documents). `file` is used in messages. */
+export function loadYaml(text: string, file: string): LoadResult {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const resources: MeshResource[] = [];
+  const messages: Message[] = [];
+  const list = Array.isArray(docs) ? docs : [];
+  if (!Array.isArray(docs)) {
+    messages.push(makeMessage(Codes.YamlSyntaxError, 'unexpected YAML stream', { file, line: 1, column: 1 }));
+  }
+  for (const doc of list) {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const p = lc.linePos(e.pos[0]);
+        messages.push(makeMessage(Codes.YamlSyntaxError, `YAML syntax error: ${e.message.split('\n')[0]}`, { file, line: p.line, column: p.col }));
+      }
+      continue;
+    }
+    if (doc.contents === null) continue; // empty document (e.g. trailing ---)
+    const r = docToResource(doc, lc, file, messages);
+    if (r) resources.push(r);
+  }
+  return { resources, messages };
+}
+
+function yamlFilesIn(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && /\.ya?ml$/i.test(e.name))
+    .map((e) => path.join(dir, e.name))
+    .sort();
+}
+
+/** Loads a file, or every *.yaml|*.yml directly inside a directory (sorted by name). */
+export function loadPath(fileOrDir: string): LoadResult {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(fileOrDir);
+  } catch {
+    return { resources: [], messages: [makeMessage(Codes.YamlSyntaxError, `cannot read ${fileOrDir}: no such file or directory`, { file: fileOrDir })] };
+  }
+  const files = stat.isDirectory() ? yamlFilesIn(fileOrDir) : [fileOrDir];
+  const out: LoadResult = { resources: [], messages: [] };
+  for (const f of files) {
+    const r = loadYaml(fs.readFileSync(f, 'utf8'), f);
+    out.resources.push(...r.resources);
+    out.messages.push(...r.messages);
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+/** Schema of the DestinationRule fields meshlab implements. */
+import { Codes } from '../messages';
+import { joinPath } from '../positions';
+import { arr, bool, dur, int, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
+import { labels, meshHost } from './common';
+
+const S = Codes.SchemaValidationError;
+
+const exactlyOne =
+  (keys: string[], what: string): Check =>
+  (v: Record<string, unknown>, path, r) => {
+    const set = keys.filter((k) => v[k] !== undefined && v[k] !== null);
+    if (set.length > 1) r.report(S, path, `${path}: only one ${what} may be set (found ${set.join(', ')})`);
+    if (set.length === 0) r.report(S, path, `${path}: one of ${keys.join(', ')} is required`);
+  };
+
+const consistentHash: Rule = obj(
+  {
+    httpHeaderName: str(),
+    httpCookie: obj({ name: str(), path: str(), ttl: dur({ allowZero: true }) }, { required: ['name'] }),
+    useSourceIp: bool,
+    httpQueryParameterName: str(),
+    ringHash: obj({ minimumRingSize: int(1) }),
+    minimumRingSize: int(1),
+  },
+  {
+    unsupported: { maglev: 'use ringHash', localityLbSetting: '' },
+    check: (v: Record<string, unknown>, path, r) => {
+      exactlyOne(['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], 'hash key')(v, path, r);
+      if (v.minimumRingSize !== undefined) {
+        const p = joinPath(path, 'minimumRingSize');
+        if (v.ringHash !== undefined) r.report(S, p, `${p}: set ringHash.minimumRingSize only (the top-level field is its deprecated form)`);
+        else r.report(Codes.SchemaWarning, p, `${p} is deprecated, use ringHash: {minimumRingSize: ${String(v.minimumRingSize)}}`);
+      }
+    },
+  },
+);
+
+const loadBalancer: Rule = obj(
+  {
+    simple: oneOfEnum(['LEAST_REQUEST', 'ROUND_ROBIN', 'RANDOM', 'UNSPECIFIED'], {
+      deprecated: { LEAST_CONN: 'LEAST_REQUEST' },
+      unsupported: { PASSTHROUGH: 'the sidecar always picks an endpoint itself' },
+    }),
+    consistentHash,
+  },
+  {
+    unsupported: { localityLbSetting: 'the lab has a single locality', warmupDurationSecs: '', warmup: '' },
+    check: exactlyOne(['simple', 'consistentHash'], 'load balancer'),
+  },
+);
+
+const connectionPool: Rule = obj({
+  tcp: obj(
+    { maxConnections: int(0), connectTimeout: dur() },
+    { unsupported: { tcpKeepalive: '', maxConnectionDuration: '', idleTimeout: '' } },
+  ),
+  http: obj(
+    {
+      http1MaxPendingRequests: int(0),
+      http2MaxRequests: int(0),
+      maxRequestsPerConnection: int(0),
+      maxRetries: int(0),
+      idleTimeout: dur(),
+    },
+    { unsupported: { h2UpgradePolicy: 'the lab speaks HTTP/1.1 only', useClientProtocol: '', maxConcurrentStreams: '' } },
+  ),
+});
+
+const outlierDetection: Rule = obj(
+  {
+    consecutive5xxErrors: int(0),
+    consecutiveGatewayErrors: int(0),
+    consecutiveErrors: int(0),
+    interval: dur(),
+    baseEjectionTime: dur(),
+    maxEjectionPercent: int(0, 100),
+    minHealthPercent: int(0, 100),
+  },
+  {
+    unsupported: { splitExternalLocalOriginErrors: '', consecutiveLocalOriginFailures: '' },
+    check: (v: Record<string, unknown>, path, r) => {
+      if (v.consecutiveErrors === undefined) return;
+      const p = joinPath(path, 'consecutiveErrors');
+      if (v.consecutiveGatewayErrors !== undefined) {
+        r.report(S, p, `${p}: set consecutiveGatewayErrors only (consecutiveErrors is its deprecated form)`);
+      } else {
+        r.report(Codes.SchemaWarning, p, `${p} is deprecated and means consecutiveGatewayErrors (502/503/504) here; use consecutive5xxErrors or consecutiveGatewayErrors`);
+      }
+    },
+  },
+);
+
+const tls: Rule = obj(
+  {
+    mode: oneOfEnum(['ISTIO_MUTUAL', 'DISABLE'], {
+      unsupported: { SIMPLE: 'only ISTIO_MUTUAL or DISABLE', MUTUAL: 'only ISTIO_MUTUAL or DISABLE' },
+    }),
+  },
+  {
+    unsupported: {
+      clientCertificate: '',
+      privateKey: '',
+      caCertificates: '',
+      credentialName: '',
+      subjectAltNames: '',
+      sni: '',
+      insecureSkipVerify: '',
+      caCrl: '',
+    },
+  },
+);
+
+export const trafficPolicy: Rule = obj(
+  { loadBalancer, connectionPool, outlierDetection, tls },
+  { unsupported: { portLevelSettings: 'each service has one port in the lab', tunnel: '', proxyProtocol: '' } },
+);
+
+const dnsLabel: Check = (v: string, path, r) => {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) {
+    r.report(S, path, `${path}: subset name ${JSON.stringify(v)} must be a DNS label (lower-case letters, digits, '-')`);
+  }
+};
+
+const uniqueSubsets: Check = (v: Array<{ name?: unknown }>, path, r) => {
+  const seen = new Map<unknown, number>();
+  v.forEach((s, i) => {
+    if (s?.name === undefined) return;
+    if (seen.has(s.name)) {
+      const p = joinPath(joinPath(path, i), 'name');
+      r.report(S, p, `${p}: duplicate subset name ${JSON.stringify(s.name)} (first at ${joinPath(path, seen.get(s.name)!)})`);
+    } else seen.set(s.name, i);
+  });
+};
+
+const subset: Rule = obj({ name: str(dnsLabel), labels, trafficPolicy }, { required: ['name'] });
+
+export const destinationRuleSpec: Rule = obj(
+  { host: str(meshHost), trafficPolicy, subsets: arr(subset, uniqueSubsets) },
+  { required: ['host'], unsupported: { exportTo: 'the lab has a single namespace', workloadSelector: '' } },
+);

@@ -1,0 +1,170 @@
+/** Schema of the VirtualService fields meshlab implements (HTTP routing for the sidecar). */
+import { Codes } from '../messages';
+import { joinPath } from '../positions';
+import { arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
+import { destination, headers, labels, meshHost, percent, stringMatch } from './common';
+
+const S = Codes.SchemaValidationError;
+
+/**
+ * retryOn conditions meshlab's sidecar implements: Envoy's HTTP and gRPC retry conditions that
+ * make sense without extra config. envoy-ratelimited is accepted (the sidecar never rate-limits
+ * locally, so it never fires, exactly like an Envoy without a rate-limit filter).
+ */
+export const RETRY_ON_TOKENS = [
+  '5xx',
+  'gateway-error',
+  'reset',
+  'connect-failure',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'envoy-ratelimited',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
+
+/** Valid Envoy/Istio retryOn tokens the sidecar does not implement. */
+const RETRY_ON_UNSUPPORTED: Record<string, string> = {
+  'retriable-headers': 'it needs retriable_headers, which Istio does not expose',
+  'reset-before-request': 'not implemented by the meshlab sidecar',
+  'http3-post-connect-failure': 'meshlab does not speak HTTP/3',
+};
+
+const retryOnCheck: Check = (v: string, path, r) => {
+  const tokens = v.split(',').map((t) => t.trim());
+  for (const t of tokens) {
+    if (t === '') {
+      r.report(S, path, `${path}: empty retryOn condition in ${JSON.stringify(v)} (conditions are comma-separated, no trailing comma)`);
+    } else if (/^\d+$/.test(t)) {
+      const code = Number(t);
+      if (code < 100 || code > 599) r.report(S, path, `${path}: retry status code ${t} is outside 100-599`);
+    } else if (t in RETRY_ON_UNSUPPORTED) {
+      r.report(Codes.UnsupportedField, path, `${path}: retryOn condition "${t}" is not supported by meshlab: ${RETRY_ON_UNSUPPORTED[t]}`);
+    } else if (!(RETRY_ON_TOKENS as readonly string[]).includes(t)) {
+      r.report(S, path, `${path}: unknown retryOn condition "${t}"; valid: ${RETRY_ON_TOKENS.join(', ')} or an HTTP status code like 503`);
+    }
+  }
+};
+
+const match: Rule = obj(
+  {
+    name: str(),
+    uri: stringMatch(),
+    method: stringMatch(),
+    headers: map(stringMatch({ allowEmpty: true })),
+    queryParams: map(stringMatch({ allowEmpty: true, noPrefix: true })),
+    withoutHeaders: map(stringMatch({ allowEmpty: true })),
+    ignoreUriCase: bool,
+    sourceLabels: labels,
+  },
+  {
+    unsupported: {
+      scheme: '',
+      authority: '',
+      port: 'each service has one port in the lab',
+      gateways: 'only the mesh gateway exists',
+      sourceNamespace: 'the lab has a single namespace',
+      statPrefix: '',
+    },
+  },
+);
+
+const weightsCheck: Check = (v: Array<{ weight?: number }>, path, r) => {
+  if (v.length < 2) return;
+  const total = v.reduce((sum, d) => sum + (typeof d?.weight === 'number' && d.weight > 0 ? d.weight : 0), 0);
+  if (total === 0) {
+    r.report(S, path, `${path}: total destination weight = 0 with ${v.length} destinations; give at least one destination a positive weight (e.g. 90/10)`);
+  }
+};
+
+const routeDestination: Rule = obj(
+  { destination, weight: int(0), headers },
+  { required: ['destination'] },
+);
+
+const retries: Rule = obj(
+  { attempts: int(0), perTryTimeout: dur(), retryOn: str(retryOnCheck), retryRemoteLocalities: bool },
+  { unsupported: { retryIgnorePreviousHosts: '', backoff: '' } },
+);
+
+const exclusivePercent: Check = (v: Record<string, unknown>, path, r) => {
+  if (v.percent !== undefined && v.percentage !== undefined) {
+    r.report(S, path, `${path}: set either percentage or the deprecated percent, not both`);
+  }
+  if (v.percent !== undefined) {
+    r.report(Codes.SchemaWarning, joinPath(path, 'percent'), `${joinPath(path, 'percent')} is deprecated, use percentage: {value: ${String(v.percent)}}`);
+  }
+};
+
+const fault: Rule = obj(
+  {
+    delay: obj(
+      { fixedDelay: dur(), percentage: percent, percent: int(0, 100) },
+      { required: ['fixedDelay'], unsupported: { exponentialDelay: '' }, check: exclusivePercent },
+    ),
+    abort: obj(
+      { httpStatus: int(200, 599), percentage: percent },
+      { required: ['httpStatus'], unsupported: { grpcStatus: 'the lab speaks HTTP/1.1 only', http2Error: '' } },
+    ),
+  },
+  {
+    check: (v: Record<string, unknown>, path, r) => {
+      if (v.delay === undefined && v.abort === undefined) r.report(S, path, `${path}: one of delay or abort is required`);
+    },
+  },
+);
+
+const httpRoute: Rule = obj(
+  {
+    name: str(),
+    match: arr(match),
+    route: arr(routeDestination, weightsCheck, 1),
+    timeout: dur({ allowZero: true }),
+    retries,
+    fault,
+    mirror: destination,
+    mirrorPercentage: percent,
+    headers,
+  },
+  {
+    required: ['route'],
+    unsupported: {
+      redirect: '',
+      directResponse: '',
+      delegate: '',
+      rewrite: '',
+      corsPolicy: '',
+      mirrors: 'use the single mirror field',
+      mirrorPercent: 'use mirrorPercentage: {value: N}',
+      mirror_percent: 'use mirrorPercentage: {value: N}',
+    },
+  },
+);
+
+const gatewaysCheck: Check = (v: unknown[], path, r) => {
+  v.forEach((g, i) => {
+    if (g !== 'mesh') {
+      r.report(Codes.UnsupportedField, joinPath(path, i), `${joinPath(path, i)}: gateway ${JSON.stringify(g)} is not supported by meshlab; only "mesh" (sidecars) exists`);
+    }
+  });
+};
+
+export const virtualServiceSpec: Rule = obj(
+  {
+    hosts: arr(str(meshHost), undefined, 1),
+    gateways: arr(str(), gatewaysCheck),
+    http: arr(httpRoute, undefined, 1),
+  },
+  {
+    required: ['hosts', 'http'],
+    unsupported: {
+      tcp: 'meshlab routes HTTP only',
+      tls: 'meshlab routes HTTP only',
+      exportTo: 'the lab has a single namespace',
+    },
+  },
+);

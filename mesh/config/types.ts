@@ -1,0 +1,224 @@
+/**
+ * TypeScript shapes of the Istio resources meshlab accepts, exactly as they appear in YAML
+ * (camelCase field names of Istio's JSON/YAML form). Only the fields meshlab supports are typed;
+ * anything else is rejected by the schema validator before a resource reaches the store.
+ */
+
+export type Kind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy';
+
+/** Position of a YAML node: 1-based line and column, like istioctl prints them. */
+export interface SourcePos {
+  line: number;
+  column: number;
+}
+
+/** Where a resource came from, plus the position of every field inside it (keyed by path). */
+export interface ResourceSource {
+  file: string;
+  line: number;
+  column: number;
+  /** 'spec.http[0].route[1].weight' -> position of that key (or sequence item). */
+  positions?: Record<string, SourcePos>;
+}
+
+export interface MeshResource<S = unknown> {
+  kind: Kind;
+  apiVersion: string;
+  metadata: { name: string; namespace: string };
+  /** The spec exactly as written (validated by `analyze`, never rewritten). */
+  spec: S;
+  source: ResourceSource;
+}
+
+// ---------- common ----------
+
+/** Istio StringMatch: exactly one of exact/prefix/regex; `{}` in headers means "present". */
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+export interface Percent {
+  value?: number;
+}
+
+export interface PortSelector {
+  number?: number;
+}
+
+// ---------- VirtualService ----------
+
+export interface Destination {
+  host: string;
+  subset?: string;
+  port?: PortSelector;
+}
+
+export interface HeaderOperations {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface Headers {
+  request?: HeaderOperations;
+  response?: HeaderOperations;
+}
+
+export interface HTTPRouteDestination {
+  destination: Destination;
+  weight?: number;
+  headers?: Headers;
+}
+
+export interface HTTPMatchRequest {
+  name?: string;
+  uri?: StringMatch;
+  method?: StringMatch;
+  headers?: Record<string, StringMatch>;
+  queryParams?: Record<string, StringMatch>;
+  withoutHeaders?: Record<string, StringMatch>;
+  ignoreUriCase?: boolean;
+  /** Labels of the *calling* workload (the sidecar's own labels). */
+  sourceLabels?: Record<string, string>;
+}
+
+export interface HTTPRetry {
+  attempts?: number;
+  perTryTimeout?: string;
+  retryOn?: string;
+  /** Accepted and ignored: the lab has a single locality. */
+  retryRemoteLocalities?: boolean;
+}
+
+export interface HTTPFaultInjection {
+  delay?: { fixedDelay?: string; percentage?: Percent; percent?: number };
+  abort?: { httpStatus?: number; percentage?: Percent };
+}
+
+export interface HTTPRoute {
+  name?: string;
+  match?: HTTPMatchRequest[];
+  route?: HTTPRouteDestination[];
+  timeout?: string;
+  retries?: HTTPRetry;
+  fault?: HTTPFaultInjection;
+  mirror?: Destination;
+  mirrorPercentage?: Percent;
+  headers?: Headers;
+}
+
+export interface VirtualServiceSpec {
+  hosts: string[];
+  gateways?: string[];
+  http?: HTTPRoute[];
+}
+
+// ---------- DestinationRule ----------
+
+export type SimpleLB = 'LEAST_REQUEST' | 'LEAST_CONN' | 'ROUND_ROBIN' | 'RANDOM' | 'PASSTHROUGH' | 'UNSPECIFIED';
+
+export interface ConsistentHashLB {
+  httpHeaderName?: string;
+  httpCookie?: { name: string; path?: string; ttl?: string };
+  useSourceIp?: boolean;
+  httpQueryParameterName?: string;
+  ringHash?: { minimumRingSize?: number };
+  /** Deprecated top-level form of ringHash.minimumRingSize. */
+  minimumRingSize?: number;
+}
+
+export interface LoadBalancerSettings {
+  simple?: SimpleLB;
+  consistentHash?: ConsistentHashLB;
+}
+
+export interface ConnectionPoolSettings {
+  tcp?: { maxConnections?: number; connectTimeout?: string };
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    idleTimeout?: string;
+  };
+}
+
+export interface OutlierDetection {
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  /** Deprecated: treated as consecutiveGatewayErrors (Istio's original meaning). */
+  consecutiveErrors?: number;
+  interval?: string;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+}
+
+export interface ClientTLSSettings {
+  mode?: 'ISTIO_MUTUAL' | 'DISABLE';
+}
+
+export interface TrafficPolicy {
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetection;
+  tls?: ClientTLSSettings;
+}
+
+export type TrafficPolicyKind = keyof TrafficPolicy;
+
+export interface Subset {
+  name: string;
+  labels?: Record<string, string>;
+  trafficPolicy?: TrafficPolicy;
+}
+
+export interface DestinationRuleSpec {
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets?: Subset[];
+}
+
+// ---------- security ----------
+
+export interface WorkloadSelector {
+  matchLabels?: Record<string, string>;
+}
+
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE' | 'UNSET';
+
+export interface PeerAuthenticationSpec {
+  selector?: WorkloadSelector;
+  mtls?: { mode?: MtlsMode };
+  /** Port number (as a string key, like Istio) -> mode. Needs a selector, as in Istio. */
+  portLevelMtls?: Record<string, { mode?: MtlsMode }>;
+}
+
+export interface AuthorizationRule {
+  from?: { source?: { principals?: string[]; notPrincipals?: string[]; namespaces?: string[]; notNamespaces?: string[] } }[];
+  to?: { operation?: { methods?: string[]; notMethods?: string[]; paths?: string[]; notPaths?: string[] } }[];
+  when?: { key: string; values?: string[]; notValues?: string[] }[];
+}
+
+export interface AuthorizationPolicySpec {
+  selector?: WorkloadSelector;
+  action?: 'ALLOW' | 'DENY';
+  rules?: AuthorizationRule[];
+}
+
+export type VirtualService = MeshResource<VirtualServiceSpec> & { kind: 'VirtualService' };
+export type DestinationRule = MeshResource<DestinationRuleSpec> & { kind: 'DestinationRule' };
+export type PeerAuthentication = MeshResource<PeerAuthenticationSpec> & { kind: 'PeerAuthentication' };
+export type AuthorizationPolicy = MeshResource<AuthorizationPolicySpec> & { kind: 'AuthorizationPolicy' };
+
+/** A running instance as the analyzer sees it (used for subset/outlier checks). */
+export interface Instance {
+  service: string;
+  labels: Record<string, string>;
+}
+
+export interface AnalyzeContext {
+  instances?: Instance[];
+}
