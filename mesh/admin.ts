@@ -1,0 +1,28 @@
+import http from 'node:http';
+
+export type AdminRoute = (url: URL) => Promise<unknown> | unknown;
+
+/**
+ * The sidecar's admin listener (Envoy's admin interface, loopback only): /metrics in Prometheus
+ * text, and JSON views of its config, clusters and recent access log.
+ */
+export async function startAdmin(host: string, port: number, routes: Record<string, AdminRoute>, metrics: () => Promise<{ contentType: string; body: string }>): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (url.pathname === '/metrics' || url.pathname === '/stats/prometheus') {
+      metrics().then((m) => send(200, m.contentType, m.body), (err: Error) => send(500, 'text/plain', err.message));
+      return;
+    }
+    const route = routes[url.pathname];
+    if (!route) return send(404, 'application/json', JSON.stringify({ error: `no admin endpoint ${url.pathname}; try ${['/metrics', ...Object.keys(routes)].join(', ')}` }));
+    Promise.resolve()
+      .then(() => route(url))
+      .then((body) => send(200, 'application/json', JSON.stringify(body, null, 2)), (err: Error) => send(500, 'application/json', JSON.stringify({ error: err.message })));
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return server;
+}

@@ -1,0 +1,96 @@
+import { EventEmitter } from 'node:events';
+import type { Ack, Endpoint, NodeInfo, Snapshot } from '../xds';
+
+export interface NodeStatus {
+  info: NodeInfo;
+  ready: boolean;
+  connectedAt: Date;
+  ackedVersion: number;
+  ackedAt?: Date;
+  nack?: { version: number; error: string; at: Date };
+}
+
+/**
+ * Who is in the mesh right now. A node is registered while its discovery stream is open; its
+ * endpoint counts once its sidecar reports the app healthy. Every change bumps the version and
+ * emits 'snapshot' so the server pushes it to every stream.
+ */
+export class Registry extends EventEmitter {
+  private readonly nodes = new Map<string, NodeStatus>();
+  private version = 0;
+  private resources: unknown[] = [];
+
+  connect(info: NodeInfo): void {
+    this.nodes.set(info.id, { info, ready: false, connectedAt: new Date(), ackedVersion: 0 });
+    this.changed();
+  }
+
+  disconnect(id: string): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    this.nodes.delete(id);
+    if (node.ready) this.changed();
+  }
+
+  setReady(id: string, ready: boolean): boolean {
+    const node = this.nodes.get(id);
+    if (!node) return false;
+    if (node.ready !== ready) {
+      node.ready = ready;
+      this.changed();
+    }
+    return true;
+  }
+
+  setResources(resources: unknown[]): void {
+    this.resources = resources;
+    this.changed();
+  }
+
+  ack(ack: Ack): void {
+    const node = this.nodes.get(ack.node);
+    if (!node) return;
+    if (ack.error) node.nack = { version: ack.version, error: ack.error, at: new Date() };
+    else {
+      node.ackedVersion = Math.max(node.ackedVersion, ack.version);
+      node.ackedAt = new Date();
+    }
+    this.emit('ack', ack);
+  }
+
+  snapshot(): Snapshot {
+    const endpoints: Record<string, Endpoint[]> = {};
+    for (const { info, ready } of this.nodes.values()) {
+      if (!ready || !info.inbound) continue;
+      (endpoints[info.service] ??= []).push({ instance: info.id, service: info.service, labels: info.labels, host: info.inbound.host, port: info.inbound.port });
+    }
+    for (const list of Object.values(endpoints)) list.sort((a, b) => a.instance.localeCompare(b.instance));
+    return { version: this.version, endpoints, resources: this.resources };
+  }
+
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  list(): NodeStatus[] {
+    return [...this.nodes.values()];
+  }
+
+  readyCount(): number {
+    let n = 0;
+    for (const node of this.nodes.values()) if (node.ready && node.info.inbound) n++;
+    return n;
+  }
+
+  /** True when `ready` endpoints are ready and every connected node has ACKed the current version. */
+  inSync(ready: number): boolean {
+    if (this.readyCount() !== ready) return false;
+    for (const node of this.nodes.values()) if (node.ackedVersion < this.version) return false;
+    return true;
+  }
+
+  private changed(): void {
+    this.version++;
+    this.emit('snapshot', this.snapshot());
+  }
+}

@@ -1,0 +1,125 @@
+import Fastify, { FastifyInstance } from 'fastify';
+import { Registry } from './registry';
+import { Ack, DISCOVERY_PATH, NodeInfo, Snapshot } from '../xds';
+
+export interface ControlPlaneOptions {
+  host: string;
+  port: number;
+  dataDir?: string;
+}
+
+export interface ControlPlane {
+  app: FastifyInstance;
+  registry: Registry;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The control plane: the endpoint registry and the discovery streams that push its snapshots
+ * to every sidecar. Configuration (Istio YAML) and the mesh CA plug in here.
+ */
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const registry = new Registry();
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const streams = new Set<(s: Snapshot) => void>();
+  registry.on('snapshot', (s: Snapshot) => {
+    for (const push of streams) push(s);
+  });
+
+  app.get('/healthz', async () => ({ ok: true, version: registry.currentVersion }));
+
+  app.get(DISCOVERY_PATH, (req, reply) => {
+    let node: NodeInfo;
+    try {
+      node = JSON.parse(String(req.headers['x-mesh-node'] ?? '')) as NodeInfo;
+      if (!node.id || !node.service) throw new Error('id and service are required');
+    } catch (err) {
+      reply.code(400).send({ error: `bad x-mesh-node header: ${(err as Error).message}` });
+      return;
+    }
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.socket?.setNoDelay(true);
+    const push = (s: Snapshot): void => {
+      res.write(`event: snapshot\nid: ${s.version}\ndata: ${JSON.stringify(s)}\n\n`);
+    };
+    streams.add(push);
+    registry.connect(node); // pushes the new snapshot to everyone, this stream included
+    req.raw.socket.on('close', () => {
+      streams.delete(push);
+      registry.disconnect(node.id);
+    });
+  });
+
+  app.post('/v1/ack', async (req) => {
+    registry.ack(req.body as Ack);
+    return { ok: true };
+  });
+
+  app.post('/v1/ready', async (req, reply) => {
+    const { node, ready } = req.body as { node: string; ready: boolean };
+    if (!registry.setReady(node, !!ready)) return reply.code(404).send({ error: `unknown node ${node}: open a discovery stream first` });
+    return { ok: true };
+  });
+
+  app.get('/v1/endpoints', async () => registry.snapshot());
+
+  app.get('/v1/proxy-status', async () =>
+    registry.list().map((n) => ({
+      node: n.info.id,
+      role: n.info.role,
+      service: n.info.service,
+      version: n.info.version,
+      ready: n.ready,
+      ackedVersion: n.ackedVersion,
+      currentVersion: registry.currentVersion,
+      synced: n.ackedVersion >= registry.currentVersion,
+      ackedAt: n.ackedAt,
+      nack: n.nack,
+    })),
+  );
+
+  // Resolves once `ready` endpoints are ready and every node ACKed the newest version (launcher, tests).
+  app.get('/v1/sync', (req, reply) => {
+    const q = req.query as { ready?: string; timeoutMs?: string };
+    const ready = Number(q.ready ?? 0);
+    const timeoutMs = Math.min(Number(q.timeoutMs ?? 10000), 60000);
+    const check = (): boolean => {
+      if (!registry.inSync(ready)) return false;
+      cleanup();
+      reply.send({ ok: true, version: registry.currentVersion });
+      return true;
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reply.code(504).send({
+        error: `not in sync after ${timeoutMs} ms: ${registry.readyCount()} of ${ready} endpoints ready`,
+        nodes: registry.list().map((n) => ({ node: n.info.id, ready: n.ready, acked: n.ackedVersion })),
+        version: registry.currentVersion,
+      });
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      registry.off('ack', check);
+      registry.off('snapshot', check);
+    };
+    registry.on('ack', check);
+    registry.on('snapshot', check);
+    check();
+  });
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const port = (app.server.address() as { port: number }).port;
+  return {
+    app,
+    registry,
+    port,
+    url: `http://${opts.host}:${port}`,
+    close: async () => {
+      await app.close();
+    },
+  };
+}

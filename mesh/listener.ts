@@ -1,0 +1,52 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+
+/** Limits that keep a sidecar standing whatever a client sends (Envoy's defaults where it has one). */
+export const LISTENER_LIMITS = {
+  /** Envoy's max_request_headers_kb default: 60 KiB; larger → 431. */
+  maxHeaderSize: 60 * 1024,
+  /** Slowloris guard: the whole header block must arrive within this. */
+  headersTimeoutMs: 10_000,
+  /** Idle keep-alive connections are closed after this. */
+  keepAliveTimeoutMs: 60_000,
+  /** Envoy's max_headers_count default. */
+  maxHeadersCount: 100,
+};
+
+export interface Listener {
+  server: http.Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
+  drain(graceMs: number, inFlight: () => number): Promise<void>;
+}
+
+/** An HTTP/1.1 listener on `host:port` (0 = ephemeral) feeding `handler`. */
+export async function listen(name: string, host: string, port: number, handler: http.RequestListener): Promise<Listener> {
+  const server = http.createServer(
+    { maxHeaderSize: LISTENER_LIMITS.maxHeaderSize, headersTimeout: LISTENER_LIMITS.headersTimeoutMs, requestTimeout: 0, keepAliveTimeout: LISTENER_LIMITS.keepAliveTimeoutMs, noDelay: true },
+    handler,
+  );
+  server.maxHeadersCount = LISTENER_LIMITS.maxHeadersCount;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`${name} listener could not bind ${host}:${port}: ${err.message}`)));
+    server.listen(port, host, resolve);
+  });
+  const bound = (server.address() as { port: number }).port;
+  return {
+    server,
+    port: bound,
+    drain: async (graceMs, inFlight) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { env, envInt, onShutdown, reportReady } from '../../lib/ipc';
+import { Sidecar } from './sidecar';
+
+/** The sidecar process: configured by environment (MESH_*), or late by the launcher over IPC (the app's port). */
+async function main(): Promise<void> {
+  const role = env('MESH_ROLE', 'sidecar') === 'gateway' ? 'gateway' : 'sidecar';
+  const sidecar = new Sidecar({
+    role,
+    service: env('MESH_SERVICE'),
+    version: env('MESH_VERSION', 'v1'),
+    instance: env('MESH_INSTANCE'),
+    labels: JSON.parse(env('MESH_LABELS', '{}')) as Record<string, string>,
+    host: env('MESH_HOST', '127.0.0.1'),
+    ports: { inbound: envInt('MESH_INBOUND_PORT', 15006), outbound: envInt('MESH_OUTBOUND_PORT', 15001), admin: envInt('MESH_ADMIN_PORT', 15000) },
+    controlPlaneUrl: env('MESH_CP_URL'),
+    appPort: process.env.MESH_APP_PORT ? envInt('MESH_APP_PORT') : undefined,
+    gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
+  });
+  await sidecar.start();
+  process.on('message', (msg: { type?: string; port?: number }) => {
+    if (msg?.type === 'app' && typeof msg.port === 'number') sidecar.setAppPort(msg.port);
+  });
+  onShutdown(() => sidecar.stop());
+  reportReady(`${role} ${sidecar.config.instance}`, sidecar.ports);
+}
+
+main().catch((err) => {
+  console.error(`sidecar failed to start: ${(err as Error).stack}`);
+  process.exit(1);
+});

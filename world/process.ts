@@ -1,0 +1,111 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ReadyMessage } from '../lib/ipc';
+
+export type Role = 'app' | 'sidecar' | 'gateway' | 'control-plane' | 'chaos' | 'broker';
+
+export interface ProcessSpec {
+  name: string;
+  role: Role;
+  /** Compiled entry module, absolute path. */
+  entry: string;
+  env: Record<string, string>;
+  logFile: string;
+  service?: string;
+  version?: string;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * One OS process of the world. It is started with an IPC channel and counts as up once it sent
+ * `{type:'ready', ports}`; stdout/stderr go to its log file. `stop()` sends SIGTERM and escalates to
+ * SIGKILL, and resolves only when the process is gone, so its ports are free afterwards.
+ */
+export class ManagedProcess {
+  readonly spec: ProcessSpec;
+  child?: ChildProcess;
+  ports: Record<string, number> = {};
+  private exited?: Promise<void>;
+
+  constructor(spec: ProcessSpec) {
+    this.spec = spec;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<Record<string, number>> {
+    const { spec } = this;
+    fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
+    const log = fs.openSync(spec.logFile, 'a');
+    const child = spawn(process.execPath, [spec.entry], {
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', log, log, 'ipc'],
+    });
+    fs.closeSync(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const timeoutMs = spec.readyTimeoutMs ?? 15000;
+    this.ports = await new Promise<Record<string, number>>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`${spec.name} did not report ready within ${timeoutMs} ms (see ${spec.logFile})`)), timeoutMs);
+      const onMessage = (msg: unknown): void => {
+        const m = msg as ReadyMessage;
+        if (m && m.type === 'ready') {
+          cleanup();
+          resolve(m.ports);
+        }
+      };
+      const onExit = (code: number | null, signal: string | null): void =>
+        fail(new Error(`${spec.name} exited before it was ready (code ${code}, signal ${signal}); last log lines:\n${tail(spec.logFile)}`));
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      const fail = (err: Error): void => {
+        cleanup();
+        child.kill('SIGKILL');
+        reject(err);
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+    return this.ports;
+  }
+
+  /** Sends a message over the IPC channel (e.g. late configuration). */
+  send(message: unknown): void {
+    this.child?.send(message as object);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  async stop(graceMs = 3000): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return this.exited;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Kills without grace, as a crash would. */
+  async kill(): Promise<void> {
+    if (!this.child || !this.running) return this.exited;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

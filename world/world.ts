@@ -1,0 +1,265 @@
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { ManagedProcess, ProcessSpec, Role } from './process';
+import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, instancesOf } from './topology';
+import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
+
+/** Root of the compiled tree (dist/), where every process's entry module lives. */
+const DIST = path.resolve(__dirname, '..');
+
+export interface BusOption {
+  kind: 'memory' | 'kafka' | 'rabbitmq';
+  /** Broker address for kafka/rabbitmq; the memory broker is started by the world. */
+  url?: string;
+}
+
+export interface WorldOptions {
+  topology?: Topology;
+  host?: string;
+  /** Gateway port; 0 = ephemeral (tests). `npm start` uses 8080. */
+  gatewayPort?: number;
+  /** Control-plane port; 0 = ephemeral. `npm start` uses 15010. */
+  controlPlanePort?: number;
+  /** Where each service keeps its SQLite database; kept across restarts. */
+  dataDir?: string;
+  logDir?: string;
+  /** Where to write the discoverable state file; false = none (tests). */
+  stateFile?: string | false;
+  bus?: BusOption;
+  /** Extra environment for every process. */
+  env?: Record<string, string>;
+  /** Called as processes come up, for progress output. */
+  onProgress?: (message: string) => void;
+}
+
+interface Instance {
+  spec: InstanceSpec;
+  app: ManagedProcess;
+  sidecar: ManagedProcess;
+}
+
+/**
+ * A running world: control plane, event bus, every service instance as an app process plus its
+ * sidecar process, and the ingress gateway, each its own OS process on loopback.
+ */
+export class World {
+  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress'>;
+  controlPlane!: ManagedProcess;
+  gateway!: ManagedProcess;
+  broker?: ManagedProcess;
+  readonly instances = new Map<string, Instance>();
+  busUrl = '';
+  readyMs = 0;
+  private startedAt = new Date();
+
+  constructor(options: WorldOptions = {}) {
+    const dataDir = options.dataDir ?? path.join(process.cwd(), '.meshlab', 'data');
+    this.options = {
+      topology: options.topology ?? DEFAULT_TOPOLOGY,
+      host: options.host ?? '127.0.0.1',
+      gatewayPort: options.gatewayPort ?? 0,
+      controlPlanePort: options.controlPlanePort ?? 0,
+      dataDir,
+      logDir: options.logDir ?? path.join(path.dirname(dataDir), 'logs'),
+      stateFile: options.stateFile ?? false,
+      bus: options.bus,
+      env: options.env,
+      onProgress: options.onProgress,
+    };
+  }
+
+  /** Starts everything and resolves once every sidecar and the gateway hold a config with every instance ready. */
+  static async start(options: WorldOptions = {}): Promise<World> {
+    const world = new World(options);
+    try {
+      await world.start();
+    } catch (err) {
+      await world.stop();
+      throw err;
+    }
+    return world;
+  }
+
+  get controlPlaneUrl(): string {
+    return `http://${this.options.host}:${this.controlPlane.ports.http}`;
+  }
+
+  get gatewayUrl(): string {
+    return `http://${this.options.host}:${this.gateway.ports.outbound}`;
+  }
+
+  get busKind(): string {
+    return this.options.bus?.kind ?? 'memory';
+  }
+
+  async start(): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    this.startedAt = new Date();
+    const { host, dataDir, logDir } = this.options;
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.mkdirSync(logDir, { recursive: true });
+
+    this.controlPlane = this.process('control-plane', 'control-plane', 'mesh/control-plane/main.js', {
+      MESH_HOST: host,
+      CP_PORT: String(this.options.controlPlanePort),
+      CP_DATA_DIR: path.join(dataDir, 'control-plane'),
+    });
+    const bus = this.options.bus ?? { kind: 'memory' };
+    if (bus.kind === 'memory') {
+      this.broker = this.process('memory-broker', 'broker', 'bus/memory-broker-main.js', { MESH_HOST: host, PORT: '0' });
+    }
+    await Promise.all([this.controlPlane.start(), this.broker?.start()]);
+    this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
+    this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
+
+    for (const spec of instancesOf(this.options.topology)) this.instances.set(spec.id, this.instance(spec));
+    this.gateway = this.process('gateway', 'gateway', 'mesh/sidecar/main.js', {
+      ...this.meshEnv(),
+      MESH_ROLE: 'gateway',
+      MESH_SERVICE: 'istio-ingressgateway',
+      MESH_INSTANCE: 'gateway',
+      MESH_OUTBOUND_PORT: String(this.options.gatewayPort),
+      MESH_GATEWAY_ROUTES: JSON.stringify(this.options.topology.gateway.routes),
+    });
+    await Promise.all([...[...this.instances.values()].map((i) => this.startInstance(i)), this.gateway.start()]);
+    await this.waitForSync();
+    this.readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (this.options.stateFile) writeState(this.options.stateFile, this.state());
+  }
+
+  /** Stops every process (sidecars and gateway first, then apps, bus and control plane) and removes the state file. */
+  async stop(): Promise<void> {
+    const all = [...this.instances.values()];
+    await Promise.all([this.gateway?.stop(), ...all.map((i) => i.app.stop())]);
+    await Promise.all(all.map((i) => i.sidecar.stop()));
+    await Promise.all([this.broker?.stop(), this.controlPlane?.stop()]);
+    if (this.options.stateFile) removeState(this.options.stateFile);
+  }
+
+  /** Kills an instance's app and sidecar without grace, as a crashed pod. */
+  async killInstance(id: string): Promise<void> {
+    const inst = this.mustInstance(id);
+    await Promise.all([inst.app.kill(), inst.sidecar.kill()]);
+    this.writeStateIfAny();
+  }
+
+  /** Starts a stopped or killed instance again (new ports), and waits until the mesh sees it ready. */
+  async restartInstance(id: string): Promise<void> {
+    const old = this.mustInstance(id);
+    await Promise.all([old.app.stop(), old.sidecar.stop()]);
+    const fresh = this.instance(old.spec);
+    this.instances.set(id, fresh);
+    await this.startInstance(fresh);
+    await this.waitForSync();
+    this.writeStateIfAny();
+  }
+
+  /** Ready-endpoint count and config sync, from the control plane's point of view. */
+  async waitForSync(timeoutMs = 10000): Promise<void> {
+    const ready = [...this.instances.values()].filter((i) => i.app.running).length;
+    const res = await fetch(`${this.controlPlaneUrl}/v1/sync?ready=${ready}&timeoutMs=${timeoutMs}`);
+    if (!res.ok) throw new Error(`the mesh did not converge: ${await res.text()}`);
+  }
+
+  instance(spec: InstanceSpec): Instance {
+    const { host, dataDir } = this.options;
+    const labels = { app: spec.service.name, version: spec.version };
+    const sidecar = this.process(`${spec.id}-sidecar`, 'sidecar', 'mesh/sidecar/main.js', {
+      ...this.meshEnv(),
+      MESH_ROLE: 'sidecar',
+      MESH_SERVICE: spec.service.name,
+      MESH_VERSION: spec.version,
+      MESH_INSTANCE: spec.id,
+      MESH_LABELS: JSON.stringify(labels),
+    }, spec);
+    const app = this.process(spec.id, 'app', spec.service.entry, {
+      SERVICE_NAME: spec.service.name,
+      SERVICE_VERSION: spec.version,
+      INSTANCE_ID: spec.id,
+      HOST: host,
+      PORT: '0',
+      LAB_PORT: '0',
+      DATA_DIR: dataDir,
+      BUS_KIND: this.busKind,
+      BUS_URL: this.busUrl,
+    }, spec);
+    return { spec, app, sidecar };
+  }
+
+  /** A pod comes up: the sidecar first (so the app has a way out), then the app, then the sidecar learns the app's port. */
+  private async startInstance(inst: Instance): Promise<void> {
+    const sidecarPorts = await inst.sidecar.start();
+    inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
+    const appPorts = await inst.app.start();
+    inst.sidecar.send({ type: 'app', port: appPorts.http });
+  }
+
+  private meshEnv(): Record<string, string> {
+    return { MESH_HOST: this.options.host, MESH_CP_URL: this.controlPlaneUrl, MESH_INBOUND_PORT: '0', MESH_OUTBOUND_PORT: '0', MESH_ADMIN_PORT: '0' };
+  }
+
+  private process(name: string, role: Role, entry: string, env: Record<string, string>, spec?: InstanceSpec): ManagedProcess {
+    const p: ProcessSpec = {
+      name,
+      role,
+      entry: path.join(DIST, entry),
+      env: { ...this.options.env, ...env },
+      logFile: path.join(this.options.logDir, `${name}.log`),
+      service: spec?.service.name,
+      version: spec?.version,
+    };
+    return new ManagedProcess(p);
+  }
+
+  private mustInstance(id: string): Instance {
+    const inst = this.instances.get(id);
+    if (!inst) throw new Error(`no instance "${id}"; instances: ${[...this.instances.keys()].join(', ')}`);
+    return inst;
+  }
+
+  private progress(message: string): void {
+    this.options.onProgress?.(message);
+  }
+
+  private writeStateIfAny(): void {
+    if (this.options.stateFile) writeState(this.options.stateFile, this.state());
+  }
+
+  /** Every process with its pid and ports, as written to the state file. */
+  state(): WorldState {
+    const info = (p: ManagedProcess): ProcessInfo => ({
+      name: p.spec.name,
+      role: p.spec.role,
+      pid: p.pid ?? 0,
+      service: p.spec.service,
+      version: p.spec.version,
+      ports: p.ports,
+    });
+    const instances: InstanceInfo[] = [...this.instances.values()].map((i) => ({
+      id: i.spec.id,
+      service: i.spec.service.name,
+      version: i.spec.version,
+      app: info(i.app),
+      sidecar: info(i.sidecar),
+    }));
+    const processes = [this.controlPlane, ...(this.broker ? [this.broker] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info);
+    return {
+      startedAt: this.startedAt.toISOString(),
+      readyMs: Math.round(this.readyMs),
+      host: this.options.host,
+      dataDir: this.options.dataDir,
+      logDir: this.options.logDir,
+      bus: { kind: this.busKind, url: this.busUrl },
+      controlPlaneUrl: this.controlPlaneUrl,
+      gatewayUrl: this.gatewayUrl,
+      processes,
+      instances,
+    };
+  }
+}
+
+/** A temporary data/log directory for a test world; removed by the caller. */
+export function tempWorldDir(prefix = 'meshlab-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
