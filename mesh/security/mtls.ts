@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as http from 'node:http';
+import type { buildConnector } from 'undici';
 import type { WorkloadCertManager } from './workload-cert';
 import { parseSpiffeId, TRUST_DOMAIN } from './identity';
 
@@ -154,6 +155,8 @@ export class MtlsServer extends EventEmitter {
         this.tlsServer.emit('connection', socket);
       } else {
         this.accept(socket, { mtls: false, connectionSecurityPolicy: 'none' });
+        // http.Server does not resume a paused socket; the unshifted chunk flows to its parser first.
+        socket.resume();
       }
     });
   }
@@ -222,15 +225,9 @@ export function spiffeIdOf(cert: tls.PeerCertificate, trustDomain = TRUST_DOMAIN
   return uris[0];
 }
 
-/** What undici passes to a custom `connect` function. */
-export interface ConnectorOptions {
-  hostname: string;
-  host?: string;
-  port: string | number;
-  protocol?: string;
-  servername?: string | null;
-}
-export type ConnectorCallback = (err: Error | null, socket: net.Socket | null) => void;
+/** What undici passes to a custom `connect` function, and its callback. */
+export type ConnectorOptions = buildConnector.Options;
+export type ConnectorCallback = buildConnector.Callback;
 
 export interface MtlsConnectorOptions {
   certs: WorkloadCertManager;
@@ -247,7 +244,7 @@ export interface MtlsConnectorOptions {
  * An undici `connect` function: `new Pool('http://127.0.0.1:15006', { connect: mtlsConnector({certs}) })`.
  * Each new connection uses the manager's current certificate, so rotation needs no Pool rebuild.
  */
-export function mtlsConnector(opts: MtlsConnectorOptions) {
+export function mtlsConnector(opts: MtlsConnectorOptions): buildConnector.connector {
   const trustDomain = opts.trustDomain ?? TRUST_DOMAIN;
   return function connect(o: ConnectorOptions, callback: ConnectorCallback): tls.TLSSocket {
     const port = Number(o.port);
@@ -260,7 +257,8 @@ export function mtlsConnector(opts: MtlsConnectorOptions) {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      callback(err, s);
+      if (err) callback(err, null);
+      else callback(null, s as tls.TLSSocket);
     };
     const socket = tls.connect({
       host,
