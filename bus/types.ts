@@ -52,6 +52,12 @@ export interface EventBus {
   subscribe(topic: string, group: string, handler: MessageHandler): Promise<Subscription>;
   /** Closes connections; pending publishes reject. */
   close(): Promise<void>;
+  /**
+   * Messages of `topic` not yet committed by `group` (Kafka: high watermark minus committed offset
+   * summed over partitions; RabbitMQ: ready messages in the group's queue; memory: log end minus
+   * committed). Meant for a prom-client gauge; rejects while the broker is unreachable.
+   */
+  consumerLag(topic: string, group: string): Promise<number>;
 }
 
 export type BusKind = 'memory' | 'kafka' | 'rabbitmq';
