@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMap, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { Codes, makeMessage, type Message } from './messages';
 import { collectPositions } from './positions';
 import { MESH_NAMESPACE } from './hosts';
@@ -93,7 +93,8 @@ export function loadYaml(text: string, file: string): LoadResult {
       }
       continue;
     }
-    if (doc.contents === null) continue; // empty document (e.g. trailing ---)
+    // Empty documents (a trailing `---`, comments only) are skipped, as kubectl does.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
     const r = docToResource(doc, lc, file, messages);
     if (r) resources.push(r);
   }
