@@ -1,0 +1,258 @@
+import { at, DR_PAYMENTS, lint, only, vs } from './helpers';
+
+/** Asserts one message with `code` at the text of `needle` (n-th occurrence), and returns it. */
+function expectAt(text: string, code: string, needle: string, n = 0) {
+  const m = only(lint(text), code);
+  expect({ line: m.line, column: m.column }).toEqual(at(text, needle, n));
+  expect(m.file).toBe('t.yaml');
+  return m;
+}
+
+const route = (extra = '', dest = '') => `  - route:
+    - destination:
+        host: payments
+        subset: v1${dest}
+${extra}`;
+
+describe('schema validation (IST0106 SchemaValidationError)', () => {
+  test('unknown field names the path and the allowed fields', () => {
+    const y = vs(route('    timout: 1s\n'));
+    const m = expectAt(y, 'IST0106', 'timout');
+    expect(m.path).toBe('spec.http[0].timout');
+    expect(m.level).toBe('Error');
+    expect(m.resource).toBe('VirtualService payments.default');
+    expect(m.message).toMatch(/unknown field "timout" at spec.http\[0\].timout \(allowed here: name, match, route, timeout,/);
+  });
+
+  test('wrong type: weight as a string', () => {
+    const y = vs(`  - route:
+    - destination:
+        host: payments
+        subset: v1
+      weight: "90"
+    - destination:
+        host: payments
+        subset: v2
+      weight: 10
+`);
+    const m = expectAt(y, 'IST0106', 'weight: "90"');
+    expect(m.path).toBe('spec.http[0].route[0].weight');
+    expect(m.message).toBe('spec.http[0].route[0].weight: expected an integer, got string "90"');
+  });
+
+  test('negative weight', () => {
+    const y = vs(`  - route:
+    - destination:
+        host: payments
+        subset: v1
+      weight: 110
+    - destination:
+        host: payments
+        subset: v2
+      weight: -10
+`);
+    const m = expectAt(y, 'IST0106', 'weight: -10');
+    expect(m.path).toBe('spec.http[0].route[1].weight');
+    expect(m.message).toBe('spec.http[0].route[1].weight must be >= 0, got -10');
+  });
+
+  test('total weight 0 with several destinations', () => {
+    const y = vs(`  - route:
+    - destination:
+        host: payments
+        subset: v1
+      weight: 0
+    - destination:
+        host: payments
+        subset: v2
+`);
+    const m = expectAt(y, 'IST0106', 'route:');
+    expect(m.path).toBe('spec.http[0].route');
+    expect(m.message).toMatch(/total destination weight = 0 with 2 destinations/);
+  });
+
+  test('bad retryOn token', () => {
+    const y = vs(route('    retries:\n      attempts: 3\n      retryOn: 5xx,connect-failur\n'));
+    const m = expectAt(y, 'IST0106', 'retryOn');
+    expect(m.message).toMatch(/unknown retryOn condition "connect-failur"; valid: 5xx, gateway-error, reset, connect-failure/);
+  });
+
+  test('valid retryOn with status codes passes; a code outside 100-599 does not', () => {
+    expect(lint(DR_PAYMENTS + '---\n' + vs(route('    retries:\n      attempts: 2\n      retryOn: gateway-error,503,retriable-4xx,envoy-ratelimited\n')))).toEqual([]);
+    const y = vs(route('    retries:\n      attempts: 2\n      retryOn: "5xx,700"\n'));
+    expect(expectAt(y, 'IST0106', 'retryOn').message).toMatch(/retry status code 700 is outside 100-599/);
+  });
+
+  test('fault percentage outside 0-100', () => {
+    const y = vs(route('    fault:\n      delay:\n        fixedDelay: 2s\n        percentage:\n          value: 150\n'));
+    const m = expectAt(y, 'IST0106', 'value: 150');
+    expect(m.path).toBe('spec.http[0].fault.delay.percentage.value');
+    expect(m.message).toBe('spec.http[0].fault.delay.percentage.value must be <= 100, got 150');
+  });
+
+  test('httpStatus outside 200-599', () => {
+    const y = vs(route('    fault:\n      abort:\n        httpStatus: 600\n'));
+    const m = expectAt(y, 'IST0106', 'httpStatus');
+    expect(m.message).toBe('spec.http[0].fault.abort.httpStatus must be <= 599, got 600');
+    const low = vs(route('    fault:\n      abort:\n        httpStatus: 199\n'));
+    expect(expectAt(low, 'IST0106', 'httpStatus').message).toMatch(/must be >= 200, got 199/);
+  });
+
+  test('bad duration names the grammar', () => {
+    const y = vs(route('    timeout: 10\n'));
+    const m = expectAt(y, 'IST0106', 'timeout');
+    expect(m.message).toMatch(/spec.http\[0\].timeout: expected a duration string like "1s", got number 10/);
+    const y2 = vs(route('    timeout: 1sec\n'));
+    expect(expectAt(y2, 'IST0106', 'timeout').message).toMatch(/invalid duration "1sec"/);
+  });
+
+  test('sub-millisecond durations are rejected where Istio requires ms precision', () => {
+    const y = vs(route('    retries:\n      attempts: 1\n      perTryTimeout: 1500us\n'));
+    expect(expectAt(y, 'IST0106', 'perTryTimeout').message).toMatch(/sub-millisecond precision/);
+  });
+
+  test('regex with features RE2 lacks', () => {
+    const y = vs(`  - match:
+    - uri:
+        regex: "/api/(?!internal).*"
+    route:
+    - destination:
+        host: payments
+`);
+    const m = expectAt(y, 'IST0106', 'regex');
+    expect(m.path).toBe('spec.http[0].match[0].uri.regex');
+    expect(m.message).toMatch(/is not valid RE2: negative lookahead/);
+  });
+
+  test('StringMatch with two kinds set', () => {
+    const y = vs(`  - match:
+    - uri:
+        exact: /pay
+        prefix: /p
+    route:
+    - destination:
+        host: payments
+`);
+    expect(expectAt(y, 'IST0106', 'uri:').message).toMatch(/only one of exact, prefix, regex may be set \(found exact, prefix\)/);
+  });
+
+  test('header presence {} is allowed, empty uri match is not', () => {
+    const ok = vs(`  - match:
+    - headers:
+        x-canary: {}
+    route:
+    - destination:
+        host: payments
+`);
+    expect(lint(ok)).toEqual([]);
+    const bad = vs(`  - match:
+    - uri: {}
+    route:
+    - destination:
+        host: payments
+`);
+    expect(expectAt(bad, 'IST0106', 'uri').message).toMatch(/one of exact, prefix, regex is required/);
+  });
+
+  test('DENY AuthorizationPolicy without rules', () => {
+    const y = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-nothing
+spec:
+  selector:
+    matchLabels:
+      app: payments
+  action: DENY
+`;
+    const m = expectAt(y, 'IST0106', 'spec:');
+    expect(m.message).toMatch(/a DENY policy without rules matches no request and denies nothing/);
+  });
+
+  test('namespace other than default is a clear error', () => {
+    const y = DR_PAYMENTS.replace('  name: payments\n', '  name: payments\n  namespace: shop\n');
+    const m = expectAt(y, 'IST0106', 'namespace');
+    expect(m.message).toMatch(/metadata.namespace "shop" is not supported: meshlab has a single namespace "default"/);
+    expect(m.resource).toBe('DestinationRule payments.shop');
+  });
+
+  test('missing metadata.name and missing required fields', () => {
+    const y = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  labels:
+    app: x
+spec:
+  subsets:
+  - labels:
+      version: v1
+`;
+    const msgs = lint(y).filter((m) => m.code === 'IST0106');
+    expect(msgs.map((m) => [m.message, m.line, m.column])).toEqual([
+      ['metadata.name is required', at(y, 'metadata').line, at(y, 'metadata').column],
+      ['spec.host is required', at(y, 'spec').line, at(y, 'spec').column],
+      ['spec.subsets[0].name is required', at(y, 'labels', 1).line, at(y, 'labels', 1).column],
+    ]);
+  });
+
+  test('duplicate subset names and outlier percent bounds in a DestinationRule', () => {
+    const y = `apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata:
+  name: payments
+spec:
+  host: payments
+  trafficPolicy:
+    outlierDetection:
+      maxEjectionPercent: 101
+  subsets:
+  - name: v1
+  - name: v1
+`;
+    const msgs = lint(y).filter((m) => m.code === 'IST0106');
+    expect(msgs.map((m) => [m.path, m.line, m.column])).toEqual([
+      ['spec.trafficPolicy.outlierDetection.maxEjectionPercent', at(y, 'maxEjectionPercent').line, at(y, 'maxEjectionPercent').column],
+      ['spec.subsets[1].name', at(y, 'name: v1', 1).line, at(y, 'name: v1', 1).column],
+    ]);
+  });
+});
+
+describe('unsupported Istio fields are rejected by path (ML0003)', () => {
+  test.each<[string, string, string, string]>([
+    ['VirtualService tcp', vs(route()) + '  tcp:\n  - route: []\n', 'tcp:', 'spec.tcp'],
+    ['VirtualService exportTo', vs(route()) + '  exportTo:\n  - "."\n', 'exportTo', 'spec.exportTo'],
+    ['HTTPRoute redirect', vs(route('    redirect:\n      uri: /x\n')), 'redirect', 'spec.http[0].redirect'],
+    ['match authority', vs(`  - match:\n    - authority:\n        exact: x\n    route:\n    - destination:\n        host: payments\n`), 'authority', 'spec.http[0].match[0].authority'],
+    ['abort grpcStatus', vs(route('    fault:\n      abort:\n        httpStatus: 503\n        grpcStatus: UNAVAILABLE\n')), 'grpcStatus', 'spec.http[0].fault.abort.grpcStatus'],
+    ['gateway other than mesh', vs(route()).replace('  http:', '  gateways:\n  - bookinfo-gateway\n  http:'), 'bookinfo-gateway', 'spec.gateways[0]'],
+    ['wildcard host', vs(route(), 'payments', '"*.example.com"'), '"*.example.com"', 'spec.hosts[0]'],
+    ['DR portLevelSettings', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    portLevelSettings: []\n  subsets:'), 'portLevelSettings', 'spec.trafficPolicy.portLevelSettings'],
+    ['LB PASSTHROUGH', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    loadBalancer:\n      simple: PASSTHROUGH\n  subsets:'), 'simple', 'spec.trafficPolicy.loadBalancer.simple'],
+    ['TLS SIMPLE', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    tls:\n      mode: SIMPLE\n  subsets:'), 'mode', 'spec.trafficPolicy.tls.mode'],
+    ['AuthorizationPolicy CUSTOM', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  rules:\n  - {}\n`, 'action', 'spec.action'],
+    ['AuthorizationPolicy ipBlocks', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/8"]\n`, 'ipBlocks', 'spec.rules[0].from[0].source.ipBlocks'],
+    ['when key', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: jwt\nspec:\n  rules:\n  - when:\n    - key: request.auth.claims[iss]\n      values: ["x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
+  ])('%s', (_name, y, needle, path) => {
+    const m = expectAt(y, 'ML0003', needle);
+    expect(m.path).toBe(path);
+    expect(m.level).toBe('Error');
+    expect(m.message).toMatch(/not supported by meshlab/);
+  });
+});
+
+describe('deprecated forms are accepted with a warning (IST0133)', () => {
+  test('LEAST_CONN, consecutiveErrors, fault percent', () => {
+    const dr = DR_PAYMENTS.replace(
+      '  subsets:',
+      '  trafficPolicy:\n    loadBalancer:\n      simple: LEAST_CONN\n    outlierDetection:\n      consecutiveErrors: 3\n      maxEjectionPercent: 100\n  subsets:',
+    );
+    const msgs = lint(dr);
+    expect(msgs.map((m) => [m.code, m.level, m.path])).toEqual([
+      ['IST0133', 'Warning', 'spec.trafficPolicy.loadBalancer.simple'],
+      ['IST0133', 'Warning', 'spec.trafficPolicy.outlierDetection.consecutiveErrors'],
+    ]);
+    const v = vs(route('    fault:\n      delay:\n        fixedDelay: 1s\n        percent: 50\n'));
+    const m = only(lint(DR_PAYMENTS + '---\n' + v), 'IST0133');
+    expect(m.message).toBe('spec.http[0].fault.delay.percent is deprecated, use percentage: {value: 50}');
+  });
+});
