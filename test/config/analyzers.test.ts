@@ -1,0 +1,246 @@
+import { at, DR_PAYMENTS, lint, only, vs } from './helpers';
+import type { Instance } from '../../mesh/config/types';
+
+function expectAt(messages: ReturnType<typeof lint>, text: string, code: string, needle: string, n = 0) {
+  const m = only(messages, code);
+  expect({ line: m.line, column: m.column }).toEqual(at(text, needle, n));
+  return m;
+}
+
+const INSTANCES: Instance[] = [
+  { service: 'payments', labels: { app: 'payments', version: 'v1' } },
+  { service: 'payments', labels: { app: 'payments', version: 'v1' } },
+  { service: 'payments', labels: { app: 'payments', version: 'v2' } },
+  { service: 'orders', labels: { app: 'orders', version: 'v1' } },
+];
+
+describe('IST0101 ReferencedResourceNotFound', () => {
+  test('route to a subset no DestinationRule defines', () => {
+    const y = DR_PAYMENTS + '---\n' + vs(`  - route:
+    - destination:
+        host: payments.default.svc.cluster.local
+        subset: v3
+`);
+    const m = expectAt(lint(y), y, 'IST0101', 'subset: v3');
+    expect(m.level).toBe('Error');
+    expect(m.path).toBe('spec.http[0].route[0].destination.subset');
+    expect(m.message).toBe('Referenced host+subset in destinationrule not found: "payments+v3"');
+  });
+
+  test('subset on a host without any DestinationRule, and a mirror subset', () => {
+    const y = vs(`  - route:
+    - destination:
+        host: orders
+    mirror:
+      host: orders
+      subset: shadow
+`);
+    const m = expectAt(lint(y), y, 'IST0101', 'subset: shadow');
+    expect(m.path).toBe('spec.http[0].mirror.subset');
+  });
+
+  test('unknown host when the running instances are known', () => {
+    const y = vs(`  - route:
+    - destination:
+        host: paymnts
+`);
+    expect(lint(y)).toEqual([]); // without instances the set of services is unknown
+    const m = expectAt(lint(y, { instances: INSTANCES }), y, 'IST0101', 'host: paymnts');
+    expect(m.message).toBe('Referenced host not found: "paymnts"');
+  });
+});
+
+describe('IST0173 DestinationRuleSubsetNotSelectPods', () => {
+  test('subset whose labels select no running instance', () => {
+    const y = DR_PAYMENTS.replace('      version: v2\n', '      version: v2\n  - name: v4\n    labels:\n      version: v4\n');
+    const msgs = lint(y, { instances: INSTANCES });
+    const m = expectAt(msgs, y, 'IST0173', 'name: v4');
+    expect(m.path).toBe('spec.subsets[2]');
+    expect(m.level).toBe('Error');
+    expect(m.message).toBe('The Subset v4 defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).');
+    expect(lint(y)).toEqual([]); // no instance list, no check
+  });
+});
+
+describe('IST0109 ConflictingMeshGatewayVirtualServiceHosts', () => {
+  test('two VirtualServices for the same host (different spellings) are both reported', () => {
+    const a = vs(`  - route:
+    - destination:
+        host: payments
+`, 'payments-a', 'payments');
+    const b = vs(`  - route:
+    - destination:
+        host: payments
+`, 'payments-b', 'payments.default.svc.cluster.local');
+    const y = `${a}---\n${b}`;
+    const msgs = lint(y).filter((m) => m.code === 'IST0109');
+    expect(msgs.map((m) => [m.resource, m.line, m.column])).toEqual([
+      ['VirtualService payments-a.default', at(y, 'payments\n  http').line, at(y, 'payments\n  http').column],
+      ['VirtualService payments-b.default', at(y, 'payments.default.svc.cluster.local').line, at(y, 'payments.default.svc.cluster.local').column],
+    ]);
+    expect(msgs[0].message).toBe(
+      'The VirtualServices payments-a.default,payments-b.default associated with mesh gateway define the same host payments which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.',
+    );
+  });
+});
+
+describe('ML0005 ConflictingDestinationRules / ML0006 DuplicateResource / ML0007 ConflictingPeerAuthentications', () => {
+  test('two DestinationRules for one host', () => {
+    const y = DR_PAYMENTS + '---\n' + DR_PAYMENTS.replace('name: payments', 'name: payments-cb').replace('host: payments', 'host: payments.default');
+    const msgs = lint(y).filter((m) => m.code === 'ML0005');
+    expect(msgs.map((m) => [m.level, m.path, m.line, m.column])).toEqual([
+      ['Error', 'spec.host', at(y, 'host: payments').line, at(y, 'host: payments').column],
+      ['Error', 'spec.host', at(y, 'host: payments.default').line, at(y, 'host: payments.default').column],
+    ]);
+    expect(msgs[0].message).toMatch(/^The DestinationRules payments.default,payments-cb.default define the same host payments; meshlab does not merge/);
+  });
+
+  test('the same resource twice', () => {
+    const y = DR_PAYMENTS + '---\n' + DR_PAYMENTS;
+    const msgs = lint(y);
+    const m = expectAt(msgs, y, 'ML0006', 'name: payments', 1);
+    expect(m.message).toBe('DestinationRule payments is defined more than once (first at t.yaml:1); names must be unique per kind');
+    expect(msgs.filter((x) => x.code === 'ML0005')).toEqual([]); // a duplicate is not also a "conflict"
+  });
+
+  test('two namespace-wide PeerAuthentications', () => {
+    const pa = (name: string, mode: string) =>
+      `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: ${name}\nspec:\n  mtls:\n    mode: ${mode}\n`;
+    const y = pa('default', 'STRICT') + '---\n' + pa('permissive', 'PERMISSIVE');
+    const msgs = lint(y).filter((m) => m.code === 'ML0007');
+    expect(msgs.map((m) => [m.line, m.column])).toEqual([
+      [at(y, 'name: default').line, at(y, 'name: default').column],
+      [at(y, 'name: permissive').line, at(y, 'name: permissive').column],
+    ]);
+    expect(msgs[0].message).toMatch(/are all namespace-wide \(no selector\)/);
+  });
+});
+
+describe('IST0130 VirtualServiceUnreachableRule / IST0131 VirtualServiceIneffectiveMatch', () => {
+  test('rules after a catch-all rule are unreachable', () => {
+    const y = DR_PAYMENTS + '---\n' + vs(`  - route:
+    - destination:
+        host: payments
+        subset: v1
+  - name: jason
+    match:
+    - headers:
+        end-user:
+          exact: jason
+    route:
+    - destination:
+        host: payments
+        subset: v2
+`);
+    const m = expectAt(lint(y), y, 'IST0130', 'name: jason');
+    expect(m.level).toBe('Warning');
+    expect(m.path).toBe('spec.http[1]');
+    expect(m.message).toBe('VirtualService rule #1 "jason" not used (only the last rule can have no matches; rule #0 matches every request).');
+  });
+
+  test('a rule whose matches all repeat earlier ones is unreachable (names ignored)', () => {
+    const y = DR_PAYMENTS + '---\n' + vs(`  - match:
+    - name: first
+      uri:
+        prefix: /pay
+    route:
+    - destination:
+        host: payments
+        subset: v1
+  - match:
+    - name: again
+      uri:
+        prefix: /pay
+    route:
+    - destination:
+        host: payments
+        subset: v2
+  - route:
+    - destination:
+        host: payments
+        subset: v1
+`);
+    const m = expectAt(lint(y), y, 'IST0130', 'match:', 1);
+    expect(m.message).toBe('VirtualService rule #1 not used (all matches used by prior rules).');
+  });
+
+  test('one duplicate match in a rule that still has a useful match', () => {
+    const y = DR_PAYMENTS + '---\n' + vs(`  - match:
+    - uri:
+        exact: /pay
+    route:
+    - destination:
+        host: payments
+        subset: v1
+  - match:
+    - uri:
+        exact: /refund
+    - uri:
+        exact: /pay
+    route:
+    - destination:
+        host: payments
+        subset: v2
+`);
+    const msgs = lint(y);
+    const m = expectAt(msgs, y, 'IST0131', 'uri:', 2);
+    expect(m.level).toBe('Info');
+    expect(m.path).toBe('spec.http[1].match[1]');
+    expect(m.message).toBe('VirtualService rule #1 match #1 is not used (duplicate/overlapping match in rule #0).');
+    expect(msgs.filter((x) => x.code === 'IST0130')).toEqual([]);
+  });
+});
+
+describe('ML0004 OutlierDetectionNeverEjects', () => {
+  const withOutlier = (od: string) => DR_PAYMENTS.replace('  subsets:', `  trafficPolicy:\n    outlierDetection:\n${od}  subsets:`);
+
+  test("Istio's default 10% never ejects in a 3-host pool (instances known)", () => {
+    const y = withOutlier('      consecutive5xxErrors: 2\n');
+    const msgs = lint(y, { instances: INSTANCES });
+    const top = msgs.filter((m) => m.code === 'ML0004');
+    // host pool of 3, plus subsets v1 (2 hosts) and v2 (1 host) inheriting the block.
+    expect(top.map((m) => m.message.split(':')[0])).toEqual(['host payments', 'subset v1 (inherits the top-level outlierDetection)', 'subset v2 (inherits the top-level outlierDetection)']);
+    expect(top[0].level).toBe('Warning');
+    expect({ line: top[0].line, column: top[0].column }).toEqual(at(y, 'outlierDetection'));
+    expect(top[0].message).toBe(
+      "host payments: with 3 host(s) one ejection is 33.3% of the pool, above maxEjectionPercent 10 (Istio's default), so outlier detection never ejects; it needs at least 10 hosts. Set maxEjectionPercent to at least 34.",
+    );
+  });
+
+  test('explicit maxEjectionPercent is pointed at; without instances the minimum pool size is stated', () => {
+    const y = withOutlier('      maxEjectionPercent: 30\n');
+    const m = expectAt(lint(y), y, 'ML0004', 'maxEjectionPercent');
+    expect(m.message).toBe(
+      'host payments: maxEjectionPercent 30 ejects a host only when the pool has at least 4 hosts (100*1/N must be <= 30); smaller pools never eject. Set maxEjectionPercent: 100 to allow ejecting in small pools.',
+    );
+  });
+
+  test('maxEjectionPercent 0 never ejects; 50% is enough for 2 hosts; 100% always is', () => {
+    expect(only(lint(withOutlier('      maxEjectionPercent: 0\n')), 'ML0004').message).toMatch(/never allows ejecting a host/);
+    const two: Instance[] = INSTANCES.filter((i) => i.labels.version === 'v1');
+    expect(lint(withOutlier('      maxEjectionPercent: 50\n'), { instances: [...two, { service: 'payments', labels: { version: 'v2' } }, { service: 'payments', labels: { version: 'v2' } }] })).toEqual([]);
+    expect(lint(withOutlier('      maxEjectionPercent: 100\n'))).toEqual([]);
+  });
+});
+
+describe('load-level messages', () => {
+  test('ML0001 YAML syntax error with position', () => {
+    const y = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: [oops\n';
+    const m = only(lint(y), 'ML0001');
+    expect(m.level).toBe('Error');
+    expect(m.file).toBe('t.yaml');
+    expect(m.line).toBeGreaterThanOrEqual(4);
+    expect(m.message).toMatch(/^YAML syntax error: /);
+  });
+
+  test('ML0002 unsupported kind and wrong apiVersion', () => {
+    const gw = 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\nspec: {}\n';
+    const m = only(lint(gw), 'ML0002');
+    expect({ line: m.line, column: m.column }).toEqual(at(gw, 'kind'));
+    expect(m.message).toBe('kind "Gateway" is not supported by meshlab; supported kinds: VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy');
+    const bad = DR_PAYMENTS.replace('networking.istio.io/v1', 'security.istio.io/v1');
+    const m2 = only(lint(bad), 'ML0002');
+    expect({ line: m2.line, column: m2.column }).toEqual(at(bad, 'apiVersion'));
+    expect(m2.message).toMatch(/apiVersion "security.istio.io\/v1" is not valid for DestinationRule; use one of networking.istio.io\/v1alpha3, networking.istio.io\/v1beta1, networking.istio.io\/v1/);
+  });
+});
