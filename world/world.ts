@@ -104,6 +104,7 @@ export class World {
       MESH_HOST: host,
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
+      MESH_SERVICES: this.options.topology.services.map((s) => s.name).join(','),
     });
     const bus = this.options.bus ?? { kind: 'memory' };
     if (bus.kind === 'memory') {

@@ -19,6 +19,13 @@ export class Registry extends EventEmitter {
   private readonly nodes = new Map<string, NodeStatus>();
   private version = 0;
   private resources: unknown[] = [];
+  /** Services that exist whether or not any instance is up (Kubernetes Services): a request for one with no endpoint is 503 UH, not 404 NR. */
+  private services = new Set<string>();
+
+  declareServices(names: Iterable<string>): void {
+    for (const n of names) this.services.add(n);
+    this.changed();
+  }
 
   connect(info: NodeInfo): void {
     this.nodes.set(info.id, { info, ready: false, connectedAt: new Date(), ackedVersion: 0 });
@@ -60,6 +67,7 @@ export class Registry extends EventEmitter {
 
   snapshot(): Snapshot {
     const endpoints: Record<string, Endpoint[]> = {};
+    for (const s of this.services) endpoints[s] = [];
     for (const { info, ready } of this.nodes.values()) {
       if (!ready || !info.inbound) continue;
       (endpoints[info.service] ??= []).push({ instance: info.id, service: info.service, labels: info.labels, host: info.inbound.host, port: info.inbound.port });

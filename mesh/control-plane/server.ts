@@ -6,6 +6,8 @@ export interface ControlPlaneOptions {
   host: string;
   port: number;
   dataDir?: string;
+  /** Services of the mesh (names), known before any instance registers. */
+  services?: string[];
 }
 
 export interface ControlPlane {
@@ -22,6 +24,7 @@ export interface ControlPlane {
  */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const registry = new Registry();
+  registry.declareServices(opts.services ?? []);
   const app = Fastify({ logger: false, forceCloseConnections: true });
   const streams = new Set<(s: Snapshot) => void>();
   registry.on('snapshot', (s: Snapshot) => {

@@ -1,0 +1,47 @@
+import { startCommand, START_HELP } from './commands/start';
+
+type Command = { help: string; run: (argv: string[]) => Promise<number> };
+
+/** Subcommands load lazily so `meshlab analyze` does not pay for the world's modules. */
+const COMMANDS: Record<string, Command> = {
+  start: { help: START_HELP, run: startCommand },
+  analyze: {
+    help: 'meshlab analyze -f FILE|DIR [-o json]   Validates Istio YAML offline, like istioctl analyze.',
+    run: async (argv) => (await import('./commands/analyze')).analyzeCommand(argv),
+  },
+  toxiproxy: {
+    help: 'meshlab toxiproxy [--host 127.0.0.1] [--port 8474]   Runs the chaos proxy alone, a drop-in for toxiproxy-server.',
+    run: async (argv) => {
+      await (await import('../chaos/main')).runToxiproxyServerCli(argv);
+      return 0;
+    },
+  },
+};
+
+function usage(): string {
+  return `meshlab — a local service-mesh lab\n\nUsage:\n${Object.values(COMMANDS).map((c) => `  ${c.help.split('\n').join('\n  ')}`).join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`meshlab: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  return cmd.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    console.error(`meshlab: ${err.message}`);
+    process.exitCode = 1;
+  },
+);

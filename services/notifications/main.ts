@@ -1,0 +1,23 @@
+import { createBus } from '../../bus';
+import { fatal, runService } from '../shared/runtime';
+import { orderCreatedHandler } from './consumer';
+import { NotificationStore } from './store';
+
+runService(async ({ ctx, app }) => {
+  const store = new NotificationStore(ctx.dataDir);
+  const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
+  const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store));
+
+  app.get('/notifications', async (req, reply) => {
+    const q = req.query as { limit?: string; order_id?: string };
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100000) return reply.code(400).send({ error: `limit must be an integer from 1 to 100000, got "${q.limit}"` });
+    return { notifications: store.list(limit, q.order_id), ...store.stats() };
+  });
+
+  return async () => {
+    await subscription.close();
+    await bus.close();
+    store.close();
+  };
+}).catch(fatal('notifications'));

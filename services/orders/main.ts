@@ -1,0 +1,23 @@
+import { Gauge } from 'prom-client';
+import { createBus } from '../../bus';
+import { Peers } from '../shared/peer';
+import { fatal, runService } from '../shared/runtime';
+import { registerOrders } from './app';
+import { OutboxRelay } from './outbox-relay';
+import { OrderStore } from './store';
+
+runService(async ({ ctx, app, metrics }) => {
+  const store = new OrderStore(ctx.dataDir);
+  const peers = new Peers(ctx.outboundUrl);
+  const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
+  const relay = new OutboxRelay(store, bus, { log: (m) => console.log(m) });
+  new Gauge({ name: 'meshlab_outbox_backlog', help: 'Outbox events not yet acknowledged by the broker.', registers: [metrics], collect() { this.set(store.outboxBacklog()); } });
+  registerOrders(app, { store, peers, onEvent: () => relay.wake() });
+  relay.start();
+  return async () => {
+    await relay.stop();
+    await peers.close();
+    await bus.close();
+    store.close();
+  };
+}).catch(fatal('orders'));

@@ -1,0 +1,79 @@
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { seededRandom } from '../../lib/random';
+
+/** How sick an instance is told to be. */
+export interface Sickness {
+  /** Share of requests answered with `status` (0–1). */
+  error_rate: number;
+  status: number;
+  /** Added to every request, ms. */
+  latency_ms: number;
+  /** Requests never get an answer (until healed). */
+  hang: boolean;
+  seed: number;
+}
+
+const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1 };
+/** Paths a sick instance still answers: the platform's probes, not business traffic. */
+const EXEMPT = new Set(['/healthz', '/metrics']);
+
+/**
+ * The lab control: a loopback-only admin port that makes this instance sick on demand (error rate
+ * with a chosen status, added latency, hang, exit). Scenarios use it to simulate a broken instance
+ * as opposed to a broken network.
+ */
+export class LabControl {
+  sickness: Sickness = { ...HEALTHY };
+  private random = seededRandom(HEALTHY.seed);
+  private readonly hung = new Set<FastifyReply>();
+  served = 0;
+
+  /** The fastify hook applying the sickness to business routes. */
+  readonly hook = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (EXEMPT.has(req.url)) return;
+    this.served++;
+    const s = this.sickness;
+    if (s.hang) {
+      this.hung.add(reply);
+      await new Promise<void>((resolve) => reply.raw.once('close', resolve));
+      this.hung.delete(reply);
+      return reply;
+    }
+    if (s.latency_ms > 0) await new Promise((r) => setTimeout(r, s.latency_ms));
+    if (s.error_rate > 0 && this.random() < s.error_rate) {
+      return reply.code(s.status).send({ error: `lab: injected failure (status ${s.status}, error_rate ${s.error_rate})` });
+    }
+  };
+
+  set(patch: Partial<Sickness>): Sickness {
+    const next = { ...this.sickness, ...patch };
+    const errors: string[] = [];
+    if (!(next.error_rate >= 0 && next.error_rate <= 1)) errors.push(`error_rate must be between 0 and 1, got ${next.error_rate}`);
+    if (!(Number.isInteger(next.status) && next.status >= 200 && next.status <= 599)) errors.push(`status must be an HTTP status 200–599, got ${next.status}`);
+    if (!(next.latency_ms >= 0)) errors.push(`latency_ms must be >= 0, got ${next.latency_ms}`);
+    if (typeof next.hang !== 'boolean') errors.push(`hang must be true or false, got ${JSON.stringify(next.hang)}`);
+    if (errors.length) throw Object.assign(new Error(errors.join('; ')), { statusCode: 400 });
+    if (patch.seed !== undefined) this.random = seededRandom(next.seed);
+    this.sickness = next;
+    if (!next.hang) for (const reply of this.hung) reply.raw.destroy();
+    return next;
+  }
+
+  heal(): Sickness {
+    return this.set({ ...HEALTHY });
+  }
+
+  /** The lab control server (loopback only). */
+  server(instance: string, onExit: (code: number) => void): FastifyInstance {
+    const lab = Fastify({ logger: false });
+    lab.get('/lab', async () => ({ instance, sickness: this.sickness, served: this.served }));
+    lab.post('/lab/sick', async (req) => ({ instance, sickness: this.set((req.body ?? {}) as Partial<Sickness>) }));
+    lab.delete('/lab/sick', async () => ({ instance, sickness: this.heal() }));
+    lab.post('/lab/exit', async (req) => {
+      const code = Number((req.body as { code?: number } | undefined)?.code ?? 1);
+      setImmediate(() => onExit(code));
+      return { instance, exiting: code };
+    });
+    return lab;
+  }
+}
