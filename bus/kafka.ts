@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type IHeaders, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import { dispatch, dlqMessage, dlqTopic, sleepUnless } from './dispatch';
 import { busWarn, errorText } from './log';
 import type { BusKind, BusMessage, EventBus, MessageHandler, ReceivedMessage, Subscription } from './types';
@@ -44,7 +44,12 @@ export class KafkaBus implements EventBus {
       clientId: opts.clientId ?? 'meshlab',
       brokers,
       logLevel: logLevel.WARN,
-      logCreator: () => (entry: LogEntry) => busWarn('kafka', `${entry.namespace}: ${entry.log.message}`),
+      logCreator: () => (entry: LogEntry) => {
+        // We cap idempotent-producer retries on purpose (publish must reject during an outage; the
+        // outbox retries with a fresh producer), so kafkajs' warning about it is noise.
+        if (entry.log.message.includes('Limiting retries for the idempotent producer')) return;
+        busWarn('kafka', `${entry.namespace || entry.label}: ${entry.log.message}`);
+      },
       connectionTimeout: 3000,
       requestTimeout: 10_000,
       retry: { initialRetryTime: 200, maxRetryTime: 2000, retries: 3 },
@@ -137,6 +142,7 @@ export class KafkaBus implements EventBus {
     if (!this.producer) {
       const producer = this.kafka.producer({
         idempotent: true,
+        createPartitioner: Partitioners.DefaultPartitioner, // murmur2 by key, as the Java client
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         retry: { initialRetryTime: 200, maxRetryTime: 1000, retries: 3 },
@@ -170,6 +176,8 @@ class KafkaSubscription implements Subscription {
   private consumer?: Consumer;
   private closing = false;
   private restarting?: Promise<void>;
+  /** The eachMessage call in progress: close() waits for its commit (kafkajs' stop does not). */
+  private inFlight?: Promise<void>;
   /** "partition:offset" → times handed to the handler, for `redeliveries`. */
   private readonly seen = new Map<string, number>();
 
@@ -186,7 +194,9 @@ class KafkaSubscription implements Subscription {
   async start(): Promise<void> {
     const consumer = this.bus.client.consumer({
       groupId: this.group,
-      sessionTimeout: 10_000,
+      // 6 s (the broker minimum): after an outage a crashed member is evicted fast so the group
+      // rebalances sooner; handlers must finish (or heartbeat via retries) within it.
+      sessionTimeout: 6000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1000,
       allowAutoTopicCreation: false,
@@ -203,7 +213,7 @@ class KafkaSubscription implements Subscription {
     try {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-      await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachMessage: (p) => this.onMessage(p.partition, p.message, p.heartbeat) });
+      await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachMessage: (p) => this.track(this.onMessage(p.partition, p.message, p.heartbeat)) });
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
       throw new Error(`kafka bus: cannot consume ${this.topic} as group ${this.group}: ${errorText(err)}`);
@@ -230,7 +240,17 @@ class KafkaSubscription implements Subscription {
     });
   }
 
+  private track(work: Promise<void>): Promise<void> {
+    const settled = work.catch(() => undefined);
+    this.inFlight = settled;
+    void settled.finally(() => {
+      if (this.inFlight === settled) this.inFlight = undefined;
+    });
+    return work;
+  }
+
   private async onMessage(partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    if (this.closing) return; // not handled, not committed: the group's next consumer gets it
     const slot = `${partition}:${message.offset}`;
     const before = this.seen.get(slot) ?? 0;
     this.seen.set(slot, before + 1);
@@ -275,6 +295,7 @@ class KafkaSubscription implements Subscription {
     if (this.closing) return;
     this.closing = true;
     await this.restarting;
+    await this.inFlight;
     await this.consumer?.disconnect().catch(() => undefined);
     this.onClosed();
   }

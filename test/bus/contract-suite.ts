@@ -28,9 +28,10 @@ export function contractSuite(getBus: () => EventBus, opts: { timeoutMs: number 
 
   test('publish → consume: every message once in the happy path, in order per key, headers kept', async () => {
     const bus = getBus();
+    const group = uniqueName('g');
     const topic = uniqueName('order');
     const seen = new Collector();
-    track(await bus.subscribe(topic, 'g', async (m) => seen.record(m)));
+    track(await bus.subscribe(topic, group, async (m) => seen.record(m)));
     const keys = ['k1', 'k2', 'k3'];
     // 4 batches × 3 keys × 5 messages, interleaved by key inside each batch.
     for (let batch = 0; batch < 4; batch++) {
@@ -50,11 +51,12 @@ export function contractSuite(getBus: () => EventBus, opts: { timeoutMs: number 
 
   test('commit after handle: a transient handler error redelivers the message, later ones wait for it', async () => {
     const bus = getBus();
+    const group = uniqueName('g');
     const topic = uniqueName('retry');
     const attempts = new Map<string, number>();
     const done = new Collector();
     track(
-      await bus.subscribe(topic, 'g', async (m) => {
+      await bus.subscribe(topic, group, async (m) => {
         const n = (attempts.get(m.id) ?? 0) + 1;
         attempts.set(m.id, n);
         if (m.id === 'r-k-2' && n === 1) throw new Error('database busy');
@@ -71,13 +73,14 @@ export function contractSuite(getBus: () => EventBus, opts: { timeoutMs: number 
 
   test('poison message goes to <topic>.dlq with reason headers; the next good message is processed', async () => {
     const bus = getBus();
+    const group = uniqueName('g');
     const topic = uniqueName('poison');
     const dead = new Collector();
-    track(await bus.subscribe(topic + DLQ_SUFFIX, 'ops', async (m) => dead.record(m)));
+    track(await bus.subscribe(topic + DLQ_SUFFIX, uniqueName('ops'), async (m) => dead.record(m)));
     const good = new Collector();
     let poisonCalls = 0;
     track(
-      await bus.subscribe(topic, 'g', async (m) => {
+      await bus.subscribe(topic, group, async (m) => {
         if (m.id === 'p-k-2') {
           poisonCalls++;
           throw new PoisonMessageError('field "amount" is negative');
@@ -105,8 +108,8 @@ export function contractSuite(getBus: () => EventBus, opts: { timeoutMs: number 
     const topic = uniqueName('groups');
     const a = new Collector();
     const b = new Collector();
-    track(await bus.subscribe(topic, 'billing', async (m) => a.record(m)));
-    track(await bus.subscribe(topic, 'mailer', async (m) => b.record(m)));
+    track(await bus.subscribe(topic, uniqueName('billing'), async (m) => a.record(m)));
+    track(await bus.subscribe(topic, uniqueName('mailer'), async (m) => b.record(m)));
     await bus.publish(
       topic,
       Array.from({ length: 10 }, (_, i) => msg('g', `k${i % 3}`, i)),
@@ -119,15 +122,16 @@ export function contractSuite(getBus: () => EventBus, opts: { timeoutMs: number 
 
   test('a consumer closed and reopened resumes from its committed offset, losing nothing', async () => {
     const bus = getBus();
+    const group = uniqueName('g');
     const topic = uniqueName('resume');
     const first = new Collector();
-    const sub1 = await bus.subscribe(topic, 'g', async (m) => first.record(m));
+    const sub1 = await bus.subscribe(topic, group, async (m) => first.record(m));
     await bus.publish(topic, [1, 2, 3, 4, 5].map((n) => msg('c', 'k', n)));
     await first.untilDistinct(5, T);
     await sub1.close();
     await bus.publish(topic, [6, 7, 8, 9, 10].map((n) => msg('c', 'k', n)));
     const second = new Collector();
-    track(await bus.subscribe(topic, 'g', async (m) => second.record(m)));
+    track(await bus.subscribe(topic, group, async (m) => second.record(m)));
     await second.untilDistinct(5, T);
     expect(first.calls.map((m) => m.id)).toEqual([1, 2, 3, 4, 5].map((n) => `c-k-${n}`));
     expect(second.calls.map((m) => m.id)).toEqual([6, 7, 8, 9, 10].map((n) => `c-k-${n}`));
@@ -135,15 +139,16 @@ export function contractSuite(getBus: () => EventBus, opts: { timeoutMs: number 
 
   test('consumerLag counts what a group has not committed: 4 after publishing, 0 once handled', async () => {
     const bus = getBus();
+    const group = uniqueName('g');
     const topic = uniqueName('lag');
-    await (await bus.subscribe(topic, 'g', async () => undefined)).close(); // the group exists, consumes nothing
+    await (await bus.subscribe(topic, group, async () => undefined)).close(); // the group exists, consumes nothing
     await bus.publish(topic, [1, 2, 3, 4].map((n) => msg('l', 'k', n)));
-    expect(await bus.consumerLag(topic, 'g')).toBe(4);
+    expect(await bus.consumerLag(topic, group)).toBe(4);
     const seen = new Collector();
-    const sub = await bus.subscribe(topic, 'g', async (m) => seen.record(m));
+    const sub = await bus.subscribe(topic, group, async (m) => seen.record(m));
     await seen.untilDistinct(4, T);
     await sub.close();
-    expect(await bus.consumerLag(topic, 'g')).toBe(0);
+    expect(await bus.consumerLag(topic, group)).toBe(0);
   });
 
   test('publish of an empty batch resolves without touching the broker', async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { ReceivedMessage } from '../../bus/types';
 
 /** Unique names per test run so runs (and reruns after a crash) never share topics or groups. */
-const RUN_ID = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+export const RUN_ID = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 let counter = 0;
 export function uniqueName(prefix: string): string {
   counter++;

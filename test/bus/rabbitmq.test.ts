@@ -1,0 +1,64 @@
+import { createBus } from '../../bus';
+import { startRabbit, stopRabbit } from '../../bus/testing/broker-control';
+import type { EventBus } from '../../bus/types';
+import { cleanupRabbit } from './cleanup';
+import { contractSuite } from './contract-suite';
+import { brokerReachable, firstHostPort, mustHaveBrokers } from './helpers';
+import { runOutage } from './outage-scenario';
+
+const URL_ = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const parsed = new URL(URL_);
+const { host, port } = firstHostPort(`${parsed.hostname}:${parsed.port || 5672}`, 5672);
+const reachable = brokerReachable('RabbitMQ', host, port);
+
+if (!reachable && mustHaveBrokers()) {
+  test(`RabbitMQ must be reachable at ${host}:${port} when CI=true`, () => {
+    throw new Error(`RabbitMQ is not reachable at ${host}:${port}; start it (rabbitmqctl start_app) or set RABBITMQ_URL.`);
+  });
+}
+
+(reachable ? describe : describe.skip)(`rabbitmq bus against ${host}:${port}`, () => {
+  let bus: EventBus;
+  beforeAll(() => {
+    process.env.MESHLAB_BUS_LOG ??= 'silent';
+    bus = createBus({ kind: 'rabbitmq', url: URL_, clientId: 'contract' });
+  });
+  afterAll(async () => {
+    await bus?.close();
+    await cleanupRabbit(URL_);
+  });
+
+  contractSuite(() => bus, { timeoutMs: 15_000 });
+
+  test('broker stopped for 10 s mid-traffic (rabbitmqctl stop_app): all 1,000 ids consumed after recovery', async () => {
+    if (!['127.0.0.1', 'localhost'].includes(host)) {
+      const text = `RabbitMQ at ${host} is not local; rabbitmqctl cannot stop it.`;
+      if (mustHaveBrokers()) throw new Error(text);
+      console.warn('!!! SKIPPING outage test: ' + text);
+      return;
+    }
+    let stopped = false;
+    try {
+      const result = await runOutage(
+        bus,
+        {
+          stop: async () => {
+            stopped = true;
+            await stopRabbit();
+          },
+          start: async () => {
+            await startRabbit();
+            stopped = false;
+          },
+        },
+        { downMs: 10_000, consumeTimeoutMs: 60_000 },
+      );
+      console.log(`rabbitmq outage: ${JSON.stringify(result)}`);
+      expect(result.distinctConsumed).toBe(1000);
+      expect(result.downMs).toBeGreaterThanOrEqual(10_000);
+      expect(result.publishFailures).toBeGreaterThan(0);
+    } finally {
+      if (stopped) await startRabbit();
+    }
+  }, 120_000);
+});
