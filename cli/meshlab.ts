@@ -9,6 +9,26 @@ const COMMANDS: Record<string, Command> = {
     help: 'meshlab analyze -f FILE|DIR [-o json]   Validates Istio YAML offline, like istioctl analyze.',
     run: async (argv) => (await import('./commands/analyze')).analyzeCommand(argv),
   },
+  apply: {
+    help: 'meshlab apply -f FILE|DIR [--cp URL]   Applies Istio YAML to the running mesh (all-or-nothing).',
+    run: async (argv) => (await import('./commands/config')).applyCommand(argv),
+  },
+  delete: {
+    help: 'meshlab delete -f FILE|DIR | KIND NAME   Deletes Istio resources.',
+    run: async (argv) => (await import('./commands/config')).deleteCommand(argv),
+  },
+  get: {
+    help: 'meshlab get [KIND] [NAME] [-o yaml|json]   Lists the Istio resources in force.',
+    run: async (argv) => (await import('./commands/config')).getCommand(argv),
+  },
+  'proxy-status': {
+    help: "meshlab proxy-status   Each sidecar's config version: in sync, stale or rejected, and since when.",
+    run: async (argv) => (await import('./commands/mesh')).proxyStatusCommand(argv),
+  },
+  describe: {
+    help: 'meshlab describe service NAME   Routes, subsets, policies and endpoints of a service.',
+    run: async (argv) => (await import('./commands/mesh')).describeCommand(argv),
+  },
   toxiproxy: {
     help: 'meshlab toxiproxy [--host 127.0.0.1] [--port 8474]   Runs the chaos proxy alone, a drop-in for toxiproxy-server.',
     run: async (argv) => {

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import { ManagedProcess, ProcessSpec, Role } from './process';
 import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, instancesOf } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
+import type { ApplyOutcome } from '../mesh/control-plane/config-service';
+import { formatMessages } from '../mesh/config/messages';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -27,6 +29,8 @@ export interface WorldOptions {
   /** Where to write the discoverable state file; false = none (tests). */
   stateFile?: string | false;
   bus?: BusOption;
+  /** Mesh config loaded on the control plane's first start (default: config/default). */
+  configDir?: string;
   /** Extra environment for every process. */
   env?: Record<string, string>;
   /** Called as processes come up, for progress output. */
@@ -44,7 +48,7 @@ interface Instance {
  * sidecar process, and the ingress gateway, each its own OS process on loopback.
  */
 export class World {
-  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress'>;
+  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir'>;
   controlPlane!: ManagedProcess;
   gateway!: ManagedProcess;
   broker?: ManagedProcess;
@@ -64,6 +68,7 @@ export class World {
       logDir: options.logDir ?? path.join(path.dirname(dataDir), 'logs'),
       stateFile: options.stateFile ?? false,
       bus: options.bus,
+      configDir: options.configDir,
       env: options.env,
       onProgress: options.onProgress,
     };
@@ -105,6 +110,7 @@ export class World {
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
       MESH_SERVICES: this.options.topology.services.map((s) => s.name).join(','),
+      ...(this.options.configDir ? { CP_CONFIG_DIR: this.options.configDir } : {}),
     });
     const bus = this.options.bus ?? { kind: 'memory' };
     if (bus.kind === 'memory') {
@@ -154,6 +160,27 @@ export class World {
     await this.startInstance(fresh);
     await this.waitForSync();
     this.writeStateIfAny();
+  }
+
+  /**
+   * Applies Istio YAML through the control plane (validated as a whole, all-or-nothing) and waits
+   * until every sidecar has ACKed the new config. Throws with the analyzer's messages if rejected.
+   */
+  async applyConfig(files: { name: string; text: string }[]): Promise<ApplyOutcome> {
+    const res = await fetch(`${this.controlPlaneUrl}/v1/config/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ files }) });
+    const out = (await res.json()) as ApplyOutcome;
+    if (!out.ok) throw new Error(`config rejected:\n${formatMessages(out.messages)}`);
+    await this.waitForSync();
+    return out;
+  }
+
+  /** Deletes resources by kind and name and waits for every sidecar to have the result. */
+  async deleteConfig(refs: { kind: string; name: string }[]): Promise<ApplyOutcome> {
+    const res = await fetch(`${this.controlPlaneUrl}/v1/config/delete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refs }) });
+    const out = (await res.json()) as ApplyOutcome;
+    if (!out.ok) throw new Error(`delete rejected:\n${formatMessages(out.messages)}`);
+    await this.waitForSync();
+    return out;
   }
 
   /** Ready-endpoint count and config sync, from the control plane's point of view. */

@@ -1,5 +1,11 @@
 import Fastify, { FastifyInstance } from 'fastify';
+import path from 'node:path';
 import { Registry } from './registry';
+import { ConfigService, type ConfigFile } from './config-service';
+import type { ResourceRef } from '../config/store';
+import type { Kind } from '../config/types';
+import { canonicalHost } from '../config/hosts';
+import { effectiveHostConfig } from '../config/effective';
 import { Ack, DISCOVERY_PATH, NodeInfo, Snapshot } from '../xds';
 
 export interface ControlPlaneOptions {
@@ -8,11 +14,17 @@ export interface ControlPlaneOptions {
   dataDir?: string;
   /** Services of the mesh (names), known before any instance registers. */
   services?: string[];
+  /** The config folder loaded on first start (default: the repository's config/default). */
+  configDir?: string;
 }
+
+/** The repository's default mesh config, next to dist/. */
+export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', '..', '..', 'config', 'default');
 
 export interface ControlPlane {
   app: FastifyInstance;
   registry: Registry;
+  config: ConfigService;
   url: string;
   port: number;
   close(): Promise<void>;
@@ -25,6 +37,11 @@ export interface ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const registry = new Registry();
   registry.declareServices(opts.services ?? []);
+  const config = new ConfigService(opts.dataDir, () => ({
+    instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => ({ service: n.info.service, labels: n.info.labels })),
+  }));
+  config.store.onChange((_version, resources) => registry.setResources([...resources]));
+  config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);
   const app = Fastify({ logger: false, forceCloseConnections: true });
   const streams = new Set<(s: Snapshot) => void>();
   registry.on('snapshot', (s: Snapshot) => {
@@ -69,6 +86,43 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
 
   app.get('/v1/endpoints', async () => registry.snapshot());
+
+  // Configuration: Istio YAML in (validated as a whole, all-or-nothing), resources out.
+  app.post('/v1/config/apply', async (req, reply) => {
+    const { files } = (req.body ?? {}) as { files?: ConfigFile[] };
+    if (!Array.isArray(files) || files.some((f) => typeof f?.name !== 'string' || typeof f?.text !== 'string')) {
+      return reply.code(400).send({ error: 'body must be {"files": [{"name": "file.yaml", "text": "<yaml>"}]}' });
+    }
+    const out = config.apply(files);
+    return reply.code(out.ok ? 200 : 422).send(out);
+  });
+  app.post('/v1/config/delete', async (req, reply) => {
+    const { files, refs } = (req.body ?? {}) as { files?: ConfigFile[]; refs?: ResourceRef[] };
+    if (!files && !refs) return reply.code(400).send({ error: 'body must be {"files": [...]} or {"refs": [{"kind", "name"}]}' });
+    const out = config.delete(files, refs);
+    return reply.code(out.ok ? 200 : 422).send(out);
+  });
+  app.get('/v1/config', async (req) => {
+    const q = req.query as { kind?: Kind; name?: string };
+    return { version: config.store.version, resources: config.list(q.kind, q.name) };
+  });
+  app.get('/v1/analyze', async () => ({ messages: config.analyze() }));
+  app.get('/v1/describe/service/:name', async (req, reply) => {
+    const name = canonicalHost((req.params as { name: string }).name);
+    const snapshot = registry.snapshot();
+    if (!(name in snapshot.endpoints)) return reply.code(404).send({ error: `service "${name}" is not in the mesh; services: ${Object.keys(snapshot.endpoints).join(', ')}` });
+    const host = effectiveHostConfig(config.store.list(), name);
+    const endpoints = snapshot.endpoints[name];
+    const selects = (labels: Record<string, string>) => endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.instance);
+    return {
+      service: name,
+      version: snapshot.version,
+      ...host,
+      endpoints,
+      subsets: host.subsets.map((s) => ({ ...s, endpoints: selects(s.labels) })),
+      policies: config.store.list().filter((r) => r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy').map((r) => ({ kind: r.kind, name: r.metadata.name })),
+    };
+  });
 
   app.get('/v1/proxy-status', async () =>
     registry.list().map((n) => ({
@@ -119,6 +173,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   return {
     app,
     registry,
+    config,
     port,
     url: `http://${opts.host}:${port}`,
     close: async () => {

@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { ApplyOutcome, ConfigFile } from '../../mesh/control-plane/config-service';
+import { formatMessages, type Message } from '../../mesh/config/messages';
+import type { Kind, MeshResource } from '../../mesh/config/types';
+import { table } from '../../lib/table';
+import { flag, parseArgs } from '../args';
+import { controlPlaneUrl, cpFetch } from '../target';
+
+const KIND_ALIASES: Record<string, Kind> = {};
+for (const [kind, names] of Object.entries({
+  VirtualService: ['virtualservice', 'virtualservices', 'vs'],
+  DestinationRule: ['destinationrule', 'destinationrules', 'dr'],
+  PeerAuthentication: ['peerauthentication', 'peerauthentications', 'pa'],
+  AuthorizationPolicy: ['authorizationpolicy', 'authorizationpolicies', 'ap'],
+}) as [Kind, string[]][]) {
+  for (const n of names) KIND_ALIASES[n] = kind;
+  KIND_ALIASES[kind.toLowerCase()] = kind;
+}
+
+const GROUP: Record<Kind, string> = {
+  VirtualService: 'virtualservice.networking.istio.io',
+  DestinationRule: 'destinationrule.networking.istio.io',
+  PeerAuthentication: 'peerauthentication.security.istio.io',
+  AuthorizationPolicy: 'authorizationpolicy.security.istio.io',
+};
+
+export function parseKind(raw: string): Kind {
+  const kind = KIND_ALIASES[raw.toLowerCase()];
+  if (!kind) throw new Error(`unknown kind "${raw}"; use one of ${Object.keys(GROUP).join(', ')} (or vs, dr, pa, ap)`);
+  return kind;
+}
+
+/** The YAML files named by -f (files or folders of *.yaml / *.yml, sorted), read for sending. */
+export function readFiles(paths: string[]): ConfigFile[] {
+  if (paths.length === 0) throw new Error('-f FILE|DIR is required (an Istio YAML file or a folder of them)');
+  const out: ConfigFile[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      out.push({ name: '<stdin>', text: fs.readFileSync(0, 'utf8') });
+      continue;
+    }
+    if (!fs.existsSync(p)) throw new Error(`${p}: no such file or directory`);
+    const files = fs.statSync(p).isDirectory()
+      ? fs.readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(p, f))
+      : [p];
+    for (const f of files) out.push({ name: f, text: fs.readFileSync(f, 'utf8') });
+  }
+  return out;
+}
+
+function report(out: ApplyOutcome, verb: string): number {
+  for (const r of out.results) console.log(`${GROUP[r.kind]}/${r.name} ${r.action}`);
+  const shown: Message[] = out.messages.filter((m) => m.level !== 'Info');
+  if (shown.length) console.error(formatMessages(shown));
+  if (!out.ok) {
+    console.error(`error: nothing was ${verb}: the configuration has ${out.messages.filter((m) => m.level === 'Error').length} error(s)`);
+    return 1;
+  }
+  return 0;
+}
+
+/** `meshlab apply -f FILE|DIR`: validated as a whole by the control plane, applied all-or-nothing. */
+export async function applyCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const files = readFiles(args.flags.get('f') ?? args.flags.get('filename') ?? []);
+  const { body } = await cpFetch<ApplyOutcome>(controlPlaneUrl(args), '/v1/config/apply', { body: { files } });
+  return report(body, 'applied');
+}
+
+/** `meshlab delete -f FILE|DIR` or `meshlab delete KIND NAME`. */
+export async function deleteCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const f = args.flags.get('f') ?? args.flags.get('filename');
+  let payload: unknown;
+  if (f) payload = { files: readFiles(f) };
+  else {
+    const [kind, ...names] = args.positionals;
+    if (!kind || names.length === 0) throw new Error('usage: meshlab delete -f FILE|DIR, or meshlab delete KIND NAME [NAME…]');
+    payload = { refs: names.map((name) => ({ kind: parseKind(kind), name })) };
+  }
+  const { body } = await cpFetch<ApplyOutcome>(controlPlaneUrl(args), '/v1/config/delete', { body: payload });
+  return report(body, 'deleted');
+}
+
+/** `meshlab get [KIND] [NAME] [-o yaml|json]`. */
+export async function getCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const [rawKind, name] = args.positionals;
+  const kind = rawKind && rawKind !== 'all' ? parseKind(rawKind) : undefined;
+  const output = flag(args, 'o', flag(args, 'output', 'table'))!;
+  if (!['table', 'wide', 'yaml', 'json'].includes(output)) throw new Error(`-o must be yaml, json or wide, got "${output}"`);
+  const q = new URLSearchParams();
+  if (kind) q.set('kind', kind);
+  if (name) q.set('name', name);
+  const { body } = await cpFetch<{ version: number; resources: MeshResource[] }>(controlPlaneUrl(args), `/v1/config?${q}`);
+  const plain = body.resources.map((r) => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.metadata.name, namespace: r.metadata.namespace }, spec: r.spec }));
+  if (name && plain.length === 0) {
+    console.error(`Error from server (NotFound): ${kind ? GROUP[kind] : 'resource'} "${name}" not found`);
+    return 1;
+  }
+  if (output === 'json') console.log(JSON.stringify(plain.length === 1 && name ? plain[0] : { apiVersion: 'v1', kind: 'List', items: plain }, null, 2));
+  else if (output === 'yaml') console.log(plain.map((r) => YAML.stringify(r)).join('---\n'));
+  else if (plain.length === 0) console.log('No resources found in default namespace.');
+  else console.log(table(['KIND', 'NAME', 'HOSTS', 'FROM'], body.resources.map((r) => [r.kind, r.metadata.name, hostsOf(r), r.source ? `${r.source.file}:${r.source.line}` : ''])));
+  return 0;
+}
+
+function hostsOf(r: MeshResource): string {
+  const spec = r.spec as { hosts?: string[]; host?: string; selector?: { matchLabels?: Record<string, string> } };
+  if (spec.hosts) return spec.hosts.join(',');
+  if (spec.host) return spec.host;
+  if (spec.selector?.matchLabels) return Object.entries(spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  return '*';
+}
+
