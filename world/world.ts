@@ -183,6 +183,22 @@ export class World {
     return out;
   }
 
+  /**
+   * Stops the control plane (SIGKILL when `crash`), then starts it again on the same port. Sidecars
+   * keep serving with their last config meanwhile and resubscribe by themselves.
+   */
+  async stopControlPlane(crash = false): Promise<void> {
+    await (crash ? this.controlPlane.kill() : this.controlPlane.stop());
+  }
+
+  async startControlPlane(): Promise<void> {
+    const port = this.controlPlane.ports.http;
+    this.controlPlane = new ManagedProcess({ ...this.controlPlane.spec, env: { ...this.controlPlane.spec.env, CP_PORT: String(port) } });
+    await this.controlPlane.start();
+    await this.waitForSync();
+    this.writeStateIfAny();
+  }
+
   /** Ready-endpoint count and config sync, from the control plane's point of view. */
   async waitForSync(timeoutMs = 10000): Promise<void> {
     const ready = [...this.instances.values()].filter((i) => i.app.running).length;
