@@ -7,6 +7,7 @@ import { analyze } from './analyze';
 import { formatMessages, hasErrors, type Message } from './messages';
 import { MESH_NAMESPACE } from './hosts';
 import type { AnalyzeContext, Kind, MeshResource } from './types';
+import type { LoadResult } from './load';
 
 export interface ResourceRef {
   kind: Kind;
@@ -60,6 +61,18 @@ export class ConfigStore {
     const candidate = [...next.values()];
     const messages = analyze(this.withBatchDuplicates(candidate, resources), this.ctx);
     return this.commit(next, messages);
+  }
+
+  /**
+   * Applies what `loadYaml`/`loadPath` produced. Load errors (YAML syntax, unknown kind) reject
+   * the whole batch too: a file that failed to parse must not be applied in part.
+   */
+  applyLoaded(loaded: LoadResult, opts: { replaceAll?: boolean } = {}): ApplyResult {
+    if (hasErrors(loaded.messages)) {
+      const next = opts.replaceAll ? loaded.resources : [...this.items.values(), ...loaded.resources];
+      throw new ConfigRejectedError([...loaded.messages, ...analyze(next, this.ctx)]);
+    }
+    return opts.replaceAll ? this.replaceAll(loaded.resources) : this.apply(loaded.resources);
   }
 
   /** Deletes resources by reference, atomically (the remaining set must still be valid). */

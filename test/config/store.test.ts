@@ -92,4 +92,14 @@ describe('ConfigStore: all-or-nothing apply with a monotonically increasing vers
     expect(store.replaceAll(load(VS_ORDERS)).version).toBe(2);
     expect(store.list().map((r) => r.metadata.name)).toEqual(['orders']);
   });
+
+  test('applyLoaded rejects a batch whose file had a YAML error, even if other documents were fine', () => {
+    const store = new ConfigStore();
+    const loaded = loadYaml(`${DR_PAYMENTS}---\nkind: [broken\n`, 'mixed.yaml');
+    expect(loaded.resources).toHaveLength(1);
+    expect(() => store.applyLoaded(loaded)).toThrow(/ML0001/);
+    expect(store.version).toBe(0);
+    expect(store.list()).toEqual([]);
+    expect(store.applyLoaded(loadYaml(DR_PAYMENTS, 'ok.yaml'), { replaceAll: true }).version).toBe(1);
+  });
 });

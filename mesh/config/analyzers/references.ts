@@ -5,12 +5,22 @@
 import { Codes, type Message } from '../messages';
 import { canonicalHost } from '../hosts';
 import { messageAt } from '../schema/validate';
-import { destinationRuleFor, findSubset } from '../effective';
-import type { Destination, VirtualService } from '../types';
+import type { DestinationRule, Destination, VirtualService } from '../types';
 import type { Analyzer } from './types';
 
 export const destinationReferences: Analyzer = (resources, ctx) => {
   const known = ctx.instances ? new Set(ctx.instances.map((i) => canonicalHost(i.service))) : undefined;
+  // host -> subset names defined by any DestinationRule for it (conflicting DRs are ML0005's job).
+  const subsets = new Map<string, Set<string>>();
+  for (const r of resources) {
+    if (r.kind !== 'DestinationRule') continue;
+    const dr = r as DestinationRule;
+    if (typeof dr.spec?.host !== 'string') continue;
+    const host = canonicalHost(dr.spec.host);
+    const set = subsets.get(host) ?? new Set<string>();
+    for (const s of dr.spec.subsets ?? []) if (s && typeof s.name === 'string') set.add(s.name);
+    subsets.set(host, set);
+  }
   const out: Message[] = [];
   const check = (vs: VirtualService, d: Destination | undefined, path: string): void => {
     if (!d || typeof d.host !== 'string') return;
@@ -19,8 +29,7 @@ export const destinationReferences: Analyzer = (resources, ctx) => {
       out.push(messageAt(vs, Codes.ReferencedResourceNotFound, `${path}.host`, `Referenced host not found: ${JSON.stringify(d.host)}`));
     }
     if (typeof d.subset === 'string') {
-      const dr = destinationRuleFor(resources, host);
-      if (!findSubset(dr, d.subset)) {
+      if (!subsets.get(host)?.has(d.subset)) {
         out.push(messageAt(vs, Codes.ReferencedResourceNotFound, `${path}.subset`, `Referenced host+subset in destinationrule not found: ${JSON.stringify(`${host}+${d.subset}`)}`));
       }
     }

@@ -12,7 +12,7 @@ export interface Reporter {
 }
 
 /** Extra check run after the structural check of a value succeeded. */
-export type Check = (value: any, path: string, r: Reporter) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Check = (value: any, path: string, r: Reporter) => void;
 
 export type Rule =
   | {
