@@ -11,7 +11,9 @@ export async function cleanupKafka(brokers: string): Promise<void> {
     const topics = (await admin.listTopics()).filter((t) => t.includes(RUN_ID));
     if (topics.length > 0) await admin.deleteTopics({ topics });
     const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(RUN_ID));
-    if (groups.length > 0) await admin.deleteGroups(groups);
+    // Best effort: a group whose last member is still leaving refuses deletion (NON_EMPTY_GROUP);
+    // its offsets then expire with the broker's offsets.retention.minutes.
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
   } finally {
     await admin.disconnect();
   }
