@@ -111,8 +111,12 @@ export class ConfigService {
     return { resources, messages };
   }
 
+  /**
+   * Validation that decides acceptance uses no running-instance context: whether a subset selects a
+   * pod right now (IST0173) depends on which instances a scenario has stopped, so it is reported by
+   * `analyze()` (and `meshlab analyze`) but never blocks an apply.
+   */
   private commit(run: () => { version: number; messages: Message[] }, results: ApplyOutcome['results'], loadMessages: Message[]): ApplyOutcome {
-    this.store.setContext(this.context());
     try {
       const r = run();
       this.persist();
