@@ -1,37 +1,93 @@
+import type { IncomingMessage } from 'node:http';
 import type { Endpoint } from './xds';
-import { UpstreamHost } from './upstream-host';
+import { UpstreamHost, poolOptionsFor } from './upstream-host';
 import type { LbContext, LoadBalancer } from './lb/types';
 import { RoundRobin } from './lb/round-robin';
+import { createLoadBalancer } from './lb/factory';
+import { hashKeyFunction, type HashKeyFn } from './lb/hash-key';
+import { CircuitBreaker } from './circuit-breaker';
+import { OutlierDetector, realClock, type Clock } from './outlier-detector';
+import { CONNECTION_POOL_DEFAULTS } from './config/defaults';
+import type { EffectiveTrafficPolicy } from './config/effective';
+import { meshRandom, type Rng } from './rng';
+
+/** What a cluster tells the sidecar's metrics about. */
+export interface ClusterObserver {
+  onEject?(cluster: string, host: UpstreamHost): void;
+  onUneject?(cluster: string, host: UpstreamHost): void;
+  onOverflow?(cluster: string): void;
+  onRetry?(cluster: string): void;
+}
+
+export interface ClusterOptions {
+  /** The DestinationRule policy in force (LB, circuit breakers, outlier detection); absent = Istio defaults with `lb`. */
+  policy?: EffectiveTrafficPolicy;
+  lb?: LoadBalancer;
+  rng?: Rng;
+  clock?: Clock;
+  observer?: ClusterObserver;
+  /** Hosts of a previous version of this cluster to adopt (pools of endpoints that remain survive). */
+  adopt?: ReadonlyMap<string, UpstreamHost>;
+}
 
 /**
  * An Envoy cluster: the endpoints of one service (or subset), a load balancer over the healthy ones,
- * and one connection pool per endpoint. Endpoint updates keep the pools of endpoints that stay, so
- * a config push never drops a live connection.
+ * one connection pool per endpoint, circuit breakers and outlier detection. Endpoint updates keep
+ * the pools (and outlier state) of endpoints that stay, so a config push never drops a live
+ * connection or an in-flight request.
  */
 export class Cluster {
   readonly name: string;
   private hosts: UpstreamHost[] = [];
   private readonly byKey = new Map<string, UpstreamHost>();
   lb: LoadBalancer;
+  readonly breaker: CircuitBreaker;
+  readonly outlier?: OutlierDetector<UpstreamHost>;
+  readonly hashKey?: HashKeyFn;
+  readonly policy?: EffectiveTrafficPolicy;
+  readonly observer: ClusterObserver;
+  private readonly poolKey: string;
+  private healthyCache: readonly UpstreamHost[] = [];
+  private healthyGen = -1;
+  private readonly adopt?: ReadonlyMap<string, UpstreamHost>;
+  /** Hosts handed over to a newer version of this cluster: not closed when this one retires. */
+  private readonly handedOver = new Set<UpstreamHost>();
 
-  constructor(name: string, lb: LoadBalancer = new RoundRobin()) {
+  constructor(name: string, lbOrOptions: LoadBalancer | ClusterOptions = {}) {
     this.name = name;
-    this.lb = lb;
+    const opts: ClusterOptions = 'pick' in lbOrOptions ? { lb: lbOrOptions } : lbOrOptions;
+    this.policy = opts.policy;
+    this.observer = opts.observer ?? {};
+    const rng = opts.rng ?? meshRandom();
+    this.lb = opts.lb ?? (opts.policy ? createLoadBalancer(opts.policy.loadBalancer, rng) : new RoundRobin());
+    this.hashKey = opts.policy ? hashKeyFunction(opts.policy.loadBalancer) : undefined;
+    this.breaker = new CircuitBreaker(opts.policy?.connectionPool ?? CONNECTION_POOL_DEFAULTS);
+    this.poolKey = JSON.stringify(poolOptionsFor(opts.policy?.connectionPool));
+    this.adopt = opts.adopt;
+    if (opts.policy?.outlierDetection) {
+      const observer = this.observer;
+      this.outlier = new OutlierDetector<UpstreamHost>(opts.policy.outlierDetection, opts.clock ?? realClock, {
+        onEject: (h) => observer.onEject?.(name, h),
+        onUneject: (h) => observer.onUneject?.(name, h),
+      });
+    }
   }
 
   /** Replaces the endpoint set; hosts that remain keep their pools and counters. */
   setEndpoints(endpoints: readonly Endpoint[]): void {
     const next: UpstreamHost[] = [];
     const keep = new Set<string>();
+    let changed = endpoints.length !== this.hosts.length;
     for (const ep of endpoints) {
       const key = `${ep.host}:${ep.port}`;
       keep.add(key);
       let host = this.byKey.get(key);
       if (!host || host.endpoint.instance !== ep.instance) {
         host?.close();
-        host = new UpstreamHost(ep);
+        host = this.adoptable(key, ep) ?? new UpstreamHost(ep, poolOptionsFor(this.policy?.connectionPool), this.poolKey);
         this.byKey.set(key, host);
       }
+      if (this.hosts[next.length] !== host) changed = true;
       next.push(host);
     }
     for (const [key, host] of this.byKey) {
@@ -40,7 +96,16 @@ export class Cluster {
         this.byKey.delete(key);
       }
     }
+    if (!changed) return;
     this.hosts = next;
+    this.healthyGen = -1;
+    this.outlier?.setHosts(next);
+  }
+
+  private adoptable(key: string, ep: Endpoint): UpstreamHost | undefined {
+    const old = this.adopt?.get(key);
+    if (old && old.endpoint.instance === ep.instance && old.poolKey === this.poolKey && !old.closed) return old;
+    return undefined;
   }
 
   /** All hosts, healthy or not. */
@@ -48,17 +113,54 @@ export class Cluster {
     return this.hosts;
   }
 
-  /** Hosts eligible for traffic now (outlier detection filters here). */
+  /** Hosts by address, for a newer version of this cluster to adopt. */
+  handOver(): ReadonlyMap<string, UpstreamHost> {
+    return this.byKey;
+  }
+
+  /** The newer version of this cluster took `host`: retiring this one must leave it open. */
+  markHandedOver(host: UpstreamHost): void {
+    this.handedOver.add(host);
+  }
+
+  /**
+   * Hosts eligible for traffic now: outlier-ejected hosts are out, unless fewer than
+   * minHealthPercent of hosts would remain (Envoy's panic threshold, which Istio sets to
+   * minHealthPercent): then every host is used. With minHealthPercent 0 (Istio's default) there is
+   * no panic mode and all-ejected means no healthy upstream.
+   */
   healthyHosts(): readonly UpstreamHost[] {
-    return this.hosts;
+    const od = this.outlier;
+    if (!od || od.ejected === 0) return this.hosts;
+    if (this.healthyGen === od.generation) return this.healthyCache;
+    const healthy = this.hosts.filter((h) => !od.isEjected(h));
+    const panic = this.hosts.length > 0 && (100 * healthy.length) / this.hosts.length < od.config.minHealthPercent;
+    this.healthyCache = panic ? this.hosts : healthy;
+    this.healthyGen = od.generation;
+    return this.healthyCache;
   }
 
   pick(ctx: LbContext): UpstreamHost | undefined {
     return this.lb.pick(this.healthyHosts(), ctx);
   }
 
+  /** The consistent-hash key of a request, when this cluster hashes. */
+  hashKeyOf(req: IncomingMessage): string | undefined {
+    return this.hashKey?.(req);
+  }
+
+  /** Reports an attempt's result to outlier detection (local failures as 503, timeouts as 504). */
+  recordResult(host: UpstreamHost, status: number): void {
+    this.outlier?.record(host, status);
+  }
+
+  /** Retires this cluster: timers stop; pools close once their in-flight requests finish. */
   close(): void {
-    for (const host of this.hosts) host.close();
+    if (this.outlier) {
+      this.outlier.close();
+      for (const h of this.hosts) if (this.outlier.isEjected(h)) this.observer.onUneject?.(this.name, h);
+    }
+    for (const host of this.hosts) if (!this.handedOver.has(host)) host.close();
     this.hosts = [];
     this.byKey.clear();
   }

@@ -1,67 +1,101 @@
-import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:http';
+import type { ServerResponse, IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { downstreamHeaders } from './headers';
 import type { UpstreamHost } from './upstream-host';
 import type { StreamInfo } from './stream-info';
+import type { AttemptOutcome } from './retry-policy';
 
-/** How one attempt ended before any response byte reached the client (so the router may retry or answer locally). */
+/** How one attempt ended before any response byte reached the client (kept for callers of the spine API). */
 export interface AttemptFailure {
   kind: 'connect-failure' | 'reset';
   error: Error;
 }
 
-export type AttemptDone = (failure: AttemptFailure | null) => void;
+/** The router's side of an attempt: it decides, before anything is written, whether a response is final. */
+export interface AttemptOwner {
+  /** A final status arrived: true = discard this response (the router retries), false = relay it. */
+  retryStatus(status: number, host: UpstreamHost): boolean;
+  /** The response is final and its head is about to be written: last chance to edit headers. */
+  onCommit(status: number, headers: IncomingHttpHeaders, host: UpstreamHost): void;
+  /** The attempt is over: null = relayed (or failed mid-body, already signalled to the client); otherwise why it produced nothing. */
+  onAttemptDone(attempt: UpstreamAttempt, outcome: AttemptOutcome | null): void;
+}
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET_BEFORE_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EADDRNOTAVAIL']);
 
 /**
  * One upstream attempt: sends the request to `host` and streams the response back to the client as
- * it arrives (no buffering; backpressure both ways). `done(null)` once the response was relayed,
- * `done(failure)` if the attempt failed before response headers, leaving the client untouched.
+ * it arrives (no buffering; backpressure both ways). Nothing reaches the client until the owner
+ * accepts the status, so a retried attempt's response is discarded unseen. Reports an outcome
+ * when the attempt failed before committing (connect failure, reset, timeout, retried status).
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private controller?: Dispatcher.DispatchController;
-  private started = false;
+  private committed = false;
+  private discarded = false;
+  /** Set by the router before aborting on a per-try timeout, so the outcome reads "timeout". */
+  timedOut = false;
   finished = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly info: StreamInfo,
-    private readonly host: UpstreamHost,
-    private readonly done: AttemptDone,
+    readonly host: UpstreamHost,
+    private readonly owner: AttemptOwner,
   ) {}
 
-  static send(req: IncomingMessage, res: ServerResponse, host: UpstreamHost, headers: string[], body: Dispatcher.DispatchOptions['body'], info: StreamInfo, done: AttemptDone): UpstreamAttempt {
-    const attempt = new UpstreamAttempt(res, info, host, done);
+  static send(path: string, method: string, res: ServerResponse, host: UpstreamHost, headers: string[], body: Dispatcher.DispatchOptions['body'], info: StreamInfo, owner: AttemptOwner): UpstreamAttempt {
+    const attempt = new UpstreamAttempt(res, info, host, owner);
     host.activeRequests++;
     info.upstream = host;
     info.attempts++;
-    host.pool.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body }, attempt);
+    try {
+      host.pool.dispatch({ path, method: method as Dispatcher.HttpMethod, headers, body }, attempt);
+    } catch (err) {
+      // A closed pool or invalid request throws synchronously: same as a connection that never opened.
+      queueMicrotask(() => attempt.onResponseError(undefined as unknown as Dispatcher.DispatchController, err as Error));
+    }
     return attempt;
   }
 
-  /** The client went away: abandon the upstream request. */
+  /** Abandon the upstream request (client gone, timeout). */
   abort(reason: Error): void {
-    if (!this.finished) this.controller?.abort(reason);
+    if (this.finished) return;
+    if (this.controller) this.controller.abort(reason);
+    else this.abortReason = reason;
   }
+
+  private abortReason?: Error;
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // Aborted while still queued in the pool: abort as soon as undici hands us the controller.
+    if (this.abortReason) controller.abort(this.abortReason);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return; // 1xx: wait for the final response
-    this.started = true;
-    this.info.status = statusCode;
+    if (this.owner.retryStatus(statusCode, this.host)) {
+      this.discarded = true;
+      this.finish();
+      controller.abort(new Error('response discarded for retry'));
+      this.owner.onAttemptDone(this, { kind: 'status', status: statusCode });
+      return;
+    }
     const res = this.res;
-    if (res.destroyed) {
+    if (res.destroyed || res.headersSent) {
       controller.abort(new Error('downstream closed'));
       return;
     }
-    res.writeHead(statusCode, downstreamHeaders(headers));
+    this.committed = true;
+    this.info.status = statusCode;
+    const out = downstreamHeaders(headers);
+    this.owner.onCommit(statusCode, out, this.host);
+    res.writeHead(statusCode, out);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.committed) return;
     this.info.bytesSent += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
@@ -70,27 +104,52 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.end();
+    if (this.discarded) return;
+    this.finish();
     this.res.end();
-    this.done(null);
+    this.owner.onAttemptDone(this, null);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.end();
-    if (this.started) {
+    if (this.discarded || this.finished) return;
+    this.finish();
+    if (this.committed) {
       // Mid-body failure: the client already has the status; the only honest signal left is a reset.
       this.info.flag('UC');
       this.res.destroy(error);
-      this.done(null);
+      this.owner.onAttemptDone(this, null);
       return;
     }
+    if (this.timedOut) return this.owner.onAttemptDone(this, { kind: 'timeout' });
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    this.done({ kind: CONNECT_ERRORS.has(code) ? 'connect-failure' : 'reset', error });
+    this.owner.onAttemptDone(this, CONNECT_ERRORS.has(code) ? { kind: 'connect-failure' } : { kind: 'reset' });
   }
 
-  private end(): void {
+  private finish(): void {
     if (this.finished) return;
     this.finished = true;
     this.host.activeRequests--;
+  }
+}
+
+/** A handler that drops everything: shadow (mirror) traffic whose answer nobody waits for. */
+export class DiscardHandler implements Dispatcher.DispatchHandler {
+  constructor(private readonly host: UpstreamHost) {
+    host.activeRequests++;
+  }
+  private done = false;
+  private end(): void {
+    if (!this.done) {
+      this.done = true;
+      this.host.activeRequests--;
+    }
+  }
+  onResponseStart(): void {}
+  onResponseData(): void {}
+  onResponseEnd(): void {
+    this.end();
+  }
+  onResponseError(): void {
+    this.end();
   }
 }

@@ -12,13 +12,13 @@ export const PEER_HEADER = 'x-meshlab-peer';
  * the `Connection` header names are dropped, `x-request-id` is added when missing. Returns a flat
  * [name, value, name, value…] array (undici's cheapest form) and the request id.
  */
-export function upstreamHeaders(raw: string[], connection: string | undefined, drop?: string): { headers: string[]; requestId: string } {
+export function upstreamHeaders(raw: string[], connection: string | undefined, drop?: string, drop2?: string): { headers: string[]; requestId: string } {
   const named = connection ? new Set(connection.toLowerCase().split(',').map((s) => s.trim())) : undefined;
   const headers: string[] = [];
   let requestId = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(name) || (named && named.has(name)) || name === drop) continue;
+    if (HOP_BY_HOP.has(name) || (named && named.has(name)) || name === drop || name === drop2) continue;
     if (name === 'x-request-id') requestId = raw[i + 1];
     headers.push(name, raw[i + 1]);
   }

@@ -2,10 +2,27 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PEER_HEADER, serviceFromHost, upstreamHeaders } from './headers';
 import { Flags, LocalReplies } from './response-flags';
 import { StreamInfo } from './stream-info';
-import { UpstreamAttempt, type AttemptFailure } from './forward';
-import type { RouteTable } from './route-table';
+import { Router, type RequestBody } from './router';
+import type { RouteResult, RouteTable } from './route-table';
 import type { MeshStats } from './stats';
 import type { AccessLog } from './access-log';
+import { applyToFlat } from './header-ops';
+import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, type SpanRing } from './tracing';
+import { meshRandom, type Rng } from './rng';
+
+/** Request limits of a listener (Envoy's defaults where it has one). */
+export const REQUEST_LIMITS = {
+  /** Envoy's max_request_headers_count default; more → 431. */
+  maxHeadersCount: 100,
+  /** Largest request body accepted (by Content-Length); larger → 413. */
+  maxRequestBodyBytes: 16 * 1024 * 1024,
+  /**
+   * Bodies up to this size are buffered before the first attempt so a retry or a mirror can send
+   * them again (Envoy's per_request_buffer_limit_bytes is 64 KiB too). Larger bodies, and bodies of
+   * unknown length (chunked), stream straight through and are not retried or mirrored.
+   */
+  retryBufferBytes: 64 * 1024,
+};
 
 export interface HcmOptions {
   direction: 'inbound' | 'outbound';
@@ -14,18 +31,27 @@ export interface HcmOptions {
   routes: () => RouteTable;
   stats: MeshStats;
   accessLog: AccessLog;
+  spans?: SpanRing;
+  rng?: Rng;
 }
 
+const FAULT_ABORT_BODY = 'fault filter abort';
+
 /**
- * Envoy's HTTP connection manager for one listener: for each request, find the route, pick a host
- * from the route's cluster, relay the exchange, and report it (metrics + access log) when done.
+ * Envoy's HTTP connection manager for one listener: for each request, check limits, find the
+ * route, inject faults, hand it to the router (hosts, retries, timeouts, circuit breaking), and
+ * report it (metrics, access log, span) when done.
  */
 export class HttpConnectionManager {
   private readonly peerValue: string;
+  private readonly rng: Rng;
   inFlight = 0;
+  /** Set while the listener drains: responses carry `connection: close`. */
+  draining = false;
 
   constructor(private readonly opts: HcmOptions) {
     this.peerValue = `${opts.workload.service};${opts.workload.version}`;
+    this.rng = opts.rng ?? meshRandom(opts.direction === 'inbound' ? 1 : 2);
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -34,12 +60,18 @@ export class HttpConnectionManager {
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
     info.authority = req.headers.host ?? '';
-    info.bytesReceived = Number(req.headers['content-length'] ?? 0) || 0;
+    const contentLength = req.headers['content-length'];
+    info.bytesReceived = Number(contentLength ?? 0) || 0;
     this.inFlight++;
     res.once('close', () => this.complete(info, res));
+    res.on('error', () => undefined);
+    if (this.draining) res.setHeader('connection', 'close');
 
-    const built = upstreamHeaders(req.rawHeaders, req.headers.connection, direction === 'inbound' ? PEER_HEADER : undefined);
-    const headers = built.headers;
+    if (req.rawHeaders.length / 2 > REQUEST_LIMITS.maxHeadersCount) return this.rejectRequest(req, res, info, 431, 'too many headers');
+    if (info.bytesReceived > REQUEST_LIMITS.maxRequestBodyBytes) return this.rejectRequest(req, res, info, 413, 'payload too large');
+
+    const built = upstreamHeaders(req.rawHeaders, req.headers.connection, direction === 'inbound' ? PEER_HEADER : undefined, 'traceparent');
+    let headers = built.headers;
     info.requestId = built.requestId;
     if (direction === 'outbound') {
       info.destinationService = serviceFromHost(info.authority);
@@ -53,47 +85,110 @@ export class HttpConnectionManager {
         info.sourceVersion = peer.slice(sep + 1);
       }
     }
+    const parent = parseTraceparent(req.headers.traceparent);
+    info.traceId = parent?.traceId ?? newTraceId();
+    info.parentSpanId = parent?.parentId ?? null;
+    info.spanId = newSpanId();
+    headers.push('traceparent', formatTraceparent(info.traceId, info.spanId, parent?.flags));
 
     const route = this.opts.routes().route(req, info);
     if (!route) return this.localReply(res, info, 404, Flags.NR, '');
     info.routeName = route.name;
     info.cluster = route.cluster.name;
-    const host = route.cluster.pick({});
-    if (!host) return this.localReply(res, info, 503, Flags.UH, LocalReplies.noHealthyUpstream);
+    if (route.policy.requestOps) headers = applyToFlat(headers, route.policy.requestOps);
 
-    const hasBody = req.headers['content-length'] !== undefined ? info.bytesReceived > 0 : req.headers['transfer-encoding'] !== undefined;
-    const attempt = UpstreamAttempt.send(req, res, host, headers, hasBody ? req : null, info, (failure) => {
-      if (failure) this.failed(res, info, failure);
-    });
-    res.once('close', () => {
-      if (!attempt.finished) {
-        info.flag(Flags.DC);
-        attempt.abort(new Error('downstream connection closed'));
+    const fault = route.policy.fault;
+    if (fault) {
+      const delay = fault.delay && this.rng() * 100 < fault.delay.percent ? fault.delay.ms : 0;
+      const abort = fault.abort && this.rng() * 100 < fault.abort.percent ? fault.abort.httpStatus : 0;
+      if (delay > 0) {
+        info.flag(Flags.DI);
+        const timer = setTimeout(() => {
+          res.off('close', onClose);
+          if (res.destroyed) return;
+          if (abort) this.localReply(res, info, abort, Flags.FI, FAULT_ABORT_BODY);
+          else this.forward(req, res, info, route, headers);
+        }, delay);
+        const onClose = (): void => {
+          clearTimeout(timer);
+          info.flag(Flags.DC);
+        };
+        res.once('close', onClose);
+        return;
       }
-    });
+      // Aborts are answered here, before the router: never retried.
+      if (abort) return this.localReply(res, info, abort, Flags.FI, FAULT_ABORT_BODY);
+    }
+    this.forward(req, res, info, route, headers);
   };
 
-  private failed(res: ServerResponse, info: StreamInfo, failure: AttemptFailure): void {
-    if (failure.kind === 'connect-failure') this.localReply(res, info, 503, Flags.UF, LocalReplies.connectFailure);
-    else this.localReply(res, info, 503, Flags.UC, LocalReplies.reset);
+  /** Reads a small body when a retry or mirror may need to send it again, then routes. */
+  private forward(req: IncomingMessage, res: ServerResponse, info: StreamInfo, route: RouteResult, headers: string[]): void {
+    const cl = req.headers['content-length'];
+    const hasBody = cl !== undefined ? info.bytesReceived > 0 : req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) return new Router(req, res, info, route, headers, null, this.localReply, this.rng).start();
+    const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && cl !== undefined && info.bytesReceived <= REQUEST_LIMITS.retryBufferBytes;
+    if (!replay) return new Router(req, res, info, route, headers, req, this.localReply, this.rng).start();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= REQUEST_LIMITS.retryBufferBytes) chunks.push(c);
+    });
+    req.once('end', () => {
+      if (res.destroyed) return;
+      const body: RequestBody = Buffer.concat(chunks, Math.min(size, REQUEST_LIMITS.retryBufferBytes));
+      new Router(req, res, info, route, headers, body, this.localReply, this.rng).start();
+    });
+    req.once('error', () => {
+      info.flag(Flags.DC);
+      res.destroy();
+    });
+  }
+
+  /** A request the listener refuses before routing: answer, then close the connection (its body is not read). */
+  private rejectRequest(_req: IncomingMessage, res: ServerResponse, info: StreamInfo, status: number, body: string): void {
+    res.setHeader('connection', 'close');
+    this.localReply(res, info, status, Flags.NONE, body);
   }
 
   /** An answer the proxy makes itself, with Envoy's status, flag and body. */
-  localReply(res: ServerResponse, info: StreamInfo, status: number, flag: string, body: string, extra?: Record<string, string>): void {
+  readonly localReply = (res: ServerResponse, info: StreamInfo, status: number, flag: string, body: string, extra?: Record<string, string>): void => {
     info.status = status;
-    info.flag(flag);
+    if (flag !== Flags.NONE) info.flag(flag);
     if (res.headersSent || res.destroyed) return;
     info.bytesSent = Buffer.byteLength(body);
     res.writeHead(status, { 'content-type': 'text/plain', 'content-length': info.bytesSent, 'x-request-id': info.requestId, ...extra });
     res.end(body);
-  }
+  };
 
   private complete(info: StreamInfo, res: ServerResponse): void {
     this.inFlight--;
-    if (!res.writableFinished && !info.flags.includes(Flags.DC) && !info.flags.includes(Flags.UC)) info.flag(Flags.DC);
+    if (!res.writableFinished && !info.flags.includes(Flags.DC) && !info.flags.includes(Flags.UC) && !info.flags.includes(Flags.UT)) info.flag(Flags.DC);
     if (info.status === 0) info.status = res.writableFinished ? res.statusCode : 0;
     info.finish();
     this.opts.stats.record(info);
     this.opts.accessLog.log(info);
+    this.opts.spans?.add({
+      trace_id: info.traceId,
+      span_id: info.spanId,
+      parent_span_id: info.parentSpanId,
+      name: `${info.destinationService || 'unknown'}.default.svc.cluster.local:80/*`,
+      service: this.opts.workload.service,
+      start: info.startTime,
+      duration_us: Math.round(info.durationUs),
+      status: info.status,
+      attributes: {
+        direction: info.direction,
+        'http.method': info.method,
+        'http.url': info.path,
+        'http.status_code': info.status,
+        response_flags: info.responseFlags,
+        upstream_cluster: info.cluster,
+        upstream_instance: info.upstream?.instance ?? '-',
+        'x-request-id': info.requestId,
+        attempts: info.attempts,
+      },
+    });
   }
 }

@@ -1,4 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ClusterObserver } from './cluster';
+import type { UpstreamHost } from './upstream-host';
 import type { StreamInfo } from './stream-info';
 
 /** Envoy's default histogram buckets (ms), which Istio's istio_request_duration_milliseconds uses. */
@@ -33,13 +35,19 @@ interface Children {
  * The sidecar's Prometheus metrics with Istio's names and labels. Label children are cached per
  * label combination so recording a request costs a map lookup, not a label-object hash.
  */
-export class MeshStats {
+export class MeshStats implements ClusterObserver {
   readonly registry = new Registry();
   readonly requests: Counter<string>;
   readonly duration: Histogram<string>;
   readonly requestBytes: Histogram<string>;
   readonly responseBytes: Histogram<string>;
   private readonly children = new Map<string, Children>();
+  readonly ejections: Counter<string>;
+  readonly ejected: Gauge<string>;
+  readonly overflows: Counter<string>;
+  readonly retries: Counter<string>;
+  /** Live per-cluster numbers read at scrape time (active requests, pending), set by the sidecar. */
+  clusterGauges?: () => Iterable<{ cluster: string; active: number; pending: number }>;
 
   constructor(readonly workload: { service: string; version: string; namespace?: string }) {
     const labelNames = [...REQUEST_LABELS];
@@ -48,7 +56,49 @@ export class MeshStats {
     this.duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration in milliseconds (Envoy default buckets).', labelNames, buckets: ENVOY_DURATION_BUCKETS_MS, registers });
     this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request body sizes.', labelNames, buckets: BYTE_BUCKETS, registers });
     this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response body sizes.', labelNames, buckets: BYTE_BUCKETS, registers });
+    this.ejections = new Counter({ name: 'meshlab_outlier_ejections_total', help: 'Hosts ejected by outlier detection.', labelNames: ['cluster', 'host'], registers });
+    this.ejected = new Gauge({ name: 'meshlab_outlier_ejected_hosts', help: 'Hosts currently ejected by outlier detection.', labelNames: ['cluster'], registers });
+    this.overflows = new Counter({ name: 'meshlab_upstream_rq_pending_overflow_total', help: 'Requests refused by circuit breakers (503 UO).', labelNames: ['cluster'], registers });
+    this.retries = new Counter({ name: 'meshlab_upstream_rq_retry_total', help: 'Retries sent upstream.', labelNames: ['cluster'], registers });
+    const stats = this;
+    new Gauge({
+      name: 'meshlab_upstream_rq_active',
+      help: 'Requests in flight upstream, per cluster.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of stats.clusterGauges?.() ?? []) this.set({ cluster: c.cluster }, c.active);
+      },
+    });
+    new Gauge({
+      name: 'meshlab_upstream_rq_pending_active',
+      help: 'Requests waiting for a connection slot (circuit breaker queue), per cluster.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of stats.clusterGauges?.() ?? []) this.set({ cluster: c.cluster }, c.pending);
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  onEject(cluster: string, host: UpstreamHost): void {
+    this.ejections.inc({ cluster, host: host.instance });
+    this.ejected.inc({ cluster });
+  }
+
+  onUneject(cluster: string): void {
+    this.ejected.dec({ cluster });
+  }
+
+  onOverflow(cluster: string): void {
+    this.overflows.inc({ cluster });
+  }
+
+  onRetry(cluster: string): void {
+    this.retries.inc({ cluster });
   }
 
   record(info: StreamInfo): void {

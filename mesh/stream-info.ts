@@ -27,6 +27,10 @@ export class StreamInfo {
   bytesSent = 0;
   attempts = 0;
   durationUs = 0;
+  /** W3C trace context of this hop's span. */
+  traceId = '';
+  spanId = '';
+  parentSpanId: string | null = null;
 
   constructor(readonly direction: 'inbound' | 'outbound') {}
 

@@ -1,5 +1,23 @@
 import { Pool } from 'undici';
 import type { Endpoint } from './xds';
+import type { EffectiveConnectionPool } from './config/effective';
+import { UNLIMITED } from './config/defaults';
+
+/**
+ * Undici pool options for a DestinationRule connection pool: maxConnections caps connections per
+ * endpoint (the cluster-wide cap is the circuit breaker's), maxRequestsPerConnection recycles
+ * connections, idleTimeout closes idle keep-alive connections. This is the one place upstream
+ * connections are configured (mTLS would add its connector here).
+ */
+export function poolOptionsFor(cp: EffectiveConnectionPool | undefined): Pool.Options {
+  const opts: Pool.Options = {};
+  if (!cp) return opts;
+  if (cp.maxConnections < UNLIMITED) opts.connections = cp.maxConnections;
+  if (cp.maxRequestsPerConnection > 0) opts.maxRequestsPerClient = cp.maxRequestsPerConnection;
+  if (cp.connectTimeoutMs) opts.connectTimeout = cp.connectTimeoutMs;
+  if (cp.idleTimeoutMs && cp.idleTimeoutMs < 600_000) opts.keepAliveTimeout = cp.idleTimeoutMs;
+  return opts;
+}
 
 /**
  * One upstream endpoint as a cluster sees it: its address and labels, a keep-alive connection pool,
@@ -10,8 +28,14 @@ export class UpstreamHost {
   readonly key: string;
   readonly pool: Pool;
   activeRequests = 0;
+  closed = false;
 
-  constructor(endpoint: Endpoint, poolOptions: Pool.Options = {}) {
+  constructor(
+    endpoint: Endpoint,
+    poolOptions: Pool.Options = {},
+    /** Identity of the pool settings, so a new cluster version adopts only pools configured the same way. */
+    readonly poolKey = '{}',
+  ) {
     this.endpoint = endpoint;
     this.key = `${endpoint.host}:${endpoint.port}`;
     this.pool = new Pool(`http://${this.key}`, {
@@ -35,6 +59,8 @@ export class UpstreamHost {
 
   /** Closes idle connections now and the rest once their requests finish. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.pool.close().catch(() => undefined);
   }
 }

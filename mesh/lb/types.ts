@@ -13,3 +13,14 @@ export interface LoadBalancer {
   readonly name: string;
   pick(hosts: readonly UpstreamHost[], ctx: LbContext): UpstreamHost | undefined;
 }
+
+/**
+ * The hosts a retry may use: those not tried yet, or all of them when every host was tried
+ * (Envoy's previous_hosts predicate gives up after a few re-picks and takes what it gets).
+ */
+export function untried(hosts: readonly UpstreamHost[], tried: ReadonlySet<UpstreamHost> | undefined): readonly UpstreamHost[] {
+  if (!tried || tried.size === 0) return hosts;
+  let out: UpstreamHost[] | undefined;
+  for (const h of hosts) if (!tried.has(h)) (out ??= []).push(h);
+  return out ?? hosts;
+}

@@ -3,7 +3,10 @@ import { Pool } from 'undici';
 import { Cluster } from '../cluster';
 import { HttpConnectionManager } from '../http-connection-manager';
 import { listen, type Listener } from '../listener';
-import { LocalRouteTable, PrefixRouteTable, ServiceRouteTable, type RouteTable } from '../route-table';
+import { LocalRouteTable, type RouteTable } from '../route-table';
+import { MeshRuntime } from '../runtime';
+import { compileConfig } from '../compile';
+import { SpanRing } from '../tracing';
 import { MeshStats } from '../stats';
 import { AccessLog } from '../access-log';
 import { startAdmin } from '../admin';
@@ -36,7 +39,8 @@ export interface SidecarConfig {
 export class Sidecar {
   readonly stats: MeshStats;
   readonly accessLog = new AccessLog();
-  readonly clusters = new Map<string, Cluster>();
+  readonly spans = new SpanRing();
+  readonly runtime: MeshRuntime;
   readonly localCluster = new Cluster('inbound|app');
   private outboundRoutes: RouteTable;
   private readonly inboundRoutes = new LocalRouteTable(this.localCluster);
@@ -55,17 +59,28 @@ export class Sidecar {
 
   constructor(readonly config: SidecarConfig) {
     this.stats = new MeshStats({ service: config.service, version: config.version });
-    this.outboundRoutes = this.buildOutboundRoutes();
+    this.runtime = new MeshRuntime({
+      observer: this.stats,
+      unconfiguredLb: 'ROUND_ROBIN',
+      gatewayRoutes: config.role === 'gateway' ? (config.gatewayRoutes ?? []) : undefined,
+    });
+    this.stats.clusterGauges = () => this.runtime.gauges();
+    this.outboundRoutes = this.runtime;
+  }
+
+  /** Service name → its service-level cluster. */
+  get clusters(): ReadonlyMap<string, Cluster> {
+    return this.runtime.serviceClusters;
   }
 
   async start(): Promise<void> {
     const { config } = this;
     const workload = { service: config.service, version: config.version };
-    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog });
+    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.outboundHcm.handle);
     this.ports.outbound = this.outbound.port;
     if (config.role === 'sidecar') {
-      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog });
+      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans });
       this.inbound = await listen('inbound', config.host, config.ports.inbound, this.inboundHcm.handle);
       this.ports.inbound = this.inbound.port;
     }
@@ -107,13 +122,15 @@ export class Sidecar {
   async stop(graceMs = 2000): Promise<void> {
     clearTimeout(this.healthTimer);
     this.xds?.stop();
+    if (this.outboundHcm) this.outboundHcm.draining = true;
+    if (this.inboundHcm) this.inboundHcm.draining = true;
     await Promise.all([
       this.inbound?.drain(graceMs, () => this.inboundHcm?.inFlight ?? 0),
       this.outbound?.drain(graceMs, () => this.outboundHcm.inFlight),
     ]);
     this.admin?.closeAllConnections();
     this.admin?.close();
-    for (const c of this.clusters.values()) c.close();
+    this.runtime.close();
     this.localCluster.close();
     await this.healthPool?.close().catch(() => undefined);
     this.accessLog.flush();
@@ -135,22 +152,16 @@ export class Sidecar {
     this.healthTimer = setTimeout(() => void this.probe(), this.config.healthIntervalMs ?? 200);
   }
 
-  /** Applies a control-plane snapshot: endpoints per service into clusters. Throwing NACKs it. */
+  /**
+   * Applies a control-plane snapshot: compiles its Istio resources and endpoints into clusters and
+   * routes (throwing NACKs it and the previous config stays), then installs them without touching
+   * in-flight requests.
+   */
   applySnapshot(snapshot: Snapshot): void {
-    for (const [service, endpoints] of Object.entries(snapshot.endpoints)) {
-      let cluster = this.clusters.get(service);
-      if (!cluster) {
-        cluster = new Cluster(`outbound|80||${service}.default.svc.cluster.local`);
-        this.clusters.set(service, cluster);
-      }
-      cluster.setEndpoints(endpoints);
-    }
+    const resources = snapshot.resources ?? [];
+    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels });
+    this.runtime.apply(compiled, resources.length === 0);
     this.snapshot = snapshot;
-  }
-
-  private buildOutboundRoutes(): RouteTable {
-    if (this.config.role === 'gateway') return new PrefixRouteTable(this.config.gatewayRoutes ?? [], this.clusters);
-    return new ServiceRouteTable(this.clusters);
   }
 
   private adminRoutes() {
@@ -158,10 +169,18 @@ export class Sidecar {
       '/ready': () => ({ ready: true, appHealthy: this.appHealthy, controlPlane: this.xds.connected }),
       '/config_dump': () => ({ version: this.snapshot?.version ?? 0, snapshot: this.snapshot, appPort: this.appPort, ports: this.ports }),
       '/clusters': () =>
-        [...this.clusters.values(), this.localCluster].map((c) => ({
+        [...this.runtime.clusters.values(), this.localCluster].map((c) => ({
           name: c.name,
-          hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, version: h.version, active: h.activeRequests })),
+          lb: c.lb.name,
+          active: c.breaker.active,
+          pending: c.breaker.pending,
+          hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, version: h.version, active: h.activeRequests, ejected: c.outlier?.isEjected(h) ?? false, ejections: c.outlier?.ejectionsOf(h) ?? 0 })),
         })),
+      '/traces': (url: URL) => this.spans.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
+      '/memory': () => {
+        (globalThis as { gc?: () => void }).gc?.();
+        return process.memoryUsage();
+      },
       '/access_log': (url: URL) => this.accessLog.entries(Number(url.searchParams.get('limit') ?? 100)),
     };
   }

@@ -1,0 +1,96 @@
+import type { EffectiveRetry } from './config/effective';
+import type { Rng } from './rng';
+
+/**
+ * retryOn tokens Istio accepts (Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on values). The gRPC
+ * ones and refused-stream (an HTTP/2 signal) are accepted but never fire on this HTTP/1.1 mesh.
+ */
+export const RETRY_ON_TOKENS = new Set([
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'envoy-ratelimited',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'retriable-headers',
+  'http3-post-connect-failure',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+]);
+
+/** How an attempt ended when it did not produce a relayable response. */
+export type AttemptOutcome = { kind: 'status'; status: number } | { kind: 'connect-failure' } | { kind: 'reset' } | { kind: 'timeout' };
+
+export class RetryConfigError extends Error {}
+
+/** A route's retry policy, parsed once at config time into bit tests. */
+export class RetryPolicy {
+  readonly numRetries: number;
+  readonly perTryTimeoutMs: number;
+  private readonly on5xx: boolean;
+  private readonly onGateway: boolean;
+  private readonly onReset: boolean;
+  private readonly onConnect: boolean;
+  private readonly on4xx: boolean;
+  private readonly codes: ReadonlySet<number>;
+
+  constructor(tokens: readonly string[], codes: readonly number[], numRetries: number, perTryTimeoutMs = 0) {
+    for (const t of tokens) {
+      if (!RETRY_ON_TOKENS.has(t)) throw new RetryConfigError(`unknown retryOn token "${t}": use a comma-separated list of ${[...RETRY_ON_TOKENS].join(', ')} or HTTP status codes (e.g. "503")`);
+    }
+    for (const c of codes) if (c < 100 || c > 599) throw new RetryConfigError(`retryOn status code ${c} is not an HTTP status (100-599)`);
+    this.numRetries = numRetries;
+    this.perTryTimeoutMs = perTryTimeoutMs;
+    this.on5xx = tokens.includes('5xx');
+    this.onGateway = tokens.includes('gateway-error');
+    this.onReset = tokens.includes('reset');
+    this.onConnect = tokens.includes('connect-failure');
+    this.on4xx = tokens.includes('retriable-4xx');
+    this.codes = new Set(tokens.includes('retriable-status-codes') ? codes : []);
+  }
+
+  /** From the config helper's effective view; `defaultRoute` applies Istio ≥ 1.24's default (no status codes). */
+  static fromEffective(r: EffectiveRetry, defaultPolicy: boolean, routeTimeoutMs: number): RetryPolicy {
+    const codes = defaultPolicy ? [] : r.retriableStatusCodes;
+    return new RetryPolicy(r.retryOn, codes, r.attempts, r.perTryTimeoutMs ?? routeTimeoutMs);
+  }
+
+  /** Whether a response status would be retried (decided before anything reaches the client). */
+  retriableStatus(status: number): boolean {
+    if (this.numRetries <= 0) return false;
+    if (this.on5xx && status >= 500) return true;
+    if (this.onGateway && (status === 502 || status === 503 || status === 504)) return true;
+    if (this.on4xx && status === 409) return true;
+    return this.codes.has(status);
+  }
+
+  /** Whether an attempt's outcome is retriable under this policy (attempt budget aside). */
+  retriable(o: AttemptOutcome): boolean {
+    switch (o.kind) {
+      case 'status':
+        return this.retriableStatus(o.status);
+      case 'connect-failure':
+        return this.onConnect || this.on5xx || this.onGateway || this.onReset;
+      case 'reset':
+        return this.on5xx || this.onGateway || this.onReset;
+      case 'timeout':
+        // A per-try timeout is a 504 that never arrived.
+        return this.on5xx || this.onGateway || this.onReset;
+    }
+  }
+}
+
+/** Envoy's retry back-off: base 25 ms, max 250 ms, full jitter. Retry n (1-based) waits uniform [0, (2^n − 1)·25) ms, capped at 250. */
+export const BACKOFF_BASE_MS = 25;
+export const BACKOFF_MAX_MS = 250;
+
+export function backoffMs(retry: number, rng: Rng): number {
+  const ceiling = Math.min((2 ** retry - 1) * BACKOFF_BASE_MS, BACKOFF_MAX_MS);
+  return Math.floor(rng() * ceiling);
+}

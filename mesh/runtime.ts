@@ -1,0 +1,151 @@
+import type { IncomingMessage } from 'node:http';
+import { Cluster, type ClusterObserver } from './cluster';
+import type { CompiledConfig, HostSpec, RouteSpec } from './compile';
+import { DEFAULT_OUTBOUND_POLICY, matchPrefix, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
+import type { StreamInfo } from './stream-info';
+import type { RequestTest } from './route-match';
+import type { Clock } from './outlier-detector';
+import { meshRandom, type Rng } from './rng';
+import { RoundRobin } from './lb/round-robin';
+
+interface RuntimeRoute {
+  match?: RequestTest;
+  /** One precomputed result per destination: routing allocates nothing per request. */
+  results: RouteResult[];
+  weights: number[];
+  total: number;
+}
+
+interface RuntimeHost {
+  defaultResult: RouteResult;
+  routes?: RuntimeRoute[];
+}
+
+export interface MeshRuntimeOptions {
+  observer?: ClusterObserver;
+  clock?: Clock;
+  rng?: Rng;
+  /**
+   * Load balancing for hosts without a DestinationRule while the snapshot carries no mesh config at
+   * all. Istio's default is LEAST_REQUEST; the spine ran ROUND_ROBIN before the control plane sent
+   * config, and keeps doing so until it does.
+   */
+  unconfiguredLb?: 'ROUND_ROBIN' | 'LEAST_REQUEST';
+  /** Gateway only: path prefix → service, applied before the service's routes. */
+  gatewayRoutes?: { prefix: string; service: string }[];
+}
+
+/**
+ * The sidecar's running outbound config: Cluster objects (stateful: pools, LB cursors, outlier and
+ * circuit-breaker state) reconciled across snapshots, and the route table over them. A cluster
+ * whose settings did not change is kept as is; one whose settings changed is rebuilt but adopts the
+ * connection pools of endpoints that remain; a cluster that disappears is closed gracefully (its
+ * in-flight requests finish).
+ */
+export class MeshRuntime implements RouteTable {
+  readonly clusters = new Map<string, Cluster>();
+  private readonly settings = new Map<string, string>();
+  /** Service name → its service-level cluster (the spine's `clusters` view). */
+  readonly serviceClusters = new Map<string, Cluster>();
+  private hosts = new Map<string, RuntimeHost>();
+  private readonly rng: Rng;
+
+  constructor(private readonly opts: MeshRuntimeOptions = {}) {
+    this.rng = opts.rng ?? meshRandom(3);
+  }
+
+  /** Installs a compiled config. Cannot fail: compilation already validated everything. */
+  apply(config: CompiledConfig, unconfigured: boolean): void {
+    const { observer, clock } = this.opts;
+    for (const spec of config.clusters.values()) {
+      let cluster = this.clusters.get(spec.name);
+      const key = unconfigured ? `${spec.settingsKey}|unconfigured` : spec.settingsKey;
+      if (!cluster || this.settings.get(spec.name) !== key) {
+        const old = cluster;
+        const lbOverride = unconfigured && this.opts.unconfiguredLb === 'ROUND_ROBIN' ? { lb: new RoundRobin() } : {};
+        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), ...lbOverride });
+        cluster.setEndpoints(spec.endpoints);
+        if (old) {
+          for (const h of cluster.members) if (old.handOver().get(h.key) === h) old.markHandedOver(h);
+          old.close();
+        }
+        this.clusters.set(spec.name, cluster);
+        this.settings.set(spec.name, key);
+      } else {
+        cluster.setEndpoints(spec.endpoints);
+      }
+    }
+    for (const [name, cluster] of this.clusters) {
+      if (config.clusters.has(name)) continue;
+      cluster.close();
+      this.clusters.delete(name);
+      this.settings.delete(name);
+    }
+    this.serviceClusters.clear();
+    for (const spec of config.clusters.values()) if (spec.subset === undefined) this.serviceClusters.set(spec.service, this.clusters.get(spec.name)!);
+    const hosts = new Map<string, RuntimeHost>();
+    for (const [service, spec] of config.hosts) hosts.set(service, this.buildHost(spec));
+    this.hosts = hosts;
+  }
+
+  private buildHost(spec: HostSpec): RuntimeHost {
+    const defaultResult: RouteResult = { name: 'default', cluster: this.clusters.get(spec.defaultCluster)!, policy: DEFAULT_OUTBOUND_POLICY };
+    if (!spec.routes) return { defaultResult };
+    return { defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)) };
+  }
+
+  private buildRoute(r: RouteSpec): RuntimeRoute {
+    const mirror = r.mirror ? { cluster: this.clusters.get(r.mirror.cluster)!, percent: r.mirror.percent } : undefined;
+    const results = r.destinations.map<RouteResult>((d) => {
+      const policy: RoutePolicy = { timeoutMs: r.timeoutMs, retry: r.retry, fault: r.fault, mirror, requestOps: d.requestOps, responseOps: d.responseOps };
+      return { name: r.name, cluster: this.clusters.get(d.cluster)!, policy };
+    });
+    return { match: r.match, results, weights: r.destinations.map((d) => d.weight), total: r.totalWeight };
+  }
+
+  /** Request → route: the host's rules in order, first match wins; weighted choice among its destinations. */
+  route(req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
+    if (this.opts.gatewayRoutes) {
+      const g = matchPrefix(this.opts.gatewayRoutes, req.url ?? '/');
+      if (!g) return undefined;
+      info.destinationService = g.service;
+    }
+    const host = this.hosts.get(info.destinationService);
+    if (!host) return undefined;
+    if (!host.routes) return host.defaultResult;
+    for (const r of host.routes) {
+      if (r.match && !r.match(req)) continue;
+      if (r.results.length === 1) return r.results[0];
+      return this.weighted(r);
+    }
+    return undefined;
+  }
+
+  /** share = weight / Σweights; a weight of 0 gets nothing (all zero: the first destination). */
+  private weighted(r: RuntimeRoute): RouteResult {
+    if (r.total <= 0) return r.results[0];
+    let x = this.rng() * r.total;
+    for (let i = 0; i < r.results.length; i++) {
+      x -= r.weights[i];
+      if (x < 0) return r.results[i];
+    }
+    for (let i = r.results.length - 1; i >= 0; i--) if (r.weights[i] > 0) return r.results[i];
+    return r.results[0];
+  }
+
+  /** Per-cluster live numbers for metrics. */
+  *gauges(): Iterable<{ cluster: string; active: number; pending: number }> {
+    for (const c of this.clusters.values()) yield { cluster: c.name, active: c.breaker.active, pending: c.breaker.pending };
+  }
+
+  close(): void {
+    for (const c of this.clusters.values()) c.close();
+    this.clusters.clear();
+  }
+}
+
+function hashName(s: string): number {
+  let h = 7;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) >>> 0;
+  return h;
+}
