@@ -18,6 +18,8 @@ export interface BenchArgs {
   jsonFile?: string;
   svgFile?: string;
   pin: boolean;
+  /** A different compiled sidecar entry (to compare a patched build); default dist/mesh/sidecar/main.js. */
+  sidecarEntry?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -31,7 +33,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --throughput 5s         closed-loop max-throughput run per topology (0 to skip)
   --json FILE             results JSON (default bench/results/bench-<time>.json)
   --svg FILE              chart SVG (default next to the JSON)
-  --no-pin                do not pin generator and proxies to separate CPUs`;
+  --no-pin                do not pin generator and proxies to separate CPUs
+  --sidecar-entry FILE    run this compiled sidecar main.js instead (A/B a patched build)`;
 
 export function parseDuration(flag: string, raw: string | undefined): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw ?? '');
@@ -98,6 +101,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         if (!a.topologies.includes('direct')) a.topologies.unshift('direct'); // overhead is measured against it
         break;
       }
+      case '--sidecar-entry':
+        a.sidecarEntry = value();
+        break;
       case '--json':
         a.jsonFile = value();
         break;

@@ -165,7 +165,7 @@ export function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
       dispatch();
       if (next >= total) return;
       const waitMs = (next * intervalNs - nowNs()) / NS_PER_MS;
-      if (waitMs > 2) setTimeout(tick, Math.floor(waitMs - 1.5));
+      if (waitMs > 1.5) setTimeout(tick, Math.floor(waitMs - 1));
       else setImmediate(tick);
     };
     setImmediate(tick);

@@ -46,6 +46,10 @@ export interface BenchContext {
   tmpDir: string;
   upstreamPort: number;
   pin: PinPlan;
+  /** The sidecar's compiled entry; default <distDir>/mesh/sidecar/main.js (override to A/B a patched build). */
+  sidecarEntry?: string;
+  /** Extra environment for every sidecar (the profiler sets NODE_OPTIONS=--cpu-prof). */
+  sidecarEnv?: Record<string, string>;
   /** Stops everything started for the run, last started first. */
   cleanups: (() => Promise<void>)[];
 }
@@ -86,7 +90,8 @@ async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedP
     MESH_ADMIN_PORT: '0',
   };
   if (o.appPort) env.MESH_APP_PORT = String(o.appPort);
-  const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
+  Object.assign(env, ctx.sidecarEnv);
+  const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
   ctx.cleanups.push(() => p.stop());
   await p.start();
   if (ctx.pin.enabled) pinProcess(p.pid!, ctx.pin.systemCpu);
