@@ -136,7 +136,8 @@ export class MeshCA {
     }
 
     const now = Date.now();
-    const notAfter = new Date(Math.min(now + opts.ttlMs, this.root.notAfter.getTime()));
+    // X.509 times have 1 s resolution; round up so a short TTL (2 s in labs) is never cut to ~1 s by truncation.
+    const notAfter = new Date(Math.min(Math.ceil((now + opts.ttlMs) / 1000) * 1000, this.root.notAfter.getTime()));
     const serial = randomSerial();
     const leaf = await x509.X509CertificateGenerator.create({
       serialNumber: serial,

@@ -160,9 +160,10 @@ export class WorkloadCertManager extends EventEmitter {
 
   private schedule(issuedAt: number, notAfter: number): number {
     if (this.stopped) return NaN;
-    const delay = this.rotationDelay(notAfter - issuedAt);
-    this.arm(delay);
-    return Date.now() + delay;
+    // Anchored at issuance, not at "now": time spent signing under load must not push rotation towards expiry.
+    const at = issuedAt + this.rotationDelay(notAfter - issuedAt);
+    this.arm(Math.max(0, at - Date.now()));
+    return at;
   }
 
   private arm(delay: number): void {

@@ -30,7 +30,14 @@ describe('rotation under load', () => {
     const srv = await startEchoServer('STRICT', serverCerts);
     const serverRotations: RotatedEvent[] = [];
     const clientRotations: RotatedEvent[] = [];
-    serverCerts.on('rotated', (e: RotatedEvent) => serverRotations.push(e));
+    // How long after its planned time each new certificate was in place (key + CSR + signing under load).
+    let maxIssueLatencyMs = 0;
+    let lastPlanned = 0;
+    serverCerts.on('rotated', (e: RotatedEvent) => {
+      serverRotations.push(e);
+      if (lastPlanned) maxIssueLatencyMs = Math.max(maxIssueLatencyMs, Date.now() - lastPlanned);
+      lastPlanned = e.nextRotationAt;
+    });
     clientCerts.on('rotated', (e: RotatedEvent) => clientRotations.push(e));
     // Each accepted handshake presents the server's current certificate, or the previous one when the handshake
     // began (ClientHello dispatched) just before the swap; never anything older.
@@ -53,6 +60,7 @@ describe('rotation under load', () => {
 
     let ok = 0;
     let failed = 0;
+    const errors = new Set<string>();
     const seenServerSerials = new Set<string>();
     const seenClientSerials = new Set<string>();
     const keepAliveConnGen = new Map<number, { firstSerial: string; lastSeenAtGeneration: number }>();
@@ -72,18 +80,21 @@ describe('rotation under load', () => {
             e.lastSeenAtGeneration = serverCerts.current().generation;
             keepAliveConnGen.set(body.conn, e);
           }
-        } catch {
+        } catch (e) {
           failed++;
+          errors.add(`${kind}: ${(e as Error).message}`);
         }
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
     try {
       await Promise.all([worker('keep'), worker('keep'), worker('churn'), worker('churn')]);
 
-      // A fresh handshake after the run sees the newest certificates on both sides.
-      const next = once(serverCerts, 'rotated');
-      await next; // wait for one more rotation so "newest" is unambiguous
+      // A fresh handshake after the run sees the newest certificates on both sides
+      // (timers stopped and one explicit rotation each, so "newest" cannot move during the check).
+      serverCerts.stop();
+      clientCerts.stop();
+      await Promise.all([serverCerts.rotate(), clientCerts.rotate()]);
       const fresh = meshPool(srv.port, clientCerts, spiffeId('payments'), 1);
       const res = await fresh.request({ path: '/fresh', method: 'GET' });
       const body = (await res.body.json()) as ConnInfo;
@@ -94,13 +105,13 @@ describe('rotation under load', () => {
       console.log(
         `rotation: ok=${ok} failed=${failed} serverRotations=${serverRotations.length} clientRotations=${clientRotations.length} ` +
           `serverSerialsSeen=${seenServerSerials.size} clientSerialsSeen=${seenClientSerials.size} staleHandshakes=${staleHandshakes} tooOld=${tooOldHandshakes} ` +
-          `handshakes=${srv.mtls.stats.accepted.mutual_tls}`,
+          `handshakes=${srv.mtls.stats.accepted.mutual_tls} maxIssueLatencyMs=${maxIssueLatencyMs} errors=${[...errors].join(' | ')}`,
       );
       expect(failed).toBe(0);
       expect(ok).toBeGreaterThan(200);
-      // Half-life of a ~1-2 s certificate over 9 s: at least 6 rotations per side.
-      expect(serverRotations.length).toBeGreaterThanOrEqual(6);
-      expect(clientRotations.length).toBeGreaterThanOrEqual(6);
+      // Half-life of a 2-3 s certificate (1-1.5 s) over 9 s: at least 5 rotations per side.
+      expect(serverRotations.length).toBeGreaterThanOrEqual(5);
+      expect(clientRotations.length).toBeGreaterThanOrEqual(5);
       // Churned connections observed most generations, and only ever certificates the CA issued.
       expect(seenServerSerials.size).toBeGreaterThanOrEqual(4);
       expect(seenClientSerials.size).toBeGreaterThanOrEqual(4);
