@@ -5,6 +5,10 @@ type Command = { help: string; run: (argv: string[]) => Promise<number> };
 /** Subcommands load lazily so `meshlab analyze` does not pay for the world's modules. */
 const COMMANDS: Record<string, Command> = {
   start: { help: START_HELP, run: startCommand },
+  scenario: {
+    help: 'meshlab scenario NAME [--quick] [--seed N] [--json FILE] | --list   Runs a lab and prints its verdict.',
+    run: async (argv) => (await import('./commands/scenario')).scenarioCommand(argv),
+  },
   analyze: {
     help: 'meshlab analyze -f FILE|DIR [-o json]   Validates Istio YAML offline, like istioctl analyze.',
     run: async (argv) => (await import('./commands/analyze')).analyzeCommand(argv),

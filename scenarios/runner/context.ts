@@ -1,0 +1,184 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { seededRandom } from '../../lib/random';
+import type { World } from '../../world/world';
+import { drive, percentile, type LoadSpec, type Sample } from './load';
+import type { Expectation } from './report';
+import type { TimelineEvent } from './timeline';
+
+export interface ContextOptions {
+  quick: boolean;
+  seed: number;
+  /** Prints a line (the report stream). */
+  log: (line: string) => void;
+  /** Whether a live, rewritten progress line can be drawn (a TTY). */
+  live: boolean;
+}
+
+/** A lab control handle for one instance: make it sick, heal it, or make it exit. */
+export interface LabHandle {
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number }): Promise<void>;
+  heal(): Promise<void>;
+}
+
+const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', '..', '..', 'config', 'default');
+
+/**
+ * What a scenario works with: the world, the control plane (Istio YAML), lab controls, the load
+ * driver, the timeline, and the expectations that make its verdict.
+ */
+export class ScenarioContext {
+  readonly random: () => number;
+  readonly series = new Map<string, Sample[]>();
+  readonly events: TimelineEvent[] = [];
+  readonly expectations: Expectation[] = [];
+  readonly config: string[] = [];
+  private readonly t0 = performance.now();
+
+  constructor(
+    readonly world: World,
+    readonly opts: ContextOptions,
+  ) {
+    this.random = seededRandom(opts.seed);
+  }
+
+  get quick(): boolean {
+    return this.opts.quick;
+  }
+
+  /** Milliseconds since the scenario started. */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  /** `normal` in a full run, `quick` under --quick (CI). */
+  pick<T>(normal: T, quick: T): T {
+    return this.opts.quick ? quick : normal;
+  }
+
+  mark(label: string): void {
+    this.events.push({ t: this.now(), label });
+    this.opts.log(`  ${(this.now() / 1000).toFixed(1).padStart(5)}s  ${label}`);
+  }
+
+  /** Applies Istio YAML through the control plane and waits until every sidecar has it. */
+  async apply(yaml: string, label = 'config applied'): Promise<void> {
+    this.config.push(yaml.trim());
+    this.opts.log(yaml.trim().split('\n').map((l) => `        │ ${l}`).join('\n'));
+    await this.world.applyConfig([{ name: 'scenario.yaml', text: yaml }]);
+    this.mark(label);
+  }
+
+  /** Restores the default config: every resource deleted, config/default applied again. */
+  async resetConfig(): Promise<void> {
+    const res = await fetch(`${this.world.controlPlaneUrl}/v1/config`);
+    const { resources } = (await res.json()) as { resources: { kind: string; metadata: { name: string } }[] };
+    if (resources.length) await this.world.deleteConfig(resources.map((r) => ({ kind: r.kind, name: r.metadata.name })));
+    const files = fs.readdirSync(DEFAULT_CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f)).map((f) => ({ name: f, text: fs.readFileSync(path.join(DEFAULT_CONFIG_DIR, f), 'utf8') }));
+    if (files.length) await this.world.applyConfig(files);
+  }
+
+  lab(instance: string): LabHandle {
+    const info = this.world.state().instances.find((i) => i.id === instance);
+    if (!info) throw new Error(`no instance ${instance}`);
+    const url = `http://127.0.0.1:${info.app.ports.lab}/lab/sick`;
+    return {
+      sick: async (s) => {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s) });
+        if (!res.ok) throw new Error(`lab ${instance}: ${await res.text()}`);
+        this.mark(`${instance} sick ${JSON.stringify(s)}`);
+      },
+      heal: async () => {
+        await fetch(url, { method: 'DELETE' });
+        this.mark(`${instance} healed`);
+      },
+    };
+  }
+
+  /** Heals every instance (scenarios leave the world as they found it). */
+  async healAll(): Promise<void> {
+    await Promise.all(this.world.state().instances.map((i) => fetch(`http://127.0.0.1:${i.app.ports.lab}/lab/sick`, { method: 'DELETE' }).catch(() => undefined)));
+  }
+
+  /** Drives load through the gateway, recording samples into the named series, with a live progress line. */
+  async load(series: string, spec: LoadSpec, stop?: { stopped: boolean }): Promise<Sample[]> {
+    const list = this.series.get(series) ?? [];
+    this.series.set(series, list);
+    const total = spec.count ?? Math.round(((spec.durationMs ?? 1000) / 1000) * spec.rps);
+    let done = 0;
+    let ok = 0;
+    let lastPrinted = 0;
+    const progress = (final = false): void => {
+      const line = `  [${series}] ${done}/${total} requests · ${ok} ok · ${done - ok} failed`;
+      if (this.opts.live) process.stdout.write(`\r${line}${final ? '\n' : ''}`);
+      else if ((final && lastPrinted !== done) || done - lastPrinted >= Math.max(1, Math.floor(total / 4))) {
+        lastPrinted = done;
+        this.opts.log(line);
+      }
+    };
+    const timer = this.opts.live ? setInterval(() => progress(), 200) : undefined;
+    try {
+      const samples = await drive(this.world.gatewayUrl, spec, this.t0, (s) => {
+        list.push(s);
+        done++;
+        if (s.status > 0 && s.status < 400) ok++;
+        if (!this.opts.live) progress();
+      }, stop);
+      return samples;
+    } finally {
+      clearInterval(timer);
+      progress(true);
+    }
+  }
+
+  /** Reads one sidecar's Prometheus metric, summed over the samples matching `labels`. */
+  async metric(instance: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+    const state = this.world.state();
+    const port = instance === 'gateway' ? this.world.gateway.ports.admin : state.instances.find((i) => i.id === instance)?.sidecar.ports.admin;
+    if (!port) throw new Error(`no sidecar for ${instance}`);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const rest = line.slice(name.length);
+      if (rest[0] !== '{' && rest[0] !== ' ') continue;
+      const labelText = rest[0] === '{' ? rest.slice(1, rest.lastIndexOf('}')) : '';
+      const have: Record<string, string> = {};
+      for (const m of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have[m[1]] = m[2];
+      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(rest.slice(rest.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  }
+
+  // ── expectations ────────────────────────────────────────────────────────────
+
+  check(name: string, expected: string, measured: string, pass: boolean): void {
+    this.expectations.push({ name, expected, measured, pass });
+  }
+
+  /** `value` within `target ± tolerance` (stated with its sample size in the name). */
+  expectNear(name: string, value: number, target: number, tolerance: number, unit = ''): void {
+    this.check(name, `${target}${unit} ± ${tolerance}${unit}`, `${round(value)}${unit}`, Math.abs(value - target) <= tolerance);
+  }
+
+  expectAtLeast(name: string, value: number, min: number, unit = ''): void {
+    this.check(name, `≥ ${min}${unit}`, `${round(value)}${unit}`, value >= min);
+  }
+
+  expectAtMost(name: string, value: number, max: number, unit = ''): void {
+    this.check(name, `≤ ${max}${unit}`, `${round(value)}${unit}`, value <= max);
+  }
+
+  expectEqual(name: string, value: number | string, expected: number | string): void {
+    this.check(name, String(expected), String(value), value === expected);
+  }
+
+  /** p-th percentile latency of a series, ms. */
+  latency(samples: readonly Sample[], p: number): number {
+    return percentile(samples.map((s) => s.latencyMs), p);
+  }
+}
+
+function round(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 2 : 1);
+}

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { World, tempWorldDir } from '../../world/world';
+import { ScenarioContext } from './context';
+import { checkInvariants } from './invariants';
+import { renderVerdict, type ScenarioReport } from './report';
+import type { Scenario } from './scenario';
+import { renderTimeline } from './timeline';
+import { percentile } from './load';
+
+export interface RunOptions {
+  quick?: boolean;
+  seed?: number;
+  /** Use this world instead of starting one (tests share one; it is reset before the scenario). */
+  world?: World;
+  /** Write the full report here. */
+  jsonFile?: string;
+  /** Where report lines go (default stdout). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs one scenario: a fresh world (or the one given, reset), the lab sheet's steps, the invariant
+ * check, and the report: teaching lines, YAML applied, progress, timeline, verdict table.
+ */
+export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<ScenarioReport> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const quick = opts.quick ?? false;
+  const seed = opts.seed ?? 42;
+  const started = new Date();
+  const t0 = performance.now();
+  log(`\n━━ scenario ${scenario.name}: ${scenario.title}`);
+  for (const line of scenario.teaches) log(`   ${line}`);
+  log('');
+
+  let world = opts.world;
+  let dir: string | undefined;
+  const report: ScenarioReport = {
+    scenario: scenario.name,
+    title: scenario.title,
+    teaches: scenario.teaches,
+    seed,
+    quick,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    config: [],
+    expectations: [],
+    invariants: [],
+    events: [],
+    series: {},
+    passed: false,
+  };
+  let ctx: ScenarioContext | undefined;
+  try {
+    if (!world) {
+      dir = tempWorldDir('meshlab-scenario-');
+      log('  starting the world …');
+      world = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: scenario.bus, env: { MESH_SEED: String(seed) } });
+      log(`  world ready in ${(world.readyMs / 1000).toFixed(1)} s (logs: ${path.join(dir, 'logs')})`);
+    }
+    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log });
+    if (opts.world) {
+      await ctx.healAll();
+      await ctx.resetConfig();
+    }
+    await scenario.run(ctx);
+    report.invariants = await checkInvariants(() => world!.state());
+  } catch (err) {
+    report.error = (err as Error).message;
+    log(`  scenario error: ${(err as Error).stack ?? err}`);
+  } finally {
+    if (ctx) {
+      await ctx.healAll().catch(() => undefined);
+      report.config = ctx.config;
+      report.expectations = ctx.expectations;
+      report.events = ctx.events;
+      for (const [name, samples] of ctx.series) {
+        const lat = samples.map((s) => s.latencyMs);
+        report.series[name] = { count: samples.length, ok: samples.filter((s) => s.status > 0 && s.status < 400).length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
+        log(`\n  timeline — ${name}`);
+        log(renderTimeline(samples, ctx.events, scenario.bucketMs ?? (quick ? 500 : 1000)).replace(/^/gm, '  '));
+      }
+    }
+    if (!opts.world && world) await world.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  report.durationMs = performance.now() - t0;
+  report.passed = !report.error && report.expectations.length > 0 && [...report.expectations, ...report.invariants].every((e) => e.pass) && report.invariants.length > 0;
+  log('');
+  log(renderVerdict(report));
+  if (opts.jsonFile) {
+    fs.mkdirSync(path.dirname(path.resolve(opts.jsonFile)), { recursive: true });
+    fs.writeFileSync(opts.jsonFile, JSON.stringify(report, null, 2));
+    log(`  report written to ${opts.jsonFile}`);
+  }
+  return report;
+}

@@ -1,0 +1,22 @@
+import type { Topology } from '../../world/topology';
+import type { BusOption } from '../../world/world';
+import type { ScenarioContext } from './context';
+
+/** A lab sheet: what it teaches, the world it needs, and the steps that end in expectations. */
+export interface Scenario {
+  name: string;
+  /** One line for `--list`. */
+  title: string;
+  /** What the lab teaches, 2–3 lines. */
+  teaches: string[];
+  /** A different world than the default (more instances, a real broker…). */
+  topology?: Topology;
+  bus?: BusOption;
+  /** Timeline resolution, ms. */
+  bucketMs?: number;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+export function defineScenario(s: Scenario): Scenario {
+  return s;
+}

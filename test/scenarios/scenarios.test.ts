@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import { World, tempWorldDir } from '../../world/world';
+import { SCENARIOS } from '../../scenarios';
+import { runScenario } from '../../scenarios/runner/run';
+
+/**
+ * Every lab runs in --quick mode with a fixed seed against one shared world (reset between labs),
+ * and must end in PASS: its expectations and the nothing-lost invariants.
+ */
+describe('scenarios (--quick, seed 7)', () => {
+  const dir = tempWorldDir('meshlab-scenarios-');
+  let world: World;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, env: { MESH_SEED: '7' } });
+  });
+  afterAll(async () => {
+    await world?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const scenario of SCENARIOS.filter((s) => !s.topology && !s.bus)) {
+    test(`${scenario.name}: ${scenario.title}`, async () => {
+      lines.length = 0;
+      const report = await runScenario(scenario, { quick: true, seed: 7, world, log: (l) => lines.push(l) });
+      if (!report.passed) console.log(lines.join('\n'));
+      expect(report.error).toBeUndefined();
+      expect(report.expectations.length).toBeGreaterThan(0);
+      expect([...report.expectations, ...report.invariants].filter((e) => !e.pass)).toEqual([]);
+    }, 120_000);
+  }
+});
