@@ -1,4 +1,7 @@
 import * as fs from 'node:fs';
+import * as tls from 'node:tls';
+import { Pool } from 'undici';
+import { createMtlsServer } from '../../mesh/security/mtls';
 import { MeshCA } from '../../mesh/security/ca';
 import { WorkloadCertManager } from '../../mesh/security/workload-cert';
 import { spiffeId } from '../../mesh/security/identity';
@@ -126,6 +129,55 @@ describe('PERMISSIVE', () => {
       expect(srv.mtls.stats.refused).toEqual({ plaintext_in_strict: 1 });
       expect(() => srv.mtls.setMode('STRICTER' as never)).toThrow('mTLS mode "STRICTER" is not one of STRICT, PERMISSIVE, DISABLE');
     } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('edge cases', () => {
+  test('TLS 1.2 clients are refused (tls_version); acceptPeer gates identities (bad_peer_identity)', async () => {
+    const srv = await startEchoServer('STRICT', serverCerts);
+    try {
+      const c = clientCerts.current();
+      const old = await new Promise<string>((resolve) => {
+        const s = tls.connect({ host: '127.0.0.1', port: srv.port, key: c.key, cert: c.cert, ca: ca.rootPem, maxVersion: 'TLSv1.2' });
+        s.on('secureConnect', () => resolve('connected'));
+        s.on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message));
+      });
+      expect(old).toMatch(/ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION|ECONNRESET/);
+      expect(srv.mtls.stats.refused).toEqual({ tls_version: 1 });
+    } finally {
+      await srv.close();
+    }
+    const gated = createMtlsServer({
+      mode: 'STRICT',
+      certs: serverCerts,
+      handler: (s) => s.end('HTTP/1.1 204 No Content\r\n\r\n'),
+      acceptPeer: (id) => id === spiffeId('notifications'),
+    });
+    const { port } = await gated.listen();
+    try {
+      const c = clientCerts.current();
+      expect((await rawTlsRequest(port, { key: c.key, cert: c.cert })).response).toBe('');
+      expect(gated.stats.refused).toEqual({ bad_peer_identity: 1 });
+    } finally {
+      await gated.close();
+    }
+  });
+
+  test('PERMISSIVE plaintext keep-alive serves several requests on one connection', async () => {
+    const srv = await startEchoServer('PERMISSIVE', serverCerts);
+    const pool = new Pool(`http://127.0.0.1:${srv.port}`, { connections: 1 });
+    try {
+      const conns: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await pool.request({ path: `/k${i}`, method: 'POST', body: 'x'.repeat(1000) });
+        conns.push(((await res.body.json()) as { conn: number }).conn);
+      }
+      expect(conns).toEqual([1, 1, 1]);
+      expect(srv.mtls.stats.accepted).toEqual({ mutual_tls: 0, none: 1 });
+    } finally {
+      await pool.close();
       await srv.close();
     }
   });
