@@ -1,0 +1,102 @@
+import { parseArgs, parseDuration } from '../../bench/args';
+import { checkGoals, goalRate, summaryLine } from '../../bench/goals';
+import { fmtUs } from '../../bench/format';
+import { renderReport } from '../../bench/report';
+import { renderSvg } from '../../bench/svg';
+import type { BenchResults, Cell } from '../../bench/results';
+import { haproxyConfig, nginxConfig } from '../../bench/ref-proxies';
+
+function cell(topology: string, hops: number, p50: number, p99: number, perHop: [number, number] | null): Cell {
+  return {
+    topology,
+    rate: 1000,
+    hops,
+    latencyUs: { count: 1000, p50, p90: p50 + 10, p99, p999: p99 + 100, max: p99 + 500, mean: p50 },
+    perHopOverheadUs: perHop && { p50: perHop[0], p90: perHop[0], p99: perHop[1], p999: perHop[1], max: perHop[1] },
+    intended: 1000,
+    completed: 1000,
+    errors: 0,
+    errorKinds: {},
+    statuses: { '200': 1000 },
+    achievedRps: 1000,
+    sendLagP99Us: 20,
+    measuredMs: 1000,
+    usage: null,
+  };
+}
+
+describe('bench arguments', () => {
+  test('defaults and --quick', () => {
+    expect(parseArgs([])).toMatchObject({ rates: [500, 1000, 2000], durationMs: 10_000, concurrency: 16, quick: false });
+    expect(parseArgs(['--quick'])).toMatchObject({ rates: [1000], durationMs: 3000, quick: true });
+  });
+  test('flags parse, and direct is always measured', () => {
+    const a = parseArgs(['--rates', '500,1000', '--duration', '1500ms', '--concurrency', '8', '--topologies', 'sidecar1,haproxy', '--json', 'x.json', '--svg', 'x.svg']);
+    expect(a).toMatchObject({ rates: [500, 1000], durationMs: 1500, concurrency: 8, topologies: ['direct', 'sidecar1', 'haproxy'], jsonFile: 'x.json', svgFile: 'x.svg' });
+  });
+  test('errors say what was wrong and what would be right', () => {
+    expect(() => parseArgs(['--rates', '500,abc'])).toThrow('--rates needs positive numbers separated by commas (500,1000), got "500,abc"');
+    expect(() => parseArgs(['--duration', '10 minutes'])).toThrow('--duration needs a duration like 500ms or 10s, got "10 minutes"');
+    expect(() => parseArgs(['--topologies', 'direct,envoy'])).toThrow(/unknown envoy; known: direct, sidecar1/);
+    expect(() => parseArgs(['--concurrency', '0'])).toThrow('--concurrency needs a positive integer, got "0"');
+    expect(() => parseArgs(['--fast'])).toThrow(/unknown option "--fast"/);
+    expect(parseDuration('--x', '2.5s')).toBe(2500);
+  });
+});
+
+describe('goals and report', () => {
+  test('fmtUs keeps µs below 10 ms', () => {
+    expect([fmtUs(76), fmtUs(9999), fmtUs(12_345), fmtUs(-20)]).toEqual(['76µs', '9999µs', '12.35ms', '-20µs']);
+  });
+
+  test('goal checks: thresholds, 4× HAProxy with its noise floor, the mesh budget', () => {
+    const cells = [cell('direct', 0, 80, 900, null), cell('sidecar1', 1, 160, 1300, [80, 400]), cell('sidecar2', 2, 400, 3400, [160, 1250]), cell('haproxy', 1, 85, 950, [5, 50])];
+    const goals = checkGoals(cells, [500, 1000, 2000], ['sidecar1', 'sidecar2']);
+    const v = (t: string, g: string) => goals.find((x) => x.topology === t && x.goal.startsWith(g))!;
+    expect(goalRate([500, 1000, 2000])).toBe(1000);
+    expect(goalRate([400, 2000])).toBe(400);
+    expect(v('sidecar1', 'per-hop p50 ≤ 100µs').verdict).toBe('pass');
+    expect(v('sidecar1', 'per-hop p99 ≤ 500µs').verdict).toBe('pass');
+    expect(v('sidecar2', 'per-hop p50 ≤ 100µs').verdict).toBe('fail');
+    // HAProxy's p50 overhead 5 µs is floored to 10 µs: 80 / 10 = 8× → fail; p99 400 / 50 = 8× → fail.
+    expect(v('sidecar1', 'per-hop p50 ≤ 4× HAProxy')).toMatchObject({ verdict: 'fail', measured: '8.0× (80µs vs 5µs, floored to 10µs)' });
+    expect(v('sidecar2', 'mesh path')).toMatchObject({ verdict: 'fail', measured: '2500µs' });
+    expect(goals).toHaveLength(2 * 4 + 1);
+  });
+
+  test('table, SVG and summary from one result', () => {
+    const cells = [cell('direct', 0, 80, 900, null), cell('sidecar1', 1, 160, 1300, [80, 400])];
+    const r: BenchResults = {
+      meta: { startedAt: '', finishedAt: '', node: 'v20', cpus: 2, pinning: { enabled: false, reason: 'test', generatorCpu: 1, systemCpu: 0 }, rates: [1000], durationMs: 1000, warmupMs: 0, sliceMs: 500, concurrency: 4, hop: 'one proxy listener', method: 'open loop' },
+      topologies: [
+        { name: 'direct', hops: 0, kind: 'baseline', describe: 'generator → upstream' },
+        { name: 'sidecar1', hops: 1, kind: 'sidecar', describe: 'via one sidecar' },
+        { name: 'nginx', hops: 1, kind: 'reference', describe: 'nginx', skipped: 'nginx is not installed (apt-get update && apt-get install -y haproxy nginx)' },
+      ],
+      cells,
+      throughput: [{ topology: 'sidecar1', durationMs: 1000, connections: 4, rps: 3000, requests: 3000, errors: 0, non2xx: 0, latencyP50Ms: 1, latencyP99Ms: 3 }],
+      goals: checkGoals(cells, [1000], ['sidecar1']),
+      summary: '',
+    };
+    r.summary = summaryLine(r);
+    expect(r.summary).toBe('bench: sidecar hop +80µs p50 / +400µs p99 at 1000 rps; max 3000 rps through 1 sidecar; goals: 2 pass, 0 fail; 0 errors');
+    const text = renderReport(r);
+    expect(text).toMatch(/sidecar1\s+1\s+160µs\s+170µs\s+1300µs\s+1400µs\s+1800µs\s+\+80µs ✓\s+\+80µs\s+\+400µs ✓/);
+    expect(text).toContain('skipped nginx: nginx is not installed (apt-get update && apt-get install -y haproxy nginx)');
+    const svg = renderSvg(r);
+    expect(svg.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<polyline /g)).toHaveLength(2);
+    expect(svg.match(/<circle /g)).toHaveLength(10);
+  });
+
+  test('reference proxy configs keep connections to the upstream alive', () => {
+    const h = haproxyConfig(8080, 9090);
+    expect(h).toMatch(/option http-keep-alive[\s\S]*bind 127\.0\.0\.1:8080[\s\S]*server up 127\.0\.0\.1:9090/);
+    const n = nginxConfig('/tmp/x', 8080, 9090, false);
+    expect(n).toContain('keepalive 64;');
+    expect(n).toContain('proxy_set_header Connection "";');
+    expect(n).toContain('listen 127.0.0.1:8080;');
+    expect(n).not.toContain('user root');
+  });
+});

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchResults } from '../../bench/results';
+import { findBinary } from '../../bench/ref-proxies';
+
+/**
+ * A tiny real run of `node dist/bench/run.js`: it must start the topologies, finish, and write a
+ * well-formed JSON, SVG and table. No timing is asserted (the bench measures; the suite does not judge).
+ */
+describe('npm run bench (tiny run)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
+  const jsonFile = path.join(dir, 'r.json');
+  const svgFile = path.join(dir, 'r.svg');
+  const topologies = ['direct', 'sidecar1', 'sidecar2-mtls', ...(findBinary('haproxy') ? ['haproxy'] : [])];
+  let stdout = '';
+  let stderr = '';
+  let code: number | null = null;
+
+  beforeAll(async () => {
+    const child = spawn(process.execPath, [path.resolve(__dirname, '../../bench/run.js'), '--quick', '--rates', '200', '--duration', '400ms', '--warmup', '100ms', '--slice', '200ms', '--throughput', '0', '--concurrency', '4', '--topologies', topologies.join(','), '--json', jsonFile, '--svg', svgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGINT'), 45_000);
+    code = await new Promise((r) => child.once('exit', (c) => r(c)));
+    clearTimeout(timer);
+  }, 50_000);
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('exits 0 and prints progress, the table and the one-line summary', () => {
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stderr).toMatch(/\[bench [\d.]+s\] start sidecar1/);
+    expect(stderr).toMatch(/200 rps: slice 2\/2/);
+    expect(stdout).toMatch(/topology\s+hops\s+p50\s+p90\s+p99\s+p99\.9\s+max\s+Δ\/hop p50/);
+    expect(stdout).toMatch(/skipped sidecar2-mtls: /);
+    expect(stdout.trimEnd().split('\n').pop()).toMatch(/^bench: sidecar hop \+-?\d+µs p50 \/ \+-?[\d.]+(µs|ms) p99 at 200 rps; .*goals: \d+ pass, \d+ fail; 0 errors$/);
+  });
+
+  test('writes well-formed JSON: every running topology measured at the rate, exact counts, ordered percentiles', () => {
+    const r = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as BenchResults;
+    expect(r.meta.rates).toEqual([200]);
+    expect(r.topologies.map((t) => t.name)).toEqual(topologies);
+    expect(r.topologies.find((t) => t.name === 'sidecar2-mtls')!.skipped).toBeTruthy();
+    const measured = topologies.filter((t) => t !== 'sidecar2-mtls');
+    expect(r.cells.map((c) => c.topology)).toEqual(measured);
+    for (const c of r.cells) {
+      expect(c).toMatchObject({ rate: 200, intended: 80, completed: 80, errors: 0, statuses: { '200': 80 } });
+      const l = c.latencyUs;
+      expect(l.count).toBe(80);
+      expect(0 < l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max).toBe(true);
+    }
+    const direct = r.cells.find((c) => c.topology === 'direct')!;
+    const s1 = r.cells.find((c) => c.topology === 'sidecar1')!;
+    expect(direct.perHopOverheadUs).toBeNull();
+    expect(direct.usage).toBeNull();
+    expect(s1.perHopOverheadUs!.p50).toBeCloseTo(s1.latencyUs.p50 - direct.latencyUs.p50, 0);
+    expect(s1.usage!.processes).toHaveLength(1);
+    expect(s1.usage!.rssMiBTotal).toBeGreaterThan(10);
+    expect(r.goals.filter((g) => g.topology === 'sidecar1').length).toBe(4);
+    expect(r.summary).toBe(stdout.trimEnd().split('\n').pop());
+  });
+
+  test('writes a standalone SVG with one line per measured topology', () => {
+    const svg = fs.readFileSync(svgFile, 'utf8');
+    expect(svg.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    const lines = [...svg.matchAll(/<polyline data-topology="([^"]+)"/g)].map((m) => m[1]);
+    expect(lines).toEqual(topologies.filter((t) => t !== 'sidecar2-mtls'));
+  });
+});
