@@ -77,6 +77,11 @@ export class AccessLog {
   flush(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
+    if (this.fd < 0) {
+      // Memory only (tests, benchmarks): no file to write.
+      this.pending = [];
+      return;
+    }
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
     fs.write(this.fd, text, () => undefined);

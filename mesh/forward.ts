@@ -144,6 +144,7 @@ export class DiscardHandler implements Dispatcher.DispatchHandler {
       this.host.activeRequests--;
     }
   }
+  onRequestStart(): void {}
   onResponseStart(): void {}
   onResponseData(): void {}
   onResponseEnd(): void {
