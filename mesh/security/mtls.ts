@@ -295,7 +295,7 @@ export function mtlsConnector(opts: MtlsConnectorOptions): buildConnector.connec
       opts.onConnect?.(socket, info);
       finish(null, socket);
     });
-    socket.once('error', (err) => finish(err, null));
+    socket.on('error', (err) => finish(err, null)); // 'on': a second error before undici attaches must not crash
     return socket;
   };
 }
