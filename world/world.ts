@@ -6,6 +6,7 @@ import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, instancesOf } from './topolog
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { formatMessages } from '../mesh/config/messages';
+import { ChaosClient } from '../chaos/client';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -29,6 +30,12 @@ export interface WorldOptions {
   /** Where to write the discoverable state file; false = none (tests). */
   stateFile?: string | false;
   bus?: BusOption;
+  /**
+   * Put every sidecar→sidecar hop behind the chaos server (a Toxiproxy-compatible API): one proxy
+   * per (calling service, destination instance), named `orders->payments-v1-0`. Port 0 = ephemeral;
+   * false = no chaos server. `npm start` uses 8474.
+   */
+  chaosPort?: number | false;
   /** Mesh config loaded on the control plane's first start (default: config/default). */
   configDir?: string;
   /** Extra environment for every process. */
@@ -49,6 +56,10 @@ interface Instance {
  */
 export class World {
   readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir'>;
+  chaos?: ManagedProcess;
+  private chaosClient?: ChaosClient;
+  /** Edge proxy addresses by `from->instance`, re-told to a restarted control plane. */
+  private readonly edges = new Map<string, { from: string; instance: string; host: string; port: number }>();
   controlPlane!: ManagedProcess;
   gateway!: ManagedProcess;
   broker?: ManagedProcess;
@@ -68,6 +79,7 @@ export class World {
       logDir: options.logDir ?? path.join(path.dirname(dataDir), 'logs'),
       stateFile: options.stateFile ?? false,
       bus: options.bus,
+      chaosPort: options.chaosPort ?? 0,
       configDir: options.configDir,
       env: options.env,
       onProgress: options.onProgress,
@@ -94,6 +106,10 @@ export class World {
     return `http://${this.options.host}:${this.gateway.ports.outbound}`;
   }
 
+  get chaosUrl(): string | undefined {
+    return this.chaos ? `http://${this.options.host}:${this.chaos.ports.http}` : undefined;
+  }
+
   get busKind(): string {
     return this.options.bus?.kind ?? 'memory';
   }
@@ -116,7 +132,11 @@ export class World {
     if (bus.kind === 'memory') {
       this.broker = this.process('memory-broker', 'broker', 'bus/memory-broker-main.js', { MESH_HOST: host, PORT: '0' });
     }
-    await Promise.all([this.controlPlane.start(), this.broker?.start()]);
+    if (this.options.chaosPort !== false) {
+      this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
+    }
+    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start()]);
+    if (this.chaos) this.chaosClient = new ChaosClient(this.chaosUrl!);
     this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
     this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
 
@@ -140,7 +160,7 @@ export class World {
     const all = [...this.instances.values()];
     await Promise.all([this.gateway?.stop(), ...all.map((i) => i.app.stop())]);
     await Promise.all(all.map((i) => i.sidecar.stop()));
-    await Promise.all([this.broker?.stop(), this.controlPlane?.stop()]);
+    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop()]);
     if (this.options.stateFile) removeState(this.options.stateFile);
   }
 
@@ -195,6 +215,7 @@ export class World {
     const port = this.controlPlane.ports.http;
     this.controlPlane = new ManagedProcess({ ...this.controlPlane.spec, env: { ...this.controlPlane.spec.env, CP_PORT: String(port) } });
     await this.controlPlane.start();
+    await this.postEdges([...this.edges.values()]);
     await this.waitForSync();
     this.writeStateIfAny();
   }
@@ -234,9 +255,36 @@ export class World {
   /** A pod comes up: the sidecar first (so the app has a way out), then the app, then the sidecar learns the app's port. */
   private async startInstance(inst: Instance): Promise<void> {
     const sidecarPorts = await inst.sidecar.start();
+    await this.registerEdges(inst.spec, sidecarPorts.inbound);
     inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
     const appPorts = await inst.app.start();
     inst.sidecar.send({ type: 'app', port: appPorts.http });
+  }
+
+  /**
+   * Creates (or re-points, after a restart) the chaos proxy of every edge into this instance and
+   * tells the control plane that callers reach the instance through them.
+   */
+  private async registerEdges(spec: InstanceSpec, inboundPort: number): Promise<void> {
+    if (!this.chaosClient) return;
+    const callers = this.options.topology.services.filter((s) => s.calls.includes(spec.service.name)).map((s) => s.name);
+    const gatewayRoutes = this.options.topology.gateway.routes.some((r) => r.service === spec.service.name);
+    const from = [...callers, ...(gatewayRoutes ? ['istio-ingressgateway'] : [])];
+    const edges = [];
+    for (const caller of from) {
+      const name = `${caller === 'istio-ingressgateway' ? 'gateway' : caller}->${spec.id}`;
+      const proxy = await this.chaosClient.ensureProxy({ name, upstream: `${this.options.host}:${inboundPort}` });
+      const port = Number(proxy.listen.slice(proxy.listen.lastIndexOf(':') + 1));
+      edges.push({ from: caller, instance: spec.id, host: this.options.host, port });
+    }
+    for (const e of edges) this.edges.set(`${e.from}->${e.instance}`, e);
+    await this.postEdges(edges);
+  }
+
+  private async postEdges(edges: { from: string; instance: string; host: string; port: number }[]): Promise<void> {
+    if (edges.length === 0) return;
+    const res = await fetch(`${this.controlPlaneUrl}/v1/edges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ edges }) });
+    if (!res.ok) throw new Error(`registering chaos edges failed: ${await res.text()}`);
   }
 
   private meshEnv(): Record<string, string> {
@@ -287,7 +335,7 @@ export class World {
       app: info(i.app),
       sidecar: info(i.sidecar),
     }));
-    const processes = [this.controlPlane, ...(this.broker ? [this.broker] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info);
+    const processes = [this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info);
     return {
       startedAt: this.startedAt.toISOString(),
       readyMs: Math.round(this.readyMs),
@@ -297,6 +345,7 @@ export class World {
       bus: { kind: this.busKind, url: this.busUrl },
       controlPlaneUrl: this.controlPlaneUrl,
       gatewayUrl: this.gatewayUrl,
+      chaosUrl: this.chaosUrl,
       processes,
       instances,
     };

@@ -4,7 +4,7 @@ import { DEFAULT_STATE_FILE, type WorldState } from '../../world/state';
 import { table } from '../../lib/table';
 import { flag, intFlag, parseArgs } from '../args';
 
-export const START_HELP = `meshlab start [--port 8080] [--cp-port 15010] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
+export const START_HELP = `meshlab start [--port 8080] [--cp-port 15010] [--chaos-port 8474|off] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
   Starts the whole world on 127.0.0.1 (no Docker) and keeps it running until Ctrl-C.`;
 
 /** `meshlab start`: brings the world up, prints every process and its URL, stops cleanly on Ctrl-C. */
@@ -18,6 +18,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   const world = await World.start({
     gatewayPort: intFlag(args, 'port', 8080),
     controlPlanePort: intFlag(args, 'cp-port', 15010),
+    chaosPort: flag(args, 'chaos-port') === 'off' ? false : intFlag(args, 'chaos-port', 8474),
     dataDir,
     stateFile: DEFAULT_STATE_FILE,
     bus,
@@ -48,7 +49,7 @@ export function describeWorld(s: WorldState): string {
   for (const p of s.processes) {
     if (p.role === 'app' || p.role === 'sidecar') continue;
     const main = p.role === 'gateway' ? url(p.ports.outbound) : url(p.ports.http);
-    const extra = p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : '';
+    const extra = p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : '';
     rows.push([p.name, p.role, '', '', p.pid, main, extra]);
   }
   if (s.bus.kind !== 'memory') rows.push([s.bus.kind, 'broker', '', '', '-', s.bus.url, 'external broker']);

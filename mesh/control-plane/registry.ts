@@ -65,6 +65,32 @@ export class Registry extends EventEmitter {
     this.emit('ack', ack);
   }
 
+  /**
+   * Per-source address overrides: traffic from service `from` to instance `instance` goes to this
+   * address instead of the instance's inbound (the chaos proxy of that edge).
+   */
+  private readonly edges = new Map<string, Map<string, { host: string; port: number }>>();
+
+  setEdges(edges: { from: string; instance: string; host: string; port: number }[]): void {
+    for (const e of edges) (this.edges.get(e.from) ?? this.edges.set(e.from, new Map()).get(e.from)!).set(e.instance, { host: e.host, port: e.port });
+    this.changed();
+  }
+
+  /** The snapshot as a sidecar of `service` sees it: endpoints it must reach through an edge proxy carry the proxy's address. */
+  snapshotFor(service: string): Snapshot {
+    const snap = this.snapshot();
+    const overrides = this.edges.get(service);
+    if (!overrides) return snap;
+    const endpoints: Record<string, Endpoint[]> = {};
+    for (const [svc, list] of Object.entries(snap.endpoints)) {
+      endpoints[svc] = list.map((e) => {
+        const o = overrides.get(e.instance);
+        return o ? { ...e, host: o.host, port: o.port } : e;
+      });
+    }
+    return { ...snap, endpoints };
+  }
+
   snapshot(): Snapshot {
     const endpoints: Record<string, Endpoint[]> = {};
     for (const s of this.services) endpoints[s] = [];

@@ -6,7 +6,7 @@ import type { ResourceRef } from '../config/store';
 import type { Kind } from '../config/types';
 import { canonicalHost } from '../config/hosts';
 import { effectiveHostConfig } from '../config/effective';
-import { Ack, DISCOVERY_PATH, NodeInfo, Snapshot } from '../xds';
+import { Ack, DISCOVERY_PATH, NodeInfo } from '../xds';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -43,9 +43,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   config.store.onChange((_version, resources) => registry.setResources([...resources]));
   config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);
   const app = Fastify({ logger: false, forceCloseConnections: true });
-  const streams = new Set<(s: Snapshot) => void>();
-  registry.on('snapshot', (s: Snapshot) => {
-    for (const push of streams) push(s);
+  const streams = new Set<() => void>();
+  registry.on('snapshot', () => {
+    for (const push of streams) push();
   });
 
   app.get('/healthz', async () => ({ ok: true, version: registry.currentVersion }));
@@ -63,7 +63,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.socket?.setNoDelay(true);
-    const push = (s: Snapshot): void => {
+    const push = (): void => {
+      const s = registry.snapshotFor(node.service);
       res.write(`event: snapshot\nid: ${s.version}\ndata: ${JSON.stringify(s)}\n\n`);
     };
     streams.add(push);
@@ -86,6 +87,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
 
   app.get('/v1/endpoints', async () => registry.snapshot());
+  // Edge proxies (chaos): per-source address overrides for endpoints.
+  app.post('/v1/edges', async (req, reply) => {
+    const { edges } = (req.body ?? {}) as { edges?: { from: string; instance: string; host: string; port: number }[] };
+    if (!Array.isArray(edges) || edges.some((e) => !e.from || !e.instance || !e.host || !Number.isInteger(e.port))) {
+      return reply.code(400).send({ error: 'body must be {"edges": [{"from": "orders", "instance": "payments-v1-0", "host": "127.0.0.1", "port": 41000}]}' });
+    }
+    registry.setEdges(edges);
+    return { ok: true, version: registry.currentVersion };
+  });
 
   // Configuration: Istio YAML in (validated as a whole, all-or-nothing), resources out.
   app.post('/v1/config/apply', async (req, reply) => {

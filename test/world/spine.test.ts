@@ -9,7 +9,7 @@ describe('the world', () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs` });
+    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, env: { MESH_SEED: '11' } });
   });
 
   afterAll(async () => {
@@ -64,15 +64,16 @@ describe('the world', () => {
     expect(metricSum(paymentsMetrics, 'istio_requests_total', { reporter: 'destination', source_workload: 'orders-v1', destination_workload: `payments-${out.upstream_instance.split('-')[1]}` })).toBeGreaterThanOrEqual(1);
   });
 
-  test('round robin spreads payments calls over all three instances', async () => {
+  test("Istio's default load balancer (LEAST_REQUEST) spreads payments calls over all three instances", async () => {
     const seen = new Map<string, number>();
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < 60; i++) {
       const res = await json(`${world.gatewayUrl}/api/payments/validate?amount=10`);
       expect(res.status).toBe(200);
       seen.set(res.body.instance, (seen.get(res.body.instance) ?? 0) + 1);
     }
     expect([...seen.keys()].sort()).toEqual(['payments-v1-0', 'payments-v1-1', 'payments-v2-0']);
-    for (const n of seen.values()) expect(n).toBe(10);
+    // Sequential calls leave every host idle, so power-of-two-choices picks uniformly: 20 each, ±12 (seeded).
+    for (const n of seen.values()) expect(Math.abs(n - 20)).toBeLessThanOrEqual(12);
   });
 
   test('a bad order body gets 400 naming every bad field, and stores nothing', async () => {
