@@ -38,6 +38,7 @@ export class Router implements AttemptOwner {
   private backoffTimer?: NodeJS.Timeout;
   private readonly hashKey?: string;
   private readonly cluster: Cluster;
+  private readonly baseHeaders: number;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -50,6 +51,7 @@ export class Router implements AttemptOwner {
     private readonly rng: Rng,
   ) {
     this.cluster = route.cluster;
+    this.baseHeaders = headers.length;
     this.hashKey = this.cluster.hashKey ? this.cluster.hashKeyOf(req) : undefined;
   }
 
@@ -87,7 +89,8 @@ export class Router implements AttemptOwner {
     }
     (this.tried ??= new Set()).add(host);
     const n = this.retries + 1;
-    const headers = n === 1 ? this.headers : this.headers.slice();
+    // The first attempt appends to the request's own list; retries copy its original part.
+    const headers = n === 1 ? this.headers : this.headers.slice(0, this.baseHeaders);
     headers.push('x-envoy-attempt-count', String(n));
     const perTry = this.route.policy.retry.perTryTimeoutMs;
     const attempt = UpstreamAttempt.send(this.req.url ?? '/', this.req.method ?? 'GET', this.res, host, headers, this.body, this.info, this);
