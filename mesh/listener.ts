@@ -9,8 +9,12 @@ export const LISTENER_LIMITS = {
   headersTimeoutMs: 10_000,
   /** Idle keep-alive connections are closed after this. */
   keepAliveTimeoutMs: 60_000,
-  /** Envoy's max_headers_count default. */
+  /** Envoy's max_headers_count default (the connection manager answers 431 above it). */
   maxHeadersCount: 100,
+  /** Envoy's stream idle timeout: a connection silent this long mid-request is closed. */
+  idleTimeoutMs: 300_000,
+  /** How often Node checks the headers timeout (its default, 30 s, would let slowloris hold sockets far longer). */
+  checkIntervalMs: 1000,
 };
 
 export interface Listener {
@@ -23,10 +27,19 @@ export interface Listener {
 /** An HTTP/1.1 listener on `host:port` (0 = ephemeral) feeding `handler`. */
 export async function listen(name: string, host: string, port: number, handler: http.RequestListener): Promise<Listener> {
   const server = http.createServer(
-    { maxHeaderSize: LISTENER_LIMITS.maxHeaderSize, headersTimeout: LISTENER_LIMITS.headersTimeoutMs, requestTimeout: 0, keepAliveTimeout: LISTENER_LIMITS.keepAliveTimeoutMs, noDelay: true },
+    {
+      maxHeaderSize: LISTENER_LIMITS.maxHeaderSize,
+      headersTimeout: LISTENER_LIMITS.headersTimeoutMs,
+      requestTimeout: 0,
+      keepAliveTimeout: LISTENER_LIMITS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: LISTENER_LIMITS.checkIntervalMs,
+      noDelay: true,
+    },
     handler,
   );
-  server.maxHeadersCount = LISTENER_LIMITS.maxHeadersCount;
+  // One more than the limit, so the connection manager can see "too many" and answer 431 (Node would silently drop the rest).
+  server.maxHeadersCount = LISTENER_LIMITS.maxHeadersCount + 1;
+  server.timeout = LISTENER_LIMITS.idleTimeoutMs;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
