@@ -7,6 +7,7 @@ import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from '
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { formatMessages } from '../mesh/config/messages';
 import { ChaosClient } from '../chaos/client';
+import { ensureEdgeProxies, postEdges, type Edge } from './edges';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -59,7 +60,7 @@ export class World {
   chaos?: ManagedProcess;
   private chaosClient?: ChaosClient;
   /** Edge proxy addresses by `from->instance`, re-told to a restarted control plane. */
-  private readonly edges = new Map<string, { from: string; instance: string; host: string; port: number }>();
+  private readonly edges = new Map<string, Edge>();
   controlPlane!: ManagedProcess;
   gateway!: ManagedProcess;
   broker?: ManagedProcess;
@@ -215,7 +216,7 @@ export class World {
     const port = this.controlPlane.ports.http;
     this.controlPlane = new ManagedProcess({ ...this.controlPlane.spec, env: { ...this.controlPlane.spec.env, CP_PORT: String(port) } });
     await this.controlPlane.start();
-    await this.postEdges([...this.edges.values()]);
+    await postEdges(this.controlPlaneUrl, [...this.edges.values()]);
     await this.waitForSync();
     this.writeStateIfAny();
   }
@@ -261,30 +262,13 @@ export class World {
     inst.sidecar.send({ type: 'app', port: appPorts.http });
   }
 
-  /**
-   * Creates (or re-points, after a restart) the chaos proxy of every edge into this instance and
-   * tells the control plane that callers reach the instance through them.
-   */
+  /** Creates (or re-points, after a restart) the chaos proxies into this instance and tells the control plane. */
   private async registerEdges(spec: InstanceSpec, inboundPort: number): Promise<void> {
     if (!this.chaosClient) return;
-    const callers = this.options.topology.services.filter((s) => s.calls.includes(spec.service.name)).map((s) => s.name);
-    const gatewayRoutes = this.options.topology.gateway.routes.some((r) => r.service === spec.service.name);
-    const from = [...callers, ...(gatewayRoutes ? ['istio-ingressgateway'] : [])];
-    const edges = [];
-    for (const caller of from) {
-      const name = `${caller === 'istio-ingressgateway' ? 'gateway' : caller}->${spec.id}`;
-      const proxy = await this.chaosClient.ensureProxy({ name, upstream: `${this.options.host}:${inboundPort}` });
-      const port = Number(proxy.listen.slice(proxy.listen.lastIndexOf(':') + 1));
-      edges.push({ from: caller, instance: spec.id, host: this.options.host, port });
-    }
+    const { host, topology } = this.options;
+    const edges = await ensureEdgeProxies(this.chaosClient, topology, spec.service.name, spec.id, `${host}:${inboundPort}`, { advertise: host });
     for (const e of edges) this.edges.set(`${e.from}->${e.instance}`, e);
-    await this.postEdges(edges);
-  }
-
-  private async postEdges(edges: { from: string; instance: string; host: string; port: number }[]): Promise<void> {
-    if (edges.length === 0) return;
-    const res = await fetch(`${this.controlPlaneUrl}/v1/edges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ edges }) });
-    if (!res.ok) throw new Error(`registering chaos edges failed: ${await res.text()}`);
+    await postEdges(this.controlPlaneUrl, edges);
   }
 
   private meshEnv(): Record<string, string> {

@@ -11,6 +11,7 @@ async function main(): Promise<void> {
     instance: env('MESH_INSTANCE'),
     labels: JSON.parse(env('MESH_LABELS', '{}')) as Record<string, string>,
     host: env('MESH_HOST', '127.0.0.1'),
+    advertiseHost: process.env.MESH_ADVERTISE_HOST || undefined,
     ports: { inbound: envInt('MESH_INBOUND_PORT', 15006), outbound: envInt('MESH_OUTBOUND_PORT', 15001), admin: envInt('MESH_ADMIN_PORT', 15000) },
     controlPlaneUrl: env('MESH_CP_URL'),
     appPort: process.env.MESH_APP_PORT ? envInt('MESH_APP_PORT') : undefined,

@@ -20,6 +20,8 @@ export interface SidecarConfig {
   instance: string;
   labels: Record<string, string>;
   host: string;
+  /** The address peers use to reach this sidecar, when it differs from the listen address (compose: the pod's hostname, listening on 0.0.0.0). */
+  advertiseHost?: string;
   ports: { inbound: number; outbound: number; admin: number };
   controlPlaneUrl: string;
   /** The local app's port, when known at start (compose); otherwise set later with setAppPort. */
@@ -93,8 +95,8 @@ export class Sidecar {
       service: config.service,
       version: config.version,
       labels: config.labels,
-      inbound: this.inbound ? { host: config.host, port: this.ports.inbound } : undefined,
-      admin: { host: config.host, port: this.ports.admin },
+      inbound: this.inbound ? { host: config.advertiseHost ?? config.host, port: this.ports.inbound } : undefined,
+      admin: { host: config.advertiseHost ?? config.host, port: this.ports.admin },
     };
     this.xds = new XdsClient({
       controlPlaneUrl: config.controlPlaneUrl,
