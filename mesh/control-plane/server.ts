@@ -1,5 +1,9 @@
 import Fastify, { FastifyInstance } from 'fastify';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { MeshCA, CsrRejectedError } from '../security/ca';
+import { spiffeId } from '../security/identity';
 import { Registry } from './registry';
 import { ConfigService, type ConfigFile } from './config-service';
 import type { ResourceRef } from '../config/store';
@@ -16,6 +20,8 @@ export interface ControlPlaneOptions {
   services?: string[];
   /** The config folder loaded on first start (default: the repository's config/default). */
   configDir?: string;
+  /** Workload certificate lifetime (Istio's default 24 h; a lab can set seconds to watch rotation). */
+  certTtlMs?: number;
 }
 
 /** The repository's default mesh config, next to dist/. */
@@ -176,6 +182,24 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     registry.on('ack', check);
     registry.on('snapshot', check);
     check();
+  });
+
+  // The mesh CA: a P-256 root kept in the data dir; sidecars send CSRs, keys never leave them.
+  const ca = await MeshCA.loadOrCreate(path.join(opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-ca-')), 'ca'));
+  const certTtlMs = opts.certTtlMs ?? 24 * 3600 * 1000;
+  app.get('/v1/ca/root', async () => ({ rootPem: ca.rootPem }));
+  app.post('/v1/certificates', async (req, reply) => {
+    const { node, csr } = (req.body ?? {}) as { node?: string; csr?: string };
+    // A lab-level trust gap, stated: the CA believes the service a registered node claims (Istio checks a Kubernetes token).
+    const known = registry.list().find((n) => n.info.id === node);
+    if (!known) return reply.code(403).send({ error: `unknown node "${node}": open a discovery stream before asking for a certificate` });
+    if (typeof csr !== 'string') return reply.code(400).send({ error: 'body must be {"node": "<id>", "csr": "<PEM CSR>"}' });
+    try {
+      const signed = await ca.signCsr(csr, { identity: spiffeId(known.info.service), ttlMs: certTtlMs });
+      return { certPem: signed.certPem, chainPem: signed.chainPem, rootPem: ca.rootPem, notAfter: signed.notAfter };
+    } catch (err) {
+      return reply.code(err instanceof CsrRejectedError ? 400 : 500).send({ error: (err as Error).message });
+    }
   });
 
   await app.listen({ host: opts.host, port: opts.port });
