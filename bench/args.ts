@@ -20,10 +20,12 @@ export interface BenchArgs {
   pin: boolean;
   /** A different compiled sidecar entry (to compare a patched build); default dist/mesh/sidecar/main.js. */
   sidecarEntry?: string;
+  /** A patched sidecar build measured as topology sidecar1-alt, interleaved with sidecar1. */
+  altSidecarEntry?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick                 short run (1,000 rps only, 3 s per topology): under 60 s
+  --quick                 short run (1,000 rps only, 2 s per topology): under 60 s with the build
   --rates 500,1000,2000   request rates, requests per second
   --duration 10s          measured time per topology and rate (ms, s suffixes)
   --warmup 2s             unrecorded warm-up per topology and rate
@@ -34,7 +36,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --json FILE             results JSON (default bench/results/bench-<time>.json)
   --svg FILE              chart SVG (default next to the JSON)
   --no-pin                do not pin generator and proxies to separate CPUs
-  --sidecar-entry FILE    run this compiled sidecar main.js instead (A/B a patched build)`;
+  --sidecar-entry FILE    run this compiled sidecar main.js instead
+  --alt-sidecar-entry F   also measure this sidecar build as sidecar1-alt, interleaved with sidecar1 (A/B a fix)`;
 
 export function parseDuration(flag: string, raw: string | undefined): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw ?? '');
@@ -47,12 +50,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const a: BenchArgs = {
     quick,
     rates: quick ? [1000] : [500, 1000, 2000],
-    durationMs: quick ? 3000 : 10_000,
-    warmupMs: quick ? 500 : 2000,
+    durationMs: quick ? 2000 : 10_000,
+    warmupMs: quick ? 300 : 2000,
     sliceMs: quick ? 1000 : 2000,
     concurrency: 16,
-    topologies: TOPOLOGY_NAMES.slice(),
-    throughputMs: quick ? 2000 : 5000,
+    topologies: TOPOLOGY_NAMES.filter((t) => t !== 'sidecar1-alt'),
+    throughputMs: quick ? 1000 : 5000,
     throughputTopologies: ['direct', 'sidecar1'],
     pin: true,
   };
@@ -104,6 +107,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--sidecar-entry':
         a.sidecarEntry = value();
         break;
+      case '--alt-sidecar-entry':
+        a.altSidecarEntry = value();
+        break;
       case '--json':
         a.jsonFile = value();
         break;
@@ -118,5 +124,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     }
   }
   if (a.sliceMs > a.durationMs) a.sliceMs = a.durationMs;
+  if (a.altSidecarEntry && !a.topologies.includes('sidecar1-alt')) a.topologies.push('sidecar1-alt');
   return a;
 }

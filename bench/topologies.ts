@@ -48,6 +48,8 @@ export interface BenchContext {
   pin: PinPlan;
   /** The sidecar's compiled entry; default <distDir>/mesh/sidecar/main.js (override to A/B a patched build). */
   sidecarEntry?: string;
+  /** A second sidecar build for the sidecar1-alt topology (A/B), from --alt-sidecar-entry. */
+  altSidecarEntry?: string;
   /** Extra environment for every sidecar (the profiler sets NODE_OPTIONS=--cpu-prof). */
   sidecarEnv?: Record<string, string>;
   /** Stops everything started for the run, last started first. */
@@ -75,6 +77,7 @@ interface SidecarOpts {
   service: string;
   cpUrl: string;
   appPort?: number;
+  entry?: string;
 }
 
 async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedProcess> {
@@ -91,7 +94,7 @@ async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedP
   };
   if (o.appPort) env.MESH_APP_PORT = String(o.appPort);
   Object.assign(env, ctx.sidecarEnv);
-  const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
+  const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: o.entry ?? ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
   ctx.cleanups.push(() => p.stop());
   await p.start();
   if (ctx.pin.enabled) pinProcess(p.pid!, ctx.pin.systemCpu);
@@ -139,20 +142,8 @@ export const TOPOLOGIES: readonly TopologyDef[] = [
     unavailable: () => undefined,
     start: async (ctx) => ({ name: 'direct', hops: 0, target: { host: HOST, port: ctx.upstreamPort, hostHeader: UPSTREAM_SERVICE }, proxyPids: () => [] }),
   },
-  {
-    name: 'sidecar1',
-    hops: 1,
-    kind: 'sidecar',
-    describe: 'generator → sidecar A outbound → upstream (registered without a sidecar)',
-    unavailable: () => undefined,
-    start: async (ctx) => {
-      const cp = await startCp(ctx);
-      await registerEndpoint(ctx, cp.url, 'upstream-plain', UPSTREAM_SERVICE, ctx.upstreamPort);
-      const a = await startSidecar(ctx, { name: 'bench-s1-client', service: 'bench-client', cpUrl: cp.url });
-      await waitForPath('sidecar1', a.ports.outbound, UPSTREAM_SERVICE);
-      return { name: 'sidecar1', hops: 1, target: { host: HOST, port: a.ports.outbound, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(a) };
-    },
-  },
+  sidecar1Def('sidecar1', undefined),
+  sidecar1Def('sidecar1-alt', 'alt'),
   {
     name: 'sidecar2',
     hops: 2,
@@ -204,9 +195,42 @@ export const TOPOLOGIES: readonly TopologyDef[] = [
       return { name: 'chain5', hops: 5, target: { host: HOST, port: s1.ports.outbound, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(s1, s2, s3) };
     },
   },
+  {
+    name: 'node-proxy',
+    hops: 1,
+    kind: 'reference',
+    describe: 'generator → naive Node http.request proxy (keep-alive agent, pipes, no mesh work) → upstream: the floor for any Node proxy',
+    unavailable: () => undefined,
+    start: async (ctx) => {
+      const p = new ManagedProcess({ name: 'bench-node-proxy', role: 'app', entry: path.join(ctx.distDir, 'bench/naive-proxy-main.js'), env: { BENCH_UPSTREAM_PORT: String(ctx.upstreamPort) }, logFile: path.join(ctx.tmpDir, 'node-proxy.log') });
+      ctx.cleanups.push(() => p.stop());
+      await p.start();
+      if (ctx.pin.enabled) pinProcess(p.pid!, ctx.pin.systemCpu);
+      await waitForPath('node-proxy', p.ports.http, UPSTREAM_SERVICE);
+      return { name: 'node-proxy', hops: 1, target: { host: HOST, port: p.ports.http, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(p) };
+    },
+  },
   refTopology('haproxy', 'generator → HAProxy (1 thread, keep-alive to upstream) → upstream'),
   refTopology('nginx', 'generator → nginx (1 worker, upstream keepalive 64) → upstream'),
 ];
+
+/** One sidecar, outbound only; `-alt` runs the build given by --alt-sidecar-entry, interleaved with the current one (A/B of a fix). */
+function sidecar1Def(name: string, variant: 'alt' | undefined): TopologyDef {
+  return {
+    name,
+    hops: 1,
+    kind: 'sidecar',
+    describe: variant ? 'as sidecar1, with the sidecar build from --alt-sidecar-entry (A/B)' : 'generator → sidecar A outbound → upstream (registered without a sidecar)',
+    unavailable: (ctx) => (variant && !ctx.altSidecarEntry ? 'needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare)' : undefined),
+    start: async (ctx) => {
+      const cp = await startCp(ctx);
+      await registerEndpoint(ctx, cp.url, 'upstream-plain', UPSTREAM_SERVICE, ctx.upstreamPort);
+      const a = await startSidecar(ctx, { name: `bench-${name}-client`, service: 'bench-client', cpUrl: cp.url, entry: variant ? ctx.altSidecarEntry : undefined });
+      await waitForPath(name, a.ports.outbound, UPSTREAM_SERVICE);
+      return { name, hops: 1, target: { host: HOST, port: a.ports.outbound, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(a) };
+    },
+  };
+}
 
 function refTopology(kind: 'haproxy' | 'nginx', describe: string): TopologyDef {
   return {
