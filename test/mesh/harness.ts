@@ -21,6 +21,13 @@ export class Upstream {
   port = 0;
   seen: SeenRequest[] = [];
   behaviour: Behaviour = (_req, res) => this.ok(res);
+  private waiters: { n: number; resolve: () => void }[] = [];
+
+  /** Resolves once `n` requests have been seen (an event, not a sleep). */
+  waitFor(n: number): Promise<void> {
+    if (this.seen.length >= n) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
 
   constructor(
     readonly instance: string,
@@ -41,6 +48,7 @@ export class Upstream {
         if (req.url === '/healthz') return this.ok(res);
         const body = Buffer.concat(chunks);
         this.seen.push({ at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: body.toString() });
+        this.waiters = this.waiters.filter((w) => (this.seen.length >= w.n ? (w.resolve(), false) : true));
         this.behaviour(req, res, body);
       });
     });

@@ -117,7 +117,7 @@ spec:
     expect(a.status).toBe(200);
     expect(a.ms).toBeLessThan(500);
     expect(JSON.parse(a.body).instance).toMatch(/^payments-v1-/);
-    await new Promise((r) => setTimeout(r, 100));
+    await v2.waitFor(1);
     expect(v2.seen).toHaveLength(1);
     expect(v2.seen[0].headers.host).toBe('payments-shadow');
     expect(v2.seen[0].body).toBe('{"amount":5}');
@@ -188,7 +188,7 @@ spec:
     // Every delayed request took ≥ 100 ms as the client measured it (1 ms of timer rounding allowed)…
     expect(Math.min(...delayed.map((a) => a.ms))).toBeGreaterThanOrEqual(99);
     // …and the others were not delayed (median well under the delay, even on a busy machine).
-    expect(direct[Math.floor(direct.length / 2)]).toBeLessThan(50);
+    expect(direct[Math.floor(direct.length / 2)]).toBeLessThan(80);
   });
 
   test('fault abort answers with the status and flag FI, and is never retried', async () => {
