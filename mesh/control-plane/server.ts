@@ -11,6 +11,7 @@ import type { Kind } from '../config/types';
 import { canonicalHost } from '../config/hosts';
 import { effectiveHostConfig } from '../config/effective';
 import { Ack, DISCOVERY_PATH, NodeInfo } from '../xds';
+import { registerDashboard } from './dashboard';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -202,6 +203,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }
   });
 
+  const dashboard = registerDashboard(app, { registry, config, chaosUrl: process.env.CHAOS_URL || undefined, dataDir: opts.dataDir });
+
   await app.listen({ host: opts.host, port: opts.port });
   const port = (app.server.address() as { port: number }).port;
   return {
@@ -211,6 +214,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     port,
     url: `http://${opts.host}:${port}`,
     close: async () => {
+      dashboard.close();
       await app.close();
     },
   };
