@@ -1,0 +1,300 @@
+/**
+ * Generates `compose.yaml` and `deploy/prometheus/prometheus.yml` from the topology in code, so the
+ * Docker world and the embedded world cannot drift (a test fails when the committed files differ
+ * from what this produces). Pure functions: objects in, YAML text out.
+ */
+import YAML from 'yaml';
+import { DEFAULT_TOPOLOGY, type Topology } from './topology';
+import { CONTAINER, INFRA_PORTS, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, edgesOf, podsOf, type ComposePod } from './compose-layout';
+
+/** Pinned third-party images (multi-arch: amd64 and arm64). */
+export const IMAGES = {
+  kafka: 'apache/kafka:3.9.1',
+  rabbitmq: 'rabbitmq:4.1.0-management',
+  toxiproxy: 'ghcr.io/shopify/toxiproxy:2.12.0',
+  prometheus: 'prom/prometheus:v3.5.0',
+  grafana: 'grafana/grafana:12.0.0',
+  jaeger: 'jaegertracing/jaeger:2.10.0',
+} as const;
+
+export const COMPOSE_FILE = 'compose.yaml';
+export const PROMETHEUS_FILE = 'deploy/prometheus/prometheus.yml';
+
+const GENERATED_NOTE = (what: string): string =>
+  `${what}\nGenerated from world/topology.ts by \`npm run compose:generate\` (world/compose-generate.ts). Do not edit by hand:\ntest/compose checks that this file equals the generator's output.`;
+
+type Service = Record<string, unknown>;
+type Healthcheck = { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
+
+function health(test: string[], opts: Partial<Omit<Healthcheck, 'test'>> = {}): Healthcheck {
+  return { test, interval: opts.interval ?? '2s', timeout: opts.timeout ?? '3s', retries: opts.retries ?? 30, start_period: opts.start_period ?? '5s' };
+}
+
+/** A probe run with the image's own node (the slim image has no curl/wget). */
+function nodeProbe(url: string): string[] {
+  return ['CMD', 'node', '-e', `fetch('${url}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+}
+
+/** Sidecar readiness: connected to the control plane and (sidecars) its app answering /healthz. */
+function sidecarProbe(requireApp: boolean): string[] {
+  const cond = requireApp ? 'j.controlPlane && j.appHealthy' : 'j.controlPlane';
+  return ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${POD_PORTS.admin}/ready').then((r) => r.json()).then((j) => process.exit(${cond} ? 0 : 1), () => process.exit(1))`];
+}
+
+const healthy = { condition: 'service_healthy' };
+
+function nodeService(entry: string, extra: Service): Service {
+  return {
+    image: NODE_IMAGE,
+    build: { context: '.', dockerfile: 'Dockerfile' },
+    command: ['node', `dist/${entry}`],
+    ...extra,
+  };
+}
+
+function otel(service: string): Record<string, string> {
+  return {
+    // Where OTLP traces go; the sidecar keeps spans in memory (admin /traces) and does not export OTLP yet.
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://${CONTAINER.jaeger}:${INFRA_PORTS.jaegerOtlpHttp}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_SERVICE_NAME: service,
+  };
+}
+
+function meshEnv(): Record<string, string> {
+  return {
+    MESH_HOST: '0.0.0.0',
+    MESH_CP_URL: `http://${CONTAINER.controlPlane}:${INFRA_PORTS.controlPlane}`,
+    MESH_INBOUND_PORT: String(POD_PORTS.inbound),
+    MESH_OUTBOUND_PORT: String(POD_PORTS.outbound),
+    MESH_ADMIN_PORT: String(POD_PORTS.admin),
+  };
+}
+
+function appService(pod: ComposePod): Service {
+  const { spec } = pod;
+  return nodeService(spec.service.entry, {
+    environment: {
+      SERVICE_NAME: spec.service.name,
+      SERVICE_VERSION: spec.version,
+      INSTANCE_ID: spec.id,
+      HOST: '127.0.0.1',
+      PORT: String(POD_PORTS.app),
+      LAB_PORT: String(POD_PORTS.lab),
+      DATA_DIR: '/data',
+      MESH_OUTBOUND_URL: `http://127.0.0.1:${POD_PORTS.outbound}`,
+      BUS_KIND: '${MESHLAB_BUS_KIND:-kafka}',
+      BUS_URL: `\${MESHLAB_BUS_URL:-${CONTAINER.kafka}:${INFRA_PORTS.kafka}}`,
+    },
+    volumes: ['meshlab-data:/data'],
+    // The pod's network namespace belongs to this container, so its sidecar's ports are published here.
+    ports: [`127.0.0.1:${pod.hostAdminPort}:${POD_PORTS.admin}`, `127.0.0.1:${pod.hostInboundPort}:${POD_PORTS.inbound}`],
+    labels: { 'meshlab.role': 'app', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version },
+    healthcheck: health(nodeProbe(`http://127.0.0.1:${POD_PORTS.app}/healthz`)),
+    depends_on: { [CONTAINER.kafka]: healthy, [CONTAINER.rabbitmq]: healthy },
+  });
+}
+
+function sidecarService(pod: ComposePod): Service {
+  const { spec } = pod;
+  return nodeService('mesh/sidecar/main.js', {
+    network_mode: `service:${pod.app}`,
+    environment: {
+      ...meshEnv(),
+      MESH_ROLE: 'sidecar',
+      MESH_SERVICE: spec.service.name,
+      MESH_VERSION: spec.version,
+      MESH_INSTANCE: spec.id,
+      MESH_LABELS: JSON.stringify({ app: spec.service.name, version: spec.version }),
+      MESH_ADVERTISE_HOST: pod.app,
+      MESH_APP_PORT: String(POD_PORTS.app),
+      ...otel(spec.service.name),
+    },
+    labels: { 'meshlab.role': 'sidecar', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version },
+    healthcheck: health(sidecarProbe(true)),
+    depends_on: {
+      [pod.app]: healthy,
+      [CONTAINER.controlPlane]: healthy,
+      [CONTAINER.chaosInit]: { condition: 'service_completed_successfully' },
+      [CONTAINER.jaeger]: healthy,
+    },
+  });
+}
+
+/** The whole compose document for a topology, as a plain object (key order is the file's order). */
+export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<string, unknown> {
+  const pods = podsOf(topology);
+  const services: Record<string, Service> = {};
+
+  services[CONTAINER.kafka] = {
+    image: IMAGES.kafka,
+    // Apache's single-node KRaft example: one process as broker and controller, replication factors 1.
+    environment: {
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: `PLAINTEXT://:${INFRA_PORTS.kafka},CONTROLLER://:${INFRA_PORTS.kafkaController}`,
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${CONTAINER.kafka}:${INFRA_PORTS.kafka}`,
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: `1@${CONTAINER.kafka}:${INFRA_PORTS.kafkaController}`,
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFKA_NUM_PARTITIONS: '3',
+    },
+    healthcheck: health(['CMD-SHELL', `/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:${INFRA_PORTS.kafka} > /dev/null 2>&1`], { interval: '5s', timeout: '20s', retries: 30, start_period: '20s' }),
+  };
+  services[CONTAINER.rabbitmq] = {
+    image: IMAGES.rabbitmq,
+    ports: [`127.0.0.1:${INFRA_PORTS.rabbitmqUi}:${INFRA_PORTS.rabbitmqUi}`],
+    healthcheck: health(['CMD', 'rabbitmq-diagnostics', '-q', 'ping'], { interval: '5s', timeout: '20s', retries: 30, start_period: '20s' }),
+  };
+  services[CONTAINER.toxiproxy] = {
+    image: IMAGES.toxiproxy,
+    ports: [`127.0.0.1:${INFRA_PORTS.toxiproxyApi}:${INFRA_PORTS.toxiproxyApi}`],
+    // The image is FROM scratch: its own CLI is the only probe there is.
+    healthcheck: health(['CMD', '/toxiproxy-cli', 'list']),
+  };
+  services[CONTAINER.jaeger] = {
+    image: IMAGES.jaeger,
+    ports: [`127.0.0.1:${INFRA_PORTS.jaegerUi}:${INFRA_PORTS.jaegerUi}`],
+    healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:13133/status']),
+  };
+  services[CONTAINER.controlPlane] = nodeService('mesh/control-plane/main.js', {
+    environment: {
+      MESH_HOST: '0.0.0.0',
+      CP_PORT: String(INFRA_PORTS.controlPlane),
+      CP_DATA_DIR: '/data/control-plane',
+      MESH_SERVICES: topology.services.map((s) => s.name).join(','),
+    },
+    volumes: ['control-plane-data:/data'],
+    ports: [`127.0.0.1:${INFRA_PORTS.controlPlane}:${INFRA_PORTS.controlPlane}`],
+    healthcheck: health(nodeProbe(`http://127.0.0.1:${INFRA_PORTS.controlPlane}/healthz`)),
+  });
+  services[CONTAINER.chaosInit] = nodeService('world/compose-init.js', {
+    // One-shot: creates every edge proxy in Toxiproxy and tells the control plane. Safe to re-run.
+    environment: {
+      TOXIPROXY_URL: `http://${CONTAINER.toxiproxy}:${INFRA_PORTS.toxiproxyApi}`,
+      MESH_CP_URL: `http://${CONTAINER.controlPlane}:${INFRA_PORTS.controlPlane}`,
+    },
+    depends_on: { [CONTAINER.toxiproxy]: healthy, [CONTAINER.controlPlane]: healthy },
+  });
+  for (const pod of pods) {
+    services[pod.app] = appService(pod);
+    services[pod.sidecar] = sidecarService(pod);
+  }
+  services[CONTAINER.gateway] = nodeService('mesh/sidecar/main.js', {
+    environment: {
+      ...meshEnv(),
+      MESH_ROLE: 'gateway',
+      MESH_SERVICE: GATEWAY_SERVICE,
+      MESH_INSTANCE: 'gateway',
+      MESH_OUTBOUND_PORT: String(INFRA_PORTS.gateway),
+      MESH_ADVERTISE_HOST: CONTAINER.gateway,
+      MESH_GATEWAY_ROUTES: JSON.stringify(topology.gateway.routes),
+      ...otel(GATEWAY_SERVICE),
+    },
+    ports: [`127.0.0.1:${INFRA_PORTS.gateway}:${INFRA_PORTS.gateway}`, `127.0.0.1:${HOST_ADMIN_PORT_BASE}:${POD_PORTS.admin}`],
+    labels: { 'meshlab.role': 'gateway', 'meshlab.instance': 'gateway' },
+    healthcheck: health(sidecarProbe(false)),
+    depends_on: {
+      [CONTAINER.controlPlane]: healthy,
+      [CONTAINER.chaosInit]: { condition: 'service_completed_successfully' },
+      ...Object.fromEntries(pods.map((p) => [p.sidecar, healthy])),
+    },
+  });
+  services[CONTAINER.prometheus] = {
+    image: IMAGES.prometheus,
+    volumes: [`./${PROMETHEUS_FILE}:/etc/prometheus/prometheus.yml:ro`],
+    ports: [`127.0.0.1:${INFRA_PORTS.prometheus}:${INFRA_PORTS.prometheus}`],
+    healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${INFRA_PORTS.prometheus}/-/ready`]),
+  };
+  services[CONTAINER.grafana] = {
+    image: IMAGES.grafana,
+    environment: {
+      GF_AUTH_ANONYMOUS_ENABLED: 'true',
+      GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
+      GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: '/var/lib/grafana/dashboards/meshlab.json',
+    },
+    volumes: ['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro'],
+    ports: [`127.0.0.1:${INFRA_PORTS.grafana}:${INFRA_PORTS.grafana}`],
+    healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${INFRA_PORTS.grafana}/api/health`], { start_period: '10s' }),
+    depends_on: { [CONTAINER.prometheus]: healthy },
+  };
+
+  // No top-level `name`: docker-compose 1.x rejects it; the project is named after the folder.
+  return {
+    services,
+    volumes: { 'meshlab-data': {}, 'control-plane-data': {} },
+  };
+}
+
+/** One Prometheus scrape target with its static labels. */
+export interface ScrapeTarget {
+  job: 'meshlab-sidecars' | 'meshlab-services';
+  address: string;
+  labels: Record<string, string>;
+}
+
+/** The compose world's targets: every sidecar's and the gateway's admin /metrics, and every app's /metrics. */
+export function composeScrapeTargets(topology: Topology = DEFAULT_TOPOLOGY): ScrapeTarget[] {
+  const out: ScrapeTarget[] = [{ job: 'meshlab-sidecars', address: `${CONTAINER.gateway}:${POD_PORTS.admin}`, labels: { pod: 'gateway', role: 'gateway' } }];
+  for (const pod of podsOf(topology)) {
+    out.push({ job: 'meshlab-sidecars', address: `${pod.app}:${POD_PORTS.admin}`, labels: { pod: pod.app, role: 'sidecar' } });
+  }
+  // Apps listen on the pod's loopback only: Prometheus reads their /metrics through the sidecar's inbound listener.
+  for (const pod of podsOf(topology)) {
+    out.push({ job: 'meshlab-services', address: `${pod.app}:${POD_PORTS.inbound}`, labels: { pod: pod.app, role: 'app' } });
+  }
+  return out;
+}
+
+export interface PrometheusOptions {
+  scrapeInterval?: string;
+  /** Also scrape Prometheus itself at this address. */
+  self?: string;
+}
+
+/** A prometheus.yml document: one job per target kind, one static group per target (so each keeps its labels). */
+export function prometheusDocument(targets: ScrapeTarget[], opts: PrometheusOptions = {}): Record<string, unknown> {
+  const interval = opts.scrapeInterval ?? '5s';
+  const jobs = [...new Set(targets.map((t) => t.job))];
+  const scrape_configs: Record<string, unknown>[] = jobs.map((job) => ({
+    job_name: job,
+    metrics_path: '/metrics',
+    // Apps label their own metrics with service/version/instance; keep those rather than renaming them exported_*.
+    ...(job === 'meshlab-services' ? { honor_labels: true } : {}),
+    static_configs: targets.filter((t) => t.job === job).map((t) => ({ targets: [t.address], labels: t.labels })),
+  }));
+  if (opts.self) scrape_configs.unshift({ job_name: 'prometheus', static_configs: [{ targets: [opts.self] }] });
+  return { global: { scrape_interval: interval, evaluation_interval: interval }, scrape_configs };
+}
+
+/** Short lists a reader scans as one command (healthcheck tests, commands, scrape targets) print on one line. */
+const FLOW_KEYS = new Set(['test', 'command', 'targets']);
+
+function toYaml(doc: unknown, note: string): string {
+  const document = new YAML.Document(doc, { aliasDuplicateObjects: false });
+  YAML.visit(document, {
+    Pair(_key, pair) {
+      if (YAML.isScalar(pair.key) && FLOW_KEYS.has(String(pair.key.value)) && YAML.isSeq(pair.value)) pair.value.flow = true;
+    },
+  });
+  const body = document.toString({ lineWidth: 0, minContentWidth: 0, flowCollectionPadding: false });
+  return `${note.split('\n').map((l) => `# ${l}`).join('\n')}\n${body}`;
+}
+
+export function composeYaml(topology: Topology = DEFAULT_TOPOLOGY): string {
+  const edges = edgesOf(topology).length;
+  return toYaml(composeDocument(topology), GENERATED_NOTE(`meshlab demo world: ${podsOf(topology).length} pods (app + sidecar sharing a network namespace), ${edges} Toxiproxy edges, Kafka, RabbitMQ, Prometheus, Grafana, Jaeger.`));
+}
+
+export function prometheusYaml(topology: Topology = DEFAULT_TOPOLOGY): string {
+  return toYaml(prometheusDocument(composeScrapeTargets(topology), { self: `localhost:${INFRA_PORTS.prometheus}` }), GENERATED_NOTE('Prometheus scrape config for the compose world.'));
+}
+
+/** Every generated file: repository-relative path → content. */
+export function generatedFiles(topology: Topology = DEFAULT_TOPOLOGY): Record<string, string> {
+  return { [COMPOSE_FILE]: composeYaml(topology), [PROMETHEUS_FILE]: prometheusYaml(topology) };
+}

@@ -1,0 +1,116 @@
+/**
+ * The compose world's fixed addresses, derived from the topology: container names, in-pod ports
+ * (Istio's numbers), host ports published on 127.0.0.1, and the Toxiproxy listen port of every
+ * edge. The compose generator, the chaos-init container and the compose scenario target all read
+ * this, so they cannot disagree about where anything lives.
+ */
+import { DEFAULT_TOPOLOGY, type InstanceSpec, type Topology, instancesOf } from './topology';
+import { GATEWAY_SERVICE, callersOf, edgeName } from './edges';
+
+/** Ports inside a pod (app container + sidecar container sharing its network namespace). */
+export const POD_PORTS = {
+  /** The app, bound to 127.0.0.1 only: reachable from its sidecar, from nothing else. */
+  app: 8000,
+  /** The app's lab control (sickness), loopback only too. */
+  lab: 9901,
+  /** Sidecar listeners, Istio's numbers. */
+  inbound: 15006,
+  outbound: 15001,
+  admin: 15000,
+} as const;
+
+/** Ports of the infrastructure containers, as other containers reach them on the compose network. */
+export const INFRA_PORTS = {
+  controlPlane: 15010,
+  gateway: 8080,
+  toxiproxyApi: 8474,
+  kafka: 9092,
+  kafkaController: 9093,
+  rabbitmq: 5672,
+  rabbitmqUi: 15672,
+  prometheus: 9090,
+  grafana: 3000,
+  jaegerUi: 16686,
+  jaegerOtlpHttp: 4318,
+  jaegerOtlpGrpc: 4317,
+} as const;
+
+/** First Toxiproxy listen port inside the toxiproxy container; edges take consecutive ports. */
+export const EDGE_PORT_BASE = 21000;
+/** Host ports (127.0.0.1) for sidecar admin listeners: gateway at the base, instance i at base+1+i. */
+export const HOST_ADMIN_PORT_BASE = 15100;
+/** Host ports (127.0.0.1) for sidecar inbound listeners: instance i at base+1+i (reads for invariants). */
+export const HOST_INBOUND_PORT_BASE = 15200;
+
+export const CONTAINER = {
+  controlPlane: 'control-plane',
+  gateway: 'gateway',
+  toxiproxy: 'toxiproxy',
+  chaosInit: 'chaos-init',
+  kafka: 'kafka',
+  rabbitmq: 'rabbitmq',
+  prometheus: 'prometheus',
+  grafana: 'grafana',
+  jaeger: 'jaeger',
+} as const;
+
+/** The image every Node part runs (built from the one Dockerfile). */
+export const NODE_IMAGE = 'meshlab-node:0.1.0';
+
+/** One mesh edge through Toxiproxy in the compose world. */
+export interface ComposeEdge {
+  /** Proxy name, `orders->payments-v1-0`. */
+  name: string;
+  /** Calling service (`istio-ingressgateway` for the gateway). */
+  from: string;
+  instance: string;
+  /** Where Toxiproxy forwards: the destination pod's sidecar inbound. */
+  upstream: string;
+  /** Port Toxiproxy listens on inside its container (0.0.0.0). */
+  listenPort: number;
+}
+
+/** A pod of the compose world: its app container, sidecar container and published host ports. */
+export interface ComposePod {
+  spec: InstanceSpec;
+  /** App container (owns the network namespace; its name is the pod's DNS name). */
+  app: string;
+  sidecar: string;
+  hostAdminPort: number;
+  hostInboundPort: number;
+}
+
+export function sidecarContainer(instance: string): string {
+  return `${instance}-sidecar`;
+}
+
+/** Every pod, in the topology's stable instance order. */
+export function podsOf(topology: Topology = DEFAULT_TOPOLOGY): ComposePod[] {
+  return instancesOf(topology).map((spec, i) => ({
+    spec,
+    app: spec.id,
+    sidecar: sidecarContainer(spec.id),
+    hostAdminPort: HOST_ADMIN_PORT_BASE + 1 + i,
+    hostInboundPort: HOST_INBOUND_PORT_BASE + 1 + i,
+  }));
+}
+
+/** Every edge (caller → destination instance) with its fixed Toxiproxy port, in a stable order. */
+export function edgesOf(topology: Topology = DEFAULT_TOPOLOGY): ComposeEdge[] {
+  const out: ComposeEdge[] = [];
+  for (const spec of instancesOf(topology)) {
+    for (const from of callersOf(topology, spec.service.name)) {
+      out.push({ name: edgeName(from, spec.id), from, instance: spec.id, upstream: `${spec.id}:${POD_PORTS.inbound}`, listenPort: EDGE_PORT_BASE + out.length });
+    }
+  }
+  return out;
+}
+
+/** The Toxiproxy listen address for an edge proxy name (what ensureEdgeProxies' `listen` asks). */
+export function edgeListen(topology: Topology, name: string): string {
+  const edge = edgesOf(topology).find((e) => e.name === name);
+  if (!edge) throw new Error(`no edge "${name}" in the topology; edges: ${edgesOf(topology).map((e) => e.name).join(', ')}`);
+  return `0.0.0.0:${edge.listenPort}`;
+}
+
+export { GATEWAY_SERVICE };
