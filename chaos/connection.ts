@@ -72,10 +72,10 @@ export class Connection {
   }
 
   private reset(): void {
-    this.finish();
     for (const s of [this.client, this.upstream]) {
       if (!s.destroyed) s.resetAndDestroy();
     }
+    this.finish();
   }
 
   private onSocketClosed(): void {
