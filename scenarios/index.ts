@@ -1,8 +1,9 @@
 import type { Scenario } from './runner/scenario';
 import baseline from './baseline';
+import circuitBreaker from './circuit-breaker';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

@@ -5,6 +5,12 @@ import type { World } from '../../world/world';
 import { drive, percentile, type LoadSpec, type Sample } from './load';
 import type { Expectation } from './report';
 import type { TimelineEvent } from './timeline';
+import type { AccessLogEntry } from '../../mesh/access-log';
+
+export interface ClusterView {
+  name: string;
+  hosts: { instance: string; address: string; version: string; active: number; ejected: boolean; ejections: number }[];
+}
 
 export interface ContextOptions {
   quick: boolean;
@@ -34,6 +40,8 @@ export class ScenarioContext {
   readonly expectations: Expectation[] = [];
   readonly config: string[] = [];
   private readonly t0 = performance.now();
+  /** Wall-clock time of the scenario's start, to place access-log timestamps on the timeline. */
+  readonly wallStart = Date.now();
 
   constructor(
     readonly world: World,
@@ -56,9 +64,31 @@ export class ScenarioContext {
     return this.opts.quick ? quick : normal;
   }
 
-  mark(label: string): void {
-    this.events.push({ t: this.now(), label });
-    this.opts.log(`  ${(this.now() / 1000).toFixed(1).padStart(5)}s  ${label}`);
+  mark(label: string, t = this.now()): void {
+    this.events.push({ t, label });
+    this.opts.log(`  ${(t / 1000).toFixed(1).padStart(5)}s  ${label}`);
+  }
+
+  /** A wall-clock timestamp (ISO or ms) as ms since the scenario started. */
+  at(time: string | number): number {
+    return (typeof time === 'number' ? time : Date.parse(time)) - this.wallStart;
+  }
+
+  /** The admin URL of an instance's sidecar (or the gateway's). */
+  adminUrl(instance: string): string {
+    const port = instance === 'gateway' ? this.world.gateway.ports.admin : this.world.state().instances.find((i) => i.id === instance)?.sidecar.ports.admin;
+    if (!port) throw new Error(`no sidecar for ${instance}`);
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** A sidecar's recent access-log records (Envoy-style, with response flags and the upstream instance). */
+  async accessLog(instance: string, limit = 5000): Promise<AccessLogEntry[]> {
+    return (await (await fetch(`${this.adminUrl(instance)}/access_log?limit=${limit}`)).json()) as AccessLogEntry[];
+  }
+
+  /** A sidecar's view of its clusters: hosts, active requests, ejections. */
+  async clusters(instance: string): Promise<ClusterView[]> {
+    return (await (await fetch(`${this.adminUrl(instance)}/clusters`)).json()) as ClusterView[];
   }
 
   /** Applies Istio YAML through the control plane and waits until every sidecar has it. */
@@ -133,10 +163,7 @@ export class ScenarioContext {
 
   /** Reads one sidecar's Prometheus metric, summed over the samples matching `labels`. */
   async metric(instance: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-    const state = this.world.state();
-    const port = instance === 'gateway' ? this.world.gateway.ports.admin : state.instances.find((i) => i.id === instance)?.sidecar.ports.admin;
-    if (!port) throw new Error(`no sidecar for ${instance}`);
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const text = await (await fetch(`${this.adminUrl(instance)}/metrics`)).text();
     let sum = 0;
     for (const line of text.split('\n')) {
       if (!line.startsWith(name)) continue;

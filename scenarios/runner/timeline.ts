@@ -27,12 +27,14 @@ export function outcomeOf(s: Sample): string {
 
 export function bucketize(samples: readonly Sample[], bucketMs: number): Bucket[] {
   if (samples.length === 0) return [];
-  const end = Math.max(...samples.map((s) => s.t));
+  // Requests are placed where they completed: what the system answered at that moment.
+  const at = (s: Sample): number => s.t + s.latencyMs;
+  const end = Math.max(...samples.map(at));
   const buckets: Bucket[] = [];
   for (let start = 0; start <= end; start += bucketMs) buckets.push({ start, total: 0, byOutcome: {}, byDestination: {}, p99Ms: 0 });
   const lat: number[][] = buckets.map(() => []);
   for (const s of samples) {
-    const i = Math.min(buckets.length - 1, Math.max(0, Math.floor(s.t / bucketMs)));
+    const i = Math.min(buckets.length - 1, Math.max(0, Math.floor(at(s) / bucketMs)));
     const b = buckets[i];
     b.total++;
     const o = outcomeOf(s);

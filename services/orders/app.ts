@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Peers } from '../shared/peer';
-import type { OrderStore } from './store';
+import type { Order, OrderStore } from './store';
 import { totalCents, validateOrder } from './validate';
 
 export interface OrdersDeps {
@@ -18,40 +18,52 @@ interface PaymentResult {
   error?: string;
 }
 
+export type ChargeOutcome =
+  | { kind: 'confirmed'; order: Order }
+  | { kind: 'rejected'; order: Order }
+  | { kind: 'pending'; order: Order; error: string; status?: number };
+
+/**
+ * Asks payments to charge a PENDING order (idempotency key = order id) and records the outcome:
+ * CONFIRMED with its event in the outbox, REJECTED on 402, or still PENDING if payments could not
+ * answer. Safe to call again for the same order: payments charges a key once.
+ */
+export async function chargeOrder(deps: OrdersDeps, order: Order, requestId = ''): Promise<ChargeOutcome> {
+  let payment;
+  try {
+    payment = await deps.peers.call<PaymentResult>('payments', 'POST', '/payments', {
+      body: { order_id: order.id, amount: order.total },
+      headers: { 'idempotency-key': order.id, ...(requestId ? { 'x-request-id': requestId } : {}) },
+    });
+  } catch (err) {
+    return { kind: 'pending', order, error: `payments unreachable (${(err as Error).message})` };
+  }
+  if (payment.status === 200 || payment.status === 201) {
+    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown');
+    deps.onEvent();
+    return { kind: 'confirmed', order: confirmed };
+  }
+  if (payment.status === 402) return { kind: 'rejected', order: deps.store.reject(order.id, payment.body.reason ?? 'payment declined') };
+  const detail = typeof payment.body === 'string' ? payment.body : (payment.body.error ?? JSON.stringify(payment.body));
+  return { kind: 'pending', order, error: `payments unavailable (status ${payment.status}: ${detail})`, status: payment.status };
+}
+
 /**
  * The orders API. An order is stored PENDING, charged through payments (idempotency key = order
  * id, so any retry the mesh makes charges once), then CONFIRMED with its event in the outbox, or
  * REJECTED (402). If payments cannot answer, the order stays PENDING and the client gets 503.
  */
 export function registerOrders(app: FastifyInstance, deps: OrdersDeps): void {
-  const { store, peers } = deps;
+  const { store } = deps;
 
   app.post('/orders', async (req, reply) => {
     const checked = validateOrder(req.body);
     if (!checked.ok) return reply.code(400).send({ error: `invalid order: ${checked.errors.join('; ')}`, fields: checked.errors });
-    const cents = totalCents(checked.order.items);
-    const order = store.createPending(checked.order.user_id, checked.order.items, cents);
-
-    let payment;
-    try {
-      payment = await peers.call<PaymentResult>('payments', 'POST', '/payments', {
-        body: { order_id: order.id, amount: cents / 100 },
-        headers: { 'idempotency-key': order.id, 'x-request-id': String(req.headers['x-request-id'] ?? '') },
-      });
-    } catch (err) {
-      return reply.code(503).send({ error: `payments unreachable (${(err as Error).message}); order ${order.id} is PENDING and was not charged by this request`, order });
-    }
-    if (payment.status === 200 || payment.status === 201) {
-      const confirmed = store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown');
-      deps.onEvent();
-      return reply.code(201).send(confirmed);
-    }
-    if (payment.status === 402) {
-      const rejected = store.reject(order.id, payment.body.reason ?? 'payment declined');
-      return reply.code(402).send({ error: `payment declined: ${rejected.reason}`, order: rejected });
-    }
-    const detail = typeof payment.body === 'string' ? payment.body : (payment.body.error ?? JSON.stringify(payment.body));
-    return reply.code(503).send({ error: `payments unavailable (status ${payment.status}: ${detail}); order ${order.id} stays PENDING`, upstream_status: payment.status, order });
+    const order = store.createPending(checked.order.user_id, checked.order.items, totalCents(checked.order.items));
+    const outcome = await chargeOrder(deps, order, String(req.headers['x-request-id'] ?? ''));
+    if (outcome.kind === 'confirmed') return reply.code(201).send(outcome.order);
+    if (outcome.kind === 'rejected') return reply.code(402).send({ error: `payment declined: ${outcome.order.reason}`, order: outcome.order });
+    return reply.code(503).send({ error: `${outcome.error}; order ${order.id} stays PENDING`, upstream_status: outcome.status, order: outcome.order });
   });
 
   app.get('/orders/:id', async (req, reply) => {

@@ -4,6 +4,7 @@ import { Peers } from '../shared/peer';
 import { fatal, runService } from '../shared/runtime';
 import { registerOrders } from './app';
 import { OutboxRelay } from './outbox-relay';
+import { PendingReconciler } from './reconciler';
 import { OrderStore } from './store';
 
 runService(async ({ ctx, app, metrics }) => {
@@ -12,9 +13,13 @@ runService(async ({ ctx, app, metrics }) => {
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
   const relay = new OutboxRelay(store, bus, { log: (m) => console.log(m) });
   new Gauge({ name: 'meshlab_outbox_backlog', help: 'Outbox events not yet acknowledged by the broker.', registers: [metrics], collect() { this.set(store.outboxBacklog()); } });
-  registerOrders(app, { store, peers, onEvent: () => relay.wake() });
+  const deps = { store, peers, onEvent: () => relay.wake() };
+  registerOrders(app, deps);
+  const reconciler = new PendingReconciler(deps, { intervalMs: Number(process.env.ORDERS_RECONCILE_MS ?? 2000), graceMs: Number(process.env.ORDERS_RECONCILE_GRACE_MS ?? 5000), log: (m) => console.log(m) });
   relay.start();
+  reconciler.start();
   return async () => {
+    await reconciler.stop();
     await relay.stop();
     await peers.close();
     await bus.close();

@@ -126,6 +126,11 @@ export class OrderStore {
     return rows.map(toOrder);
   }
 
+  /** PENDING orders last touched before `beforeIso`, oldest first (the reconciler's work list). */
+  pendingBefore(beforeIso: string, limit: number): Order[] {
+    return (this.db.prepare("SELECT * FROM orders WHERE status = 'PENDING' AND updated_at < ? ORDER BY seq LIMIT ?").all(beforeIso, limit) as OrderRow[]).map(toOrder);
+  }
+
   counts(): Record<string, number> {
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM orders GROUP BY status').all() as { status: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));

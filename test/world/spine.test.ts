@@ -9,7 +9,7 @@ describe('the world', () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, env: { MESH_SEED: '11' } });
+    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, env: { MESH_SEED: '11', ORDERS_RECONCILE_MS: '300', ORDERS_RECONCILE_GRACE_MS: '1500' } });
   });
 
   afterAll(async () => {
@@ -115,9 +115,19 @@ describe('the world', () => {
     const res = await json(`${world.gatewayUrl}/orders`, { body: ORDER });
     expect(res.status).toBe(503);
     expect(res.body.error).toMatch(/payments unavailable \(status 503: no healthy upstream\); order ORD-\d+ stays PENDING/);
-    expect((await json(`${world.gatewayUrl}/orders/${res.body.order.id}`)).body.status).toBe('PENDING');
-    for (const id of ids) await world.restartInstance(id);
+    const id: string = res.body.order.id;
+    expect((await json(`${world.gatewayUrl}/orders/${id}`)).body.status).toBe('PENDING');
+    for (const i of ids) await world.restartInstance(i);
     expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER })).status).toBe(201);
+
+    // Once payments is back, the reconciler charges the stuck order with the same idempotency key: confirmed, charged once.
+    const confirmed = await eventually(`${id} confirmed by the reconciler`, async () => {
+      const o = await json(`${world.gatewayUrl}/orders/${id}`);
+      return o.body.status === 'CONFIRMED' ? o.body : undefined;
+    }, 10000);
+    expect(confirmed.payment_id).toMatch(/^PAY-/);
+    const payments = await json(`${paymentsApp()}/payments`);
+    expect(payments.body.charges_per_order.filter((c: { order_id: string }) => c.order_id === id)).toEqual([{ order_id: id, charges: 1 }]);
   });
 
   test('restarting the world keeps the data, and stopping it frees every port', async () => {
