@@ -14,7 +14,7 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Writes `payload` on a fresh connection and resolves with what came back once the sidecar closes it (or after 2 s). */
+/** Writes `payload` on a fresh connection and resolves with what came back once the sidecar closes it (or after 5 s). */
 function raw(port: number, payload: Buffer | string, endWrite = true): Promise<string> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -24,7 +24,7 @@ function raw(port: number, payload: Buffer | string, endWrite = true): Promise<s
       sock.destroy();
       resolve(got);
     };
-    const timer = setTimeout(done, 2000);
+    const timer = setTimeout(done, 5000);
     sock.on('data', (d) => {
       got += d.toString('latin1');
     });
@@ -100,7 +100,8 @@ describe('a sidecar under hostile traffic', () => {
     const took = Date.now() - t0;
     expect(answers.every((a) => a === '' || a.startsWith('HTTP/1.1 408'))).toBe(true);
     expect(took).toBeGreaterThanOrEqual(1000);
-    expect(took).toBeLessThan(2000);
+    // Closed by the sidecar (headers timeout 1 s, checked every 250 ms), well before the 5 s client fallback.
+    expect(took).toBeLessThan(3000);
   });
 
   test('10,000 malformed or random requests and slow connections: it stays up, keeps serving good traffic, and its heap returns to baseline', async () => {
@@ -136,5 +137,5 @@ describe('a sidecar under hostile traffic', () => {
     const end = heapAfterGc();
     console.log(`heap baseline ${(baseline / 1e6).toFixed(1)} MB, after 10,000 hostile requests ${(end / 1e6).toFixed(1)} MB`);
     expect(end - baseline).toBeLessThan(8 * 1024 * 1024);
-  });
+  }, 120_000);
 });
