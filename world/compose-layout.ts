@@ -96,21 +96,22 @@ export function podsOf(topology: Topology = DEFAULT_TOPOLOGY): ComposePod[] {
 }
 
 /** Every edge (caller → destination instance) with its fixed Toxiproxy port, in a stable order. */
-export function edgesOf(topology: Topology = DEFAULT_TOPOLOGY): ComposeEdge[] {
+export function edgesOf(topology: Topology = DEFAULT_TOPOLOGY, portBase = EDGE_PORT_BASE): ComposeEdge[] {
   const out: ComposeEdge[] = [];
   for (const spec of instancesOf(topology)) {
     for (const from of callersOf(topology, spec.service.name)) {
-      out.push({ name: edgeName(from, spec.id), from, instance: spec.id, upstream: `${spec.id}:${POD_PORTS.inbound}`, listenPort: EDGE_PORT_BASE + out.length });
+      out.push({ name: edgeName(from, spec.id), from, instance: spec.id, upstream: `${spec.id}:${POD_PORTS.inbound}`, listenPort: portBase + out.length });
     }
   }
   return out;
 }
 
 /** The Toxiproxy listen address for an edge proxy name (what ensureEdgeProxies' `listen` asks). */
-export function edgeListen(topology: Topology, name: string): string {
-  const edge = edgesOf(topology).find((e) => e.name === name);
-  if (!edge) throw new Error(`no edge "${name}" in the topology; edges: ${edgesOf(topology).map((e) => e.name).join(', ')}`);
-  return `0.0.0.0:${edge.listenPort}`;
+export function edgeListen(topology: Topology, name: string, listenHost = '0.0.0.0', portBase = EDGE_PORT_BASE): string {
+  const edges = edgesOf(topology, portBase);
+  const edge = edges.find((e) => e.name === name);
+  if (!edge) throw new Error(`no edge "${name}" in the topology; edges: ${edges.map((e) => e.name).join(', ')}`);
+  return `${listenHost}:${edge.listenPort}`;
 }
 
 export { GATEWAY_SERVICE };
