@@ -109,7 +109,8 @@ export function buildModel(inp: ModelInputs): DashboardModel {
   for (const n of registry.list()) {
     const { info } = n;
     const node = info.role === 'gateway' ? ensure(GATEWAY_NODE, 'gateway', info.service) : ensure(workloadNode(info.service, info.version), 'workload', info.service, info.version ?? 'unknown');
-    node.instances.push({ id: info.id, ready: n.ready, synced: n.ackedVersion >= current, ejectedBy: [...(ejectedBy.get(info.id) ?? [])].sort(), sick: inp.sick[info.id] });
+    // A gateway has no inbound endpoint to report ready: it is up while its discovery stream is open.
+    node.instances.push({ id: info.id, ready: info.role === 'gateway' || n.ready, synced: n.ackedVersion >= current, ejectedBy: [...(ejectedBy.get(info.id) ?? [])].sort(), sick: inp.sick[info.id] });
   }
   const edges = telemetry.edges(EDGE_WINDOW_MS).map((e) => ({ ...e, rps: round(e.rps, 2), errorRate: round(e.errorRate, 4), p99Ms: e.p99Ms === null ? null : round(e.p99Ms, 1) }));
   for (const e of edges) {
