@@ -84,6 +84,8 @@ export class Telemetry {
   /** Adds one scrape round: the /metrics text of every proxy that answered, read at time `t` (ms). */
   tick(t: number, scrapes: { node: ScrapedNode; text: string }[]): void {
     const edges = new Map<string, EdgeDelta>();
+    // Buckets that did not move still bound the interpolation (the `le` below the one that did).
+    const unmoved: { key: string; le: string }[] = [];
     for (const { node, text } of scrapes) {
       const firstScrape = !this.last.has(node.id);
       const prev = this.last.get(node.id) ?? new Map<string, number>();
@@ -96,11 +98,14 @@ export class Telemetry {
         if (firstScrape) continue;
         const before = prev.get(seriesKey) ?? 0;
         const delta = s.value >= before ? s.value - before : s.value;
-        if (delta === 0) continue;
         const service = s.labels.destination_service_name || 'unknown';
         const version = service === 'unknown' ? 'unknown' : s.labels.destination_version || 'unknown';
         const target = service === 'unknown' ? 'unknown' : workloadNode(service, version);
         const key = `${source}>${target}`;
+        if (delta === 0) {
+          if (s.name === BUCKET) unmoved.push({ key, le: s.labels.le });
+          continue;
+        }
         let e = edges.get(key);
         if (!e) edges.set(key, (e = { requests: 0, errors: 0, mtls: 0, codes: {}, flags: {}, le: {} }));
         if (s.name === REQUESTS) {
@@ -117,6 +122,10 @@ export class Telemetry {
         }
       }
       this.last.set(node.id, next);
+    }
+    for (const { key, le } of unmoved) {
+      const e = edges.get(key);
+      if (e) e.le[le] ??= 0;
     }
     const dt = this.lastT === undefined ? 0 : Math.max(0, t - this.lastT);
     this.lastT = t;
