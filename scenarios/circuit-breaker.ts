@@ -1,5 +1,5 @@
 import { defineScenario } from './runner/scenario';
-import { ORDER } from './runner/fixtures';
+import { ORDER, paymentsDestinationRule } from './runner/fixtures';
 
 const PAYMENTS_CLUSTER = 'outbound|80||payments.default.svc.cluster.local';
 const SICK = 'payments-v1-0';
@@ -20,24 +20,13 @@ export default defineScenario({
   async run(ctx) {
     const intervalMs = ctx.pick(1000, 500);
     const baseMs = ctx.pick(5000, 2000);
-    await ctx.apply(`apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: payments
-spec:
-  host: payments
-  trafficPolicy:
-    outlierDetection:
-      consecutive5xxErrors: 5
-      interval: ${intervalMs}ms
-      baseEjectionTime: ${baseMs}ms
-      maxEjectionPercent: 100
-  subsets:
-  - name: v1
-    labels: {version: v1}
-  - name: v2
-    labels: {version: v2}
-`);
+    await ctx.apply(
+      paymentsDestinationRule(`outlierDetection:
+  consecutive5xxErrors: 5
+  interval: ${intervalMs}ms
+  baseEjectionTime: ${baseMs}ms
+  maxEjectionPercent: 100`),
+    );
     const rps = 50;
     const totalMs = 1000 + 1000 + baseMs + intervalMs + ctx.pick(3000, 1500);
     const load = ctx.load('orders', { path: '/orders', body: ORDER, rps, durationMs: totalMs, concurrency: 16 });

@@ -1,9 +1,17 @@
 import type { Scenario } from './runner/scenario';
 import baseline from './baseline';
 import circuitBreaker from './circuit-breaker';
+import connectionPool from './connection-pool';
+import retries from './retries';
+import timeouts from './timeouts';
+import canary from './canary';
+import headerRouting from './header-routing';
+import faultInjection from './fault-injection';
+import cascade from './cascade';
+import networkChaos from './network-chaos';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

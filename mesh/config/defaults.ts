@@ -7,7 +7,8 @@
 export const DEFAULT_RETRY = {
   attempts: 2,
   retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
-  retriableStatusCodes: [503],
+  // Istio ≥ 1.24 no longer adds 503 to the default retriable status codes: an app's 503 is not retried.
+  retriableStatusCodes: [],
 } as const;
 
 /** OutlierDetection defaults once the block is present (Istio docs / Envoy cluster defaults). */

@@ -306,9 +306,9 @@ export function effectiveRoute(route: HTTPRoute): EffectiveRoute {
   if (route.fault) {
     const { delay, abort } = route.fault;
     fault = {};
-    // An unset percentage applies the fault to every request (Envoy's fault filter default).
-    if (delay?.fixedDelay) fault.delay = { ms: parseDuration(delay.fixedDelay), percent: delay.percentage?.value ?? delay.percent ?? 100 };
-    if (abort?.httpStatus !== undefined) fault.abort = { httpStatus: abort.httpStatus, percent: abort.percentage?.value ?? 100 };
+    // Istio: "If left unspecified, no request will be delayed/aborted" — an unset percentage is 0%.
+    if (delay?.fixedDelay) fault.delay = { ms: parseDuration(delay.fixedDelay), percent: delay.percentage?.value ?? delay.percent ?? 0 };
+    if (abort?.httpStatus !== undefined) fault.abort = { httpStatus: abort.httpStatus, percent: abort.percentage?.value ?? 0 };
   }
   return {
     ...(route.name ? { name: route.name } : {}),

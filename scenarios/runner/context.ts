@@ -125,6 +125,28 @@ export class ScenarioContext {
     };
   }
 
+  /** Business requests the given instances' apps have served (their lab counters), summed. */
+  async served(instances: string[]): Promise<number> {
+    const state = this.world.state();
+    let sum = 0;
+    for (const id of instances) {
+      const info = state.instances.find((i) => i.id === id);
+      if (!info) throw new Error(`no instance ${id}`);
+      sum += ((await (await fetch(`http://127.0.0.1:${info.app.ports.lab}/lab`)).json()) as { served: number }).served;
+    }
+    return sum;
+  }
+
+  /** Polls `check` every 100 ms until it returns a value or `timeoutMs` passes (then undefined). */
+  async waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check().catch(() => undefined);
+      if (v !== undefined || Date.now() > deadline) return v;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Heals every instance (scenarios leave the world as they found it). */
   async healAll(): Promise<void> {
     await Promise.all(this.world.state().instances.map((i) => fetch(`http://127.0.0.1:${i.app.ports.lab}/lab/sick`, { method: 'DELETE' }).catch(() => undefined)));

@@ -35,7 +35,7 @@ describe('Bookinfo-style samples load with no messages and route as Istio would'
         matches: [],
         destinations: [{ host: 'payments', weight: 100, percent: 100 }],
         timeoutMs: 0,
-        retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], retriableStatusCodes: [503] },
+        retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], retriableStatusCodes: [] },
       },
     ]);
   });
@@ -92,11 +92,11 @@ describe('Bookinfo-style samples load with no messages and route as Istio would'
     expect(tp.loadBalancer).toEqual({ type: 'LEAST_REQUEST' });
   });
 
-  test('the default lab config (config/default) is valid: payments 100% v1', () => {
+  test('the default lab config (config/default) is valid: payments subsets, no split (every endpoint)', () => {
     const r = loadPath(path.join(REPO, 'config/default'));
     expect(r.messages).toEqual([]);
     expect(analyze(r.resources, { instances: [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }] })).toEqual([]);
-    expect(effectiveRoutes(r.resources, 'payments')[0].destinations).toEqual([{ host: 'payments', subset: 'v1', weight: 100, percent: 100 }]);
+    expect(effectiveRoutes(r.resources, 'payments')[0].destinations).toEqual([{ host: 'payments', weight: 100, percent: 100 }]);
   });
 
   test('the same samples load under v1alpha3 and v1beta1 apiVersions', () => {

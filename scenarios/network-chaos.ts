@@ -1,0 +1,50 @@
+import { ChaosClient } from '../chaos/client';
+import { defineScenario } from './runner/scenario';
+import { ORDER, PAYMENTS, paymentsVirtualService } from './runner/fixtures';
+
+/** A broken network (not a broken instance): the chaos proxy on the orders→payments edges. */
+export default defineScenario({
+  name: 'network-chaos',
+  title: 'chaos proxy: +200 ms latency, then connection resets, on orders→payments; retries and timeouts absorb them',
+  teaches: [
+    'Every sidecar→sidecar hop runs through a Toxiproxy-compatible chaos proxy (orders->payments-v1-0, …). Latency',
+    'there slows calls but a 1 s timeout tolerates it; resets on one instance are retried (retryOn reset) on another.',
+  ],
+  async run(ctx) {
+    if (!ctx.world.chaosUrl) throw new Error('this world runs without a chaos server (chaosPort: false)');
+    const chaos = new ChaosClient(ctx.world.chaosUrl);
+    const edges = PAYMENTS.map((id) => `orders->${id}`);
+    await ctx.apply(
+      paymentsVirtualService(`- route:
+  - destination: {host: payments}
+  timeout: 1s
+  retries:
+    attempts: 3
+    perTryTimeout: 400ms
+    retryOn: connect-failure,reset,5xx`),
+    );
+    const n = ctx.pick(200, 100);
+    try {
+      for (const e of edges) await chaos.addToxic(e, { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 200, jitter: 0 } });
+      ctx.mark('latency 200 ms on orders->payments-*');
+      const slow = await ctx.load('latency 200 ms', { path: '/orders', body: ORDER, rps: 20, count: n, concurrency: 32 });
+      for (const e of edges) await chaos.removeToxic(e, 'slow');
+      ctx.mark('latency removed');
+
+      await chaos.addToxic(edges[0], { name: 'reset', type: 'reset_peer', stream: 'downstream', attributes: { timeout: 0 } });
+      ctx.mark(`reset_peer on ${edges[0]}`);
+      const resets = await ctx.load('resets on one instance', { path: '/orders', body: ORDER, rps: 20, count: n, concurrency: 32 });
+      await chaos.removeToxic(edges[0], 'reset');
+      ctx.mark('reset removed');
+
+      const ok = (s: typeof slow): number => (100 * s.filter((x) => x.status === 201).length) / s.length;
+      ctx.expectEqual(`orders confirmed under +200 ms (${n})`, ok(slow), 100);
+      ctx.expectNear('p50 order latency under +200 ms (one payments call)', ctx.latency(slow, 50), 230, 60, ' ms');
+      ctx.expectAtLeast(`orders confirmed under resets on one instance (${n})`, ok(resets), 99);
+    } finally {
+      for (const e of edges) {
+        for (const t of ['slow', 'reset']) await chaos.removeToxic(e, t).catch(() => undefined);
+      }
+    }
+  },
+});
