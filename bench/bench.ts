@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BenchArgs } from './args';
 import { GeneratorClient } from './generator-client';
 import { mergeEncoded, newHistogram, summarize, type Histogram } from './histogram';
-import { checkGoals, summaryLine } from './goals';
+import { checkGoals, noiseWarnings, summaryLine } from './goals';
 import { planPinning } from './pin';
 import { cpuSeconds, rssMiB } from './proc-stats';
 import { PERCENTILES, type BenchResults, type Cell, type Percentile, type TopologyInfo } from './results';
@@ -39,6 +39,7 @@ class CellAccumulator {
  */
 export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResults> {
   const startedAt = new Date();
+  const loadStart = os.loadavg();
   const distDir = path.resolve(__dirname, '..');
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-bench-'));
   const pin = planPinning(!args.pin);
@@ -179,9 +180,11 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
       sliceMs: args.sliceMs,
       concurrency: args.concurrency,
       hop: HOP_DEFINITION,
+      loadAverage: { start: loadStart.map(round1), end: os.loadavg().map(round1) },
       method: 'open loop at a constant rate on an absolute schedule; latency from each request’s intended send time to its last response byte (coordinated omission corrected); HDR histogram, 1 µs resolution, 3 significant digits',
     };
-    const results: BenchResults = { meta, topologies: infos, cells, throughput, goals, summary: '' };
+    const warnings = noiseWarnings(cells, loadStart, os.cpus().length); // the load before the bench added its own
+    const results: BenchResults = { meta, topologies: infos, cells, throughput, goals, warnings, summary: '' };
     results.summary = summaryLine(results);
     ok = true;
     return results;

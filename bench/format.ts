@@ -17,3 +17,8 @@ export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i], i === 0)).join('  ');
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/** An overhead: "+80µs", or "−12µs" when below the baseline (noise). */
+export function fmtDelta(us: number): string {
+  return us < 0 ? `−${fmtUs(-us)}` : `+${fmtUs(us)}`;
+}

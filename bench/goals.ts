@@ -1,5 +1,5 @@
 import type { BenchResults, Cell, GoalCheck } from './results';
-import { fmtUs } from './format';
+import { fmtDelta, fmtUs } from './format';
 
 /** The team's targets for one sidecar hop (see /work/shared/reference/proxy-overhead.md). */
 export const GOALS = {
@@ -59,14 +59,14 @@ export function checkGoals(cells: readonly Cell[], rates: readonly number[], sid
 }
 
 /** The one-line summary the bench ends with. */
-export function summaryLine(r: Pick<BenchResults, 'cells' | 'goals' | 'throughput' | 'meta'>): string {
+export function summaryLine(r: Pick<BenchResults, 'cells' | 'goals' | 'throughput' | 'meta' | 'warnings'>): string {
   const rate = goalRate(r.meta.rates);
   const hop = (t: string) => r.cells.find((c) => c.topology === t && c.rate === rate)?.perHopOverheadUs;
   const parts: string[] = [];
   const s1 = hop('sidecar1') ?? hop('sidecar2');
-  if (s1) parts.push(`sidecar hop +${fmtUs(s1.p50)} p50 / +${fmtUs(s1.p99)} p99 at ${rate} rps`);
+  if (s1) parts.push(`sidecar hop ${fmtDelta(s1.p50)} p50 / ${fmtDelta(s1.p99)} p99 at ${rate} rps`);
   const h = hop('haproxy');
-  if (h) parts.push(`HAProxy +${fmtUs(h.p50)} / +${fmtUs(h.p99)}`);
+  if (h) parts.push(`HAProxy ${fmtDelta(h.p50)} / ${fmtDelta(h.p99)}`);
   const tp = r.throughput.find((t) => t.topology === 'sidecar1');
   if (tp) parts.push(`max ${tp.rps} rps through 1 sidecar`);
   const pass = r.goals.filter((g) => g.verdict === 'pass').length;
@@ -74,5 +74,26 @@ export function summaryLine(r: Pick<BenchResults, 'cells' | 'goals' | 'throughpu
   parts.push(`goals: ${pass} pass, ${fail} fail`);
   const errors = r.cells.reduce((n, c) => n + c.errors, 0);
   parts.push(`${errors} errors`);
+  if (r.warnings.length) parts.push('NOISY machine, see warnings');
   return `bench: ${parts.join('; ')}`;
+}
+
+/** Thresholds past which the machine, not the proxies, dominates the figures. */
+export const NOISE = {
+  /** The generator sent this late (p99) in some slice: it was descheduled, so every topology's tail carries it. */
+  sendLagP99Us: 1000,
+  /** The direct path's own p99: a quiet 2-vCPU machine stays near 1 ms (reference: 1.15 ms with wrk). */
+  directP99Us: 3000,
+};
+
+/** Warnings that the run was too noisy to judge a tenth-of-a-millisecond overhead. */
+export function noiseWarnings(cells: readonly Cell[], loadAvg: readonly number[], cpus: number): string[] {
+  const w: string[] = [];
+  const lag = Math.max(0, ...cells.map((c) => c.sendLagP99Us));
+  if (lag > NOISE.sendLagP99Us) w.push(`the generator ran up to ${fmtUs(lag)} late (send lag p99 > ${fmtUs(NOISE.sendLagP99Us)}): it was starved of CPU; tails are the machine's, not the proxies'`);
+  for (const c of cells) {
+    if (c.topology === 'direct' && c.latencyUs.p99 > NOISE.directP99Us) w.push(`direct p99 at ${c.rate} rps is ${fmtUs(c.latencyUs.p99)} (> ${fmtUs(NOISE.directP99Us)}): the baseline itself is noisy`);
+  }
+  if (loadAvg[0] > cpus) w.push(`load average ${loadAvg.map((l) => l.toFixed(1)).join(' ')} on ${cpus} CPUs before the bench started: other work competed with the bench; rerun on a quiet machine`);
+  return w;
 }

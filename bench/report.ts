@@ -1,4 +1,4 @@
-import { fmtUs, table } from './format';
+import { fmtDelta, fmtUs, table } from './format';
 import { GOALS, goalRate } from './goals';
 import { PERCENTILES, type BenchResults } from './results';
 
@@ -9,6 +9,7 @@ export function renderReport(r: BenchResults): string {
   out.push(`meshlab bench — ${r.meta.node}, ${r.meta.cpus} CPUs, ${r.meta.pinning.enabled ? `pinned: generator on CPU ${r.meta.pinning.generatorCpu}, proxies and upstream on CPU ${r.meta.pinning.systemCpu}` : `not pinned (${r.meta.pinning.reason})`}`);
   out.push(`open loop, constant rate, latency from each request's intended send time (µs, HDR); ${r.meta.durationMs / 1000} s per topology and rate in ${r.meta.sliceMs / 1000} s interleaved slices after ${r.meta.warmupMs / 1000} s warm-up; ≤ ${r.meta.concurrency} connections`);
   out.push(`hop = ${r.meta.hop}`);
+  for (const w of r.warnings) out.push(`WARNING: ${w}`);
   for (const t of r.topologies) if (!t.skipped) out.push(`  ${t.name.padEnd(14)} ${t.hops} hop${t.hops === 1 ? ' ' : 's'}  ${t.describe}`);
   const gr = goalRate(r.meta.rates);
   for (const rate of r.meta.rates) {
@@ -23,10 +24,10 @@ export function renderReport(r: BenchResults): string {
           c.topology,
           String(c.hops),
           ...PERCENTILES.map((p) => fmtUs(c.latencyUs[p])),
-          o ? `+${fmtUs(o.p50)}${mark('p50', GOALS.perHopP50Us)}` : '—',
-          o ? `+${fmtUs(o.p90)}` : '—',
-          o ? `+${fmtUs(o.p99)}${mark('p99', GOALS.perHopP99Us)}` : '—',
-          o ? `+${fmtUs(o.p999)}` : '—',
+          o ? `${fmtDelta(o.p50)}${mark('p50', GOALS.perHopP50Us)}` : '—',
+          o ? `${fmtDelta(o.p90)}` : '—',
+          o ? `${fmtDelta(o.p99)}${mark('p99', GOALS.perHopP99Us)}` : '—',
+          o ? `${fmtDelta(o.p999)}` : '—',
           `${c.errors}/${c.completed}`,
           c.usage ? c.usage.cpuSecondsPer1kRequests.toFixed(3) : '—',
           c.usage ? `${c.usage.rssMiBTotal.toFixed(0)}/${c.usage.processes.length}` : '—',
@@ -49,6 +50,7 @@ export function renderReport(r: BenchResults): string {
     out.push('');
     for (const t of skipped) out.push(`skipped ${t.name}: ${t.skipped}`);
   }
+  for (const w of r.warnings) out.push(`WARNING: ${w}`);
   out.push('');
   out.push('Δ/hop = (topology − direct) / hops at the same percentile and rate; negative = below noise. CPU s/1k req = CPU seconds the proxy processes used per 1,000 requests (= CPU-s per s at 1,000 rps).');
   return out.join('\n');

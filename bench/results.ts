@@ -76,10 +76,14 @@ export interface BenchResults {
     concurrency: number;
     hop: string;
     method: string;
+    /** os.loadavg() at the start and at the end of the run. */
+    loadAverage: { start: number[]; end: number[] };
   };
   topologies: TopologyInfo[];
   cells: Cell[];
   throughput: ({ topology: string; durationMs: number; connections: number } & ThroughputResult)[];
   goals: GoalCheck[];
+  /** Why the figures may not be trustworthy (a starved generator, a noisy baseline, a loaded machine). */
+  warnings: string[];
   summary: string;
 }

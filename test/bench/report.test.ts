@@ -1,6 +1,6 @@
 import { parseArgs, parseDuration } from '../../bench/args';
-import { checkGoals, goalRate, summaryLine } from '../../bench/goals';
-import { fmtUs } from '../../bench/format';
+import { checkGoals, goalRate, noiseWarnings, summaryLine } from '../../bench/goals';
+import { fmtDelta, fmtUs } from '../../bench/format';
 import { renderReport } from '../../bench/report';
 import { renderSvg } from '../../bench/svg';
 import type { BenchResults, Cell } from '../../bench/results';
@@ -67,7 +67,7 @@ describe('goals and report', () => {
   test('table, SVG and summary from one result', () => {
     const cells = [cell('direct', 0, 80, 900, null), cell('sidecar1', 1, 160, 1300, [80, 400])];
     const r: BenchResults = {
-      meta: { startedAt: '', finishedAt: '', node: 'v20', cpus: 2, pinning: { enabled: false, reason: 'test', generatorCpu: 1, systemCpu: 0 }, rates: [1000], durationMs: 1000, warmupMs: 0, sliceMs: 500, concurrency: 4, hop: 'one proxy listener', method: 'open loop' },
+      meta: { startedAt: '', finishedAt: '', node: 'v20', cpus: 2, pinning: { enabled: false, reason: 'test', generatorCpu: 1, systemCpu: 0 }, rates: [1000], durationMs: 1000, warmupMs: 0, sliceMs: 500, concurrency: 4, hop: 'one proxy listener', method: 'open loop', loadAverage: { start: [0.5, 0.5, 0.5], end: [1, 1, 1] } },
       topologies: [
         { name: 'direct', hops: 0, kind: 'baseline', describe: 'generator → upstream' },
         { name: 'sidecar1', hops: 1, kind: 'sidecar', describe: 'via one sidecar' },
@@ -76,11 +76,13 @@ describe('goals and report', () => {
       cells,
       throughput: [{ topology: 'sidecar1', durationMs: 1000, connections: 4, rps: 3000, requests: 3000, errors: 0, non2xx: 0, latencyP50Ms: 1, latencyP99Ms: 3 }],
       goals: checkGoals(cells, [1000], ['sidecar1']),
+      warnings: [],
       summary: '',
     };
     r.summary = summaryLine(r);
     expect(r.summary).toBe('bench: sidecar hop +80µs p50 / +400µs p99 at 1000 rps; max 3000 rps through 1 sidecar; goals: 2 pass, 0 fail; 0 errors');
     const text = renderReport(r);
+    expect(text).not.toContain('WARNING');
     expect(text).toMatch(/sidecar1\s+1\s+160µs\s+170µs\s+1300µs\s+1400µs\s+1800µs\s+\+80µs ✓\s+\+80µs\s+\+400µs ✓/);
     expect(text).toContain('skipped nginx: nginx is not installed (apt-get update && apt-get install -y haproxy nginx)');
     const svg = renderSvg(r);
@@ -88,6 +90,19 @@ describe('goals and report', () => {
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg.match(/<polyline /g)).toHaveLength(2);
     expect(svg.match(/<circle /g)).toHaveLength(10);
+  });
+
+  test('noise warnings: a late generator, a slow baseline, a loaded machine', () => {
+    const quiet = [cell('direct', 0, 80, 900, null), cell('sidecar1', 1, 160, 1300, [80, 400])];
+    expect(noiseWarnings(quiet, [0.4, 0.3, 0.2], 2)).toEqual([]);
+    const noisy = [{ ...cell('direct', 0, 80, 94_000, null), sendLagP99Us: 133_000 }, cell('sidecar1', 1, 160, 1300, [80, 400])];
+    const w = noiseWarnings(noisy, [17.7, 14.3, 10.2], 2);
+    expect(w).toHaveLength(3);
+    expect(w[0]).toMatch(/^the generator ran up to 133ms late/);
+    expect(w[1]).toMatch(/^direct p99 at 1000 rps is 94.14ms/);
+    expect(w[2]).toMatch(/^load average 17.7 14.3 10.2 on 2 CPUs before the bench started/);
+    expect(summaryLine({ cells: quiet, goals: [], throughput: [], meta: { rates: [1000] } as BenchResults['meta'], warnings: w })).toBe('bench: sidecar hop +80µs p50 / +400µs p99 at 1000 rps; goals: 0 pass, 0 fail; 0 errors; NOISY machine, see warnings');
+    expect(fmtDelta(-91)).toBe('−91µs');
   });
 
   test('reference proxy configs keep connections to the upstream alive', () => {
