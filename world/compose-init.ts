@@ -29,7 +29,7 @@ export interface ComposeInitOptions {
 
 export interface ComposeInitResult {
   edges: Edge[];
-  /** Proxies created or re-pointed this run (0 on a re-run against an unchanged Toxiproxy). */
+  /** Proxies ensured this run: every edge of each instance that had a missing or wrong proxy (0 on a re-run against an unchanged Toxiproxy). */
   changed: number;
 }
 

@@ -48,6 +48,8 @@ export interface ComposeTargetOptions {
   topology?: Topology;
   /** How to run compose (default `docker compose`); tests point this at a fake. */
   executable?: compose.IDockerComposeOptions['executable'];
+  /** Control-plane URL when not the published 127.0.0.1:15010 (tests). */
+  controlPlaneUrl?: string;
   /** Bus the apps were started with (MESHLAB_BUS_KIND at `docker compose up`; default kafka). */
   busKind?: string;
 }
@@ -89,7 +91,7 @@ export class ComposeWorld implements WorldHandle {
   }
 
   get controlPlaneUrl(): string {
-    return `http://${this.host}:${INFRA_PORTS.controlPlane}`;
+    return this.options.controlPlaneUrl ?? `http://${this.host}:${INFRA_PORTS.controlPlane}`;
   }
 
   get gatewayUrl(): string {
