@@ -10,6 +10,7 @@ import { OutlierDetector, realClock, type Clock } from './outlier-detector';
 import { CONNECTION_POOL_DEFAULTS } from './config/defaults';
 import type { EffectiveTrafficPolicy } from './config/effective';
 import { meshRandom, type Rng } from './rng';
+import type { UpstreamTls } from './upstream-tls';
 
 /** What a cluster tells the sidecar's metrics about. */
 export interface ClusterObserver {
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   observer?: ClusterObserver;
   /** Hosts of a previous version of this cluster to adopt (pools of endpoints that remain survive). */
   adopt?: ReadonlyMap<string, UpstreamHost>;
+  /** Outbound mTLS (the sidecar's workload certificate); absent = plaintext to every endpoint. */
+  upstreamTls?: UpstreamTls;
 }
 
 /**
@@ -47,6 +50,7 @@ export class Cluster {
   readonly policy?: EffectiveTrafficPolicy;
   readonly observer: ClusterObserver;
   private readonly poolKey: string;
+  private readonly upstreamTls?: UpstreamTls;
   private healthyCache: readonly UpstreamHost[] = [];
   private healthyGen = -1;
   private readonly adopt?: ReadonlyMap<string, UpstreamHost>;
@@ -64,6 +68,7 @@ export class Cluster {
     this.breaker = new CircuitBreaker(opts.policy?.connectionPool ?? CONNECTION_POOL_DEFAULTS);
     this.poolKey = JSON.stringify(poolOptionsFor(opts.policy?.connectionPool));
     this.adopt = opts.adopt;
+    this.upstreamTls = opts.upstreamTls;
     if (opts.policy?.outlierDetection) {
       const observer = this.observer;
       this.outlier = new OutlierDetector<UpstreamHost>(opts.policy.outlierDetection, opts.clock ?? realClock, {
@@ -84,7 +89,7 @@ export class Cluster {
       let host = this.byKey.get(key);
       if (!host || host.endpoint.instance !== ep.instance) {
         host?.close();
-        host = this.adoptable(key, ep) ?? new UpstreamHost(ep, poolOptionsFor(this.policy?.connectionPool), this.poolKey);
+        host = this.adoptable(key, ep) ?? this.newHost(ep);
         this.byKey.set(key, host);
       }
       if (this.hosts[next.length] !== host) changed = true;
@@ -102,9 +107,21 @@ export class Cluster {
     this.outlier?.setHosts(next);
   }
 
+  private newHost(ep: Endpoint): UpstreamHost {
+    const cp = this.policy?.connectionPool;
+    const transport = this.upstreamTls?.transportFor(ep, this.policy?.tlsMode, cp?.connectTimeoutMs);
+    return new UpstreamHost(ep, poolOptionsFor(cp, transport), this.hostPoolKey(ep), transport?.peerPrincipal);
+  }
+
+  /** The cluster's pool settings plus whether this endpoint is reached over mTLS (and as whom). */
+  private hostPoolKey(ep: Endpoint): string {
+    const peer = this.upstreamTls?.peerFor(ep, this.policy?.tlsMode);
+    return peer ? `${this.poolKey}|mtls:${peer}` : this.poolKey;
+  }
+
   private adoptable(key: string, ep: Endpoint): UpstreamHost | undefined {
     const old = this.adopt?.get(key);
-    if (old && old.endpoint.instance === ep.instance && old.poolKey === this.poolKey && !old.closed) return old;
+    if (old && old.endpoint.instance === ep.instance && old.poolKey === this.hostPoolKey(ep) && !old.closed) return old;
     return undefined;
   }
 

@@ -9,6 +9,8 @@ import type { AccessLog } from './access-log';
 import { applyToFlat } from './header-ops';
 import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, type SpanRing } from './tracing';
 import { meshRandom, type Rng } from './rng';
+import { connectionInfo } from './security/mtls';
+import type { CompiledAuthorization } from './security/authz';
 
 /** Request limits of a listener (Envoy's defaults where it has one). */
 export const REQUEST_LIMITS = {
@@ -33,6 +35,16 @@ export interface HcmOptions {
   accessLog: AccessLog;
   spans?: SpanRing;
   rng?: Rng;
+  /** This workload's SPIFFE id when it has a certificate (source/destination_principal). */
+  identity?: string;
+  /** Inbound only: the AuthorizationPolicy in force, evaluated before routing to the app. */
+  authz?: () => CompiledAuthorization | undefined;
+  /**
+   * Inbound only: true while PeerAuthentication is STRICT. A plaintext keep-alive connection accepted before the switch
+   * is cut at its next request (Envoy drains connections of a replaced filter chain), reported through `onRefused`.
+   */
+  strict?: () => boolean;
+  onRefused?: (socket: IncomingMessage['socket']) => void;
 }
 
 const FAULT_ABORT_BODY = 'fault filter abort';
@@ -56,6 +68,12 @@ export class HttpConnectionManager {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const { direction } = this.opts;
+    const conn = direction === 'inbound' ? connectionInfo(req.socket) : undefined;
+    if (conn && !conn.mtls && this.opts.strict?.()) {
+      this.opts.onRefused?.(req.socket);
+      req.socket.destroy();
+      return;
+    }
     const info = new StreamInfo(direction);
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
@@ -78,6 +96,14 @@ export class HttpConnectionManager {
       headers.push(PEER_HEADER, this.peerValue);
     } else {
       info.destinationService = this.opts.workload.service;
+      // The peer's identity was verified once, at the handshake; here it is only read off the socket.
+      if (conn) {
+        info.connectionSecurityPolicy = conn.connectionSecurityPolicy;
+        if (conn.mtls) {
+          info.sourcePrincipal = conn.peerPrincipal ?? 'unknown';
+          info.destinationPrincipal = this.opts.identity ?? 'unknown';
+        }
+      }
       const peer = req.headers[PEER_HEADER];
       if (typeof peer === 'string') {
         const sep = peer.indexOf(';');
@@ -90,6 +116,14 @@ export class HttpConnectionManager {
     info.parentSpanId = parent?.parentId ?? null;
     info.spanId = newSpanId();
     headers.push('traceparent', formatTraceparent(info.traceId, info.spanId, parent?.flags));
+
+    if (direction === 'inbound' && this.opts.authz) {
+      const authz = this.opts.authz();
+      if (authz && authz.applied.length > 0) {
+        const decision = authz.evaluate({ principal: info.sourcePrincipal === 'unknown' ? undefined : info.sourcePrincipal, method: info.method, path: info.path, headers: req.headers });
+        if (!decision.allowed) return this.localReply(res, info, 403, Flags.RBAC, LocalReplies.rbac);
+      }
+    }
 
     const route = this.opts.routes().route(req, info);
     if (!route) return this.localReply(res, info, 404, Flags.NR, '');
@@ -166,6 +200,12 @@ export class HttpConnectionManager {
     this.inFlight--;
     if (!res.writableFinished && !info.flags.includes(Flags.DC) && !info.flags.includes(Flags.UC) && !info.flags.includes(Flags.UT)) info.flag(Flags.DC);
     if (info.status === 0) info.status = res.writableFinished ? res.statusCode : 0;
+    const up = info.upstream;
+    if (up?.peerPrincipal && this.opts.direction === 'outbound') {
+      // The connector verified this host's SPIFFE id on every connection the pool made to it.
+      info.sourcePrincipal = this.opts.identity ?? 'unknown';
+      info.destinationPrincipal = up.peerPrincipal;
+    }
     info.finish();
     this.opts.stats.record(info);
     this.opts.accessLog.log(info);

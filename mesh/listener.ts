@@ -1,5 +1,6 @@
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
+import type { MtlsServer } from './security/mtls';
 
 /** Limits that keep a sidecar standing whatever a client sends (Envoy's defaults where it has one). */
 export const LISTENER_LIMITS = {
@@ -24,8 +25,8 @@ export interface Listener {
   drain(graceMs: number, inFlight: () => number): Promise<void>;
 }
 
-/** An HTTP/1.1 listener on `host:port` (0 = ephemeral) feeding `handler`. */
-export async function listen(name: string, host: string, port: number, handler: http.RequestListener): Promise<Listener> {
+/** The HTTP/1.1 server every listener uses, with the limits above; not bound to a port. */
+function limitedServer(handler: http.RequestListener): http.Server {
   const server = http.createServer(
     {
       maxHeaderSize: LISTENER_LIMITS.maxHeaderSize,
@@ -45,6 +46,12 @@ export async function listen(name: string, host: string, port: number, handler: 
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  return server;
+}
+
+/** An HTTP/1.1 listener on `host:port` (0 = ephemeral) feeding `handler`. */
+export async function listen(name: string, host: string, port: number, handler: http.RequestListener): Promise<Listener> {
+  const server = limitedServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`${name} listener could not bind ${host}:${port}: ${err.message}`)));
     server.listen(port, host, resolve);
@@ -59,6 +66,56 @@ export async function listen(name: string, host: string, port: number, handler: 
       const deadline = Date.now() + graceMs;
       while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/**
+ * The inbound listener peers call. It binds its port at once (the port is announced to the control plane before the
+ * workload certificate exists, since the CA only signs for registered nodes), and hands every accepted socket to an
+ * MtlsServer once `secure()` installed one (PeerAuthentication decides plaintext/mTLS there), or straight to the HTTP
+ * server when the sidecar runs without mTLS. With `requireSecure`, connections arriving before `secure()` are dropped:
+ * the endpoint is not ready yet, so no mesh peer sends any.
+ */
+export interface InboundListener extends Listener {
+  /** Installs the sniffing mTLS front; its handler must be `server` (see inboundHttpServer). */
+  secure(mtls: MtlsServer): void;
+  readonly mtls?: MtlsServer;
+}
+
+export async function listenInbound(name: string, host: string, port: number, handler: http.RequestListener, opts: { requireSecure: boolean }): Promise<InboundListener> {
+  const server = limitedServer(handler);
+  // Sockets reach `server` by emit('connection'), never by listen(): start its connection tracking (headers and
+  // idle timeouts) by hand, as listen() would.
+  server.emit('listening');
+  let mtls: MtlsServer | undefined;
+  const raw = net.createServer({ noDelay: true }, (socket) => {
+    if (mtls) mtls.server.emit('connection', socket);
+    else if (opts.requireSecure) socket.destroy();
+    else server.emit('connection', socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    raw.once('error', (err) => reject(new Error(`${name} listener could not bind ${host}:${port}: ${err.message}`)));
+    raw.listen(port, host, resolve);
+  });
+  return {
+    server,
+    port: (raw.address() as net.AddressInfo).port,
+    get mtls() {
+      return mtls;
+    },
+    secure(m: MtlsServer) {
+      mtls = m;
+    },
+    drain: async (graceMs, inFlight) => {
+      const closed = new Promise<void>((resolve) => raw.close(() => resolve()));
+      server.close();
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await mtls?.close();
       await closed;
     },
   };

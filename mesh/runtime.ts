@@ -7,6 +7,7 @@ import type { RequestTest } from './route-match';
 import type { Clock } from './outlier-detector';
 import { meshRandom, type Rng } from './rng';
 import { RoundRobin } from './lb/round-robin';
+import type { UpstreamTls } from './upstream-tls';
 
 interface RuntimeRoute {
   match?: RequestTest;
@@ -33,6 +34,8 @@ export interface MeshRuntimeOptions {
   unconfiguredLb?: 'ROUND_ROBIN' | 'LEAST_REQUEST';
   /** Gateway only: path prefix → service, applied before the service's routes. */
   gatewayRoutes?: { prefix: string; service: string }[];
+  /** Outbound mTLS to peer sidecars (auto mTLS); absent = plaintext everywhere. */
+  upstreamTls?: UpstreamTls;
 }
 
 /**
@@ -63,7 +66,7 @@ export class MeshRuntime implements RouteTable {
       if (!cluster || this.settings.get(spec.name) !== key) {
         const old = cluster;
         const lbOverride = unconfigured && this.opts.unconfiguredLb === 'ROUND_ROBIN' ? { lb: new RoundRobin() } : {};
-        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), ...lbOverride });
+        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, ...lbOverride });
         cluster.setEndpoints(spec.endpoints);
         if (old) {
           for (const h of cluster.members) if (old.handOver().get(h.key) === h) old.markHandedOver(h);

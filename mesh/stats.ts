@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ClusterObserver } from './cluster';
 import type { UpstreamHost } from './upstream-host';
 import type { StreamInfo } from './stream-info';
+import type { RefusedEvent } from './security/mtls';
+import type { RotatedEvent } from './security/workload-cert';
 
 /** Envoy's default histogram buckets (ms), which Istio's istio_request_duration_milliseconds uses. */
 export const ENVOY_DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -46,6 +48,10 @@ export class MeshStats implements ClusterObserver {
   readonly ejected: Gauge<string>;
   readonly overflows: Counter<string>;
   readonly retries: Counter<string>;
+  readonly refusedConnections: Counter<string>;
+  readonly certRotations: Counter<string>;
+  readonly certGeneration: Gauge<string>;
+  readonly certExpiry: Gauge<string>;
   /** Live per-cluster numbers read at scrape time (active requests, pending), set by the sidecar. */
   clusterGauges?: () => Iterable<{ cluster: string; active: number; pending: number }>;
 
@@ -60,6 +66,10 @@ export class MeshStats implements ClusterObserver {
     this.ejected = new Gauge({ name: 'meshlab_outlier_ejected_hosts', help: 'Hosts currently ejected by outlier detection.', labelNames: ['cluster'], registers });
     this.overflows = new Counter({ name: 'meshlab_upstream_rq_pending_overflow_total', help: 'Requests refused by circuit breakers (503 UO).', labelNames: ['cluster'], registers });
     this.retries = new Counter({ name: 'meshlab_upstream_rq_retry_total', help: 'Retries sent upstream.', labelNames: ['cluster'], registers });
+    this.refusedConnections = new Counter({ name: 'meshlab_inbound_connections_refused_total', help: 'Inbound connections refused by the mTLS listener (PeerAuthentication), by reason.', labelNames: ['reason', 'connection_security_policy'], registers });
+    this.certRotations = new Counter({ name: 'meshlab_workload_cert_rotations_total', help: 'Workload certificates issued to this proxy (the first one included).', registers });
+    this.certGeneration = new Gauge({ name: 'meshlab_workload_cert_generation', help: 'Generation of the workload certificate in use (1 = first, +1 per rotation).', registers });
+    this.certExpiry = new Gauge({ name: 'meshlab_workload_cert_expiry_timestamp_seconds', help: 'notAfter of the workload certificate in use (Unix seconds).', registers });
     const stats = this;
     new Gauge({
       name: 'meshlab_upstream_rq_active',
@@ -99,6 +109,16 @@ export class MeshStats implements ClusterObserver {
 
   onRetry(cluster: string): void {
     this.retries.inc({ cluster });
+  }
+
+  onRefused(ev: RefusedEvent): void {
+    this.refusedConnections.inc({ reason: ev.reason, connection_security_policy: ev.connectionSecurityPolicy });
+  }
+
+  onCertRotated(ev: RotatedEvent): void {
+    this.certRotations.inc();
+    this.certGeneration.set(ev.generation);
+    this.certExpiry.set(Math.floor(ev.notAfter.getTime() / 1000));
   }
 
   record(info: StreamInfo): void {

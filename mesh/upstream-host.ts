@@ -2,15 +2,18 @@ import { Pool } from 'undici';
 import type { Endpoint } from './xds';
 import type { EffectiveConnectionPool } from './config/effective';
 import { UNLIMITED } from './config/defaults';
+import type { UpstreamTransport } from './upstream-tls';
 
 /**
  * Undici pool options for a DestinationRule connection pool: maxConnections caps connections per
  * endpoint (the cluster-wide cap is the circuit breaker's), maxRequestsPerConnection recycles
  * connections, idleTimeout closes idle keep-alive connections. This is the one place upstream
- * connections are configured (mTLS would add its connector here).
+ * connections are configured: with an mTLS transport its connector makes every connection (one handshake per
+ * connection; keep-alive reuses it), and the connect timeout is the connector's.
  */
-export function poolOptionsFor(cp: EffectiveConnectionPool | undefined): Pool.Options {
+export function poolOptionsFor(cp: EffectiveConnectionPool | undefined, transport?: UpstreamTransport): Pool.Options {
   const opts: Pool.Options = {};
+  if (transport) opts.connect = transport.connect;
   if (!cp) return opts;
   if (cp.maxConnections < UNLIMITED) opts.connections = cp.maxConnections;
   if (cp.maxRequestsPerConnection > 0) opts.maxRequestsPerClient = cp.maxRequestsPerConnection;
@@ -35,6 +38,8 @@ export class UpstreamHost {
     poolOptions: Pool.Options = {},
     /** Identity of the pool settings, so a new cluster version adopts only pools configured the same way. */
     readonly poolKey = '{}',
+    /** The peer's verified SPIFFE id when this host is reached over mTLS (destination_principal). */
+    readonly peerPrincipal?: string,
   ) {
     this.endpoint = endpoint;
     this.key = `${endpoint.host}:${endpoint.port}`;

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     ports: { inbound: envInt('MESH_INBOUND_PORT', 15006), outbound: envInt('MESH_OUTBOUND_PORT', 15001), admin: envInt('MESH_ADMIN_PORT', 15000) },
     controlPlaneUrl: env('MESH_CP_URL'),
     appPort: process.env.MESH_APP_PORT ? envInt('MESH_APP_PORT') : undefined,
+    mtls: process.env.MESH_MTLS !== 'off',
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
   });
   await sidecar.start();

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { Pool } from 'undici';
 import { Cluster } from '../cluster';
 import { HttpConnectionManager } from '../http-connection-manager';
-import { listen, type Listener } from '../listener';
+import { listen, listenInbound, type InboundListener, type Listener } from '../listener';
 import { LocalRouteTable, type RouteTable } from '../route-table';
 import { MeshRuntime } from '../runtime';
 import { compileConfig } from '../compile';
@@ -12,6 +12,13 @@ import { AccessLog } from '../access-log';
 import { startAdmin } from '../admin';
 import { XdsClient } from '../xds-client';
 import type { NodeInfo, Snapshot } from '../xds';
+import { compileSecurity, type CompiledSecurity } from '../compile-security';
+import { UpstreamTls, TLS_MODE_LABEL } from '../upstream-tls';
+import { WorkloadCertManager, type SignResponse } from '../security/workload-cert';
+import { createMtlsServer, type MtlsServer, type RefusedEvent } from '../security/mtls';
+import { spiffeId } from '../security/identity';
+import { controlPlaneSigner, firstCertificate } from './workload-identity';
+import { RefusalLog } from './refusal-log';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -30,6 +37,16 @@ export interface SidecarConfig {
   gatewayRoutes?: { prefix: string; service: string }[];
   /** How often the app's /healthz is probed. */
   healthIntervalMs?: number;
+  /**
+   * Zero trust (main.ts: on unless MESH_MTLS=off): a workload certificate from the control plane's CA (rotated at
+   * half life), an inbound listener enforcing PeerAuthentication, and auto mTLS to peer sidecars. Off: plaintext
+   * everywhere (in-process tests without a control plane). AuthorizationPolicy applies either way.
+   */
+  mtls?: boolean;
+  /** Signs CSRs instead of the control plane (in-process tests). */
+  sign?: (csrPem: string) => Promise<SignResponse>;
+  /** Jitter seed of the rotation schedule. */
+  certSeed?: number;
 }
 
 /**
@@ -46,7 +63,7 @@ export class Sidecar {
   readonly localCluster = new Cluster('inbound|app');
   private outboundRoutes: RouteTable;
   private readonly inboundRoutes = new LocalRouteTable(this.localCluster);
-  private inbound?: Listener;
+  private inbound?: InboundListener;
   private outbound?: Listener;
   private admin?: http.Server;
   private inboundHcm?: HttpConnectionManager;
@@ -58,13 +75,28 @@ export class Sidecar {
   private healthPool?: Pool;
   snapshot?: Snapshot;
   ports = { inbound: 0, outbound: 0, admin: 0 };
+  /** This workload's SPIFFE id (spiffe://cluster.local/ns/default/sa/<service>). */
+  readonly identity: string;
+  /** The workload certificate agent, when mTLS is on. */
+  readonly certs?: WorkloadCertManager;
+  private mtlsServer?: MtlsServer;
+  private security: CompiledSecurity;
+  private readonly refusals = new RefusalLog();
 
   constructor(readonly config: SidecarConfig) {
     this.stats = new MeshStats({ service: config.service, version: config.version });
+    this.identity = spiffeId(config.service);
+    if (config.mtls) {
+      this.certs = new WorkloadCertManager({ identity: this.identity, seed: config.certSeed, sign: config.sign ?? controlPlaneSigner(config.controlPlaneUrl, config.instance) });
+      this.certs.on('rotated', (ev) => this.stats.onCertRotated(ev));
+      this.certs.on('rotationFailed', (err: Error, retryMs: number) => console.error(JSON.stringify({ level: 'warn', msg: 'workload certificate rotation failed', identity: this.identity, error: err.message, retry_in_ms: retryMs })));
+    }
+    this.security = compileSecurity([], { service: config.service, labels: config.labels });
     this.runtime = new MeshRuntime({
       observer: this.stats,
       unconfiguredLb: 'ROUND_ROBIN',
       gatewayRoutes: config.role === 'gateway' ? (config.gatewayRoutes ?? []) : undefined,
+      upstreamTls: this.certs ? new UpstreamTls(this.certs) : undefined,
     });
     this.stats.clusterGauges = () => this.runtime.gauges();
     this.outboundRoutes = this.runtime;
@@ -78,12 +110,21 @@ export class Sidecar {
   async start(): Promise<void> {
     const { config } = this;
     const workload = { service: config.service, version: config.version };
-    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans });
+    const identity = this.certs ? this.identity : undefined;
+    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.outboundHcm.handle);
     this.ports.outbound = this.outbound.port;
     if (config.role === 'sidecar') {
-      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans });
-      this.inbound = await listen('inbound', config.host, config.ports.inbound, this.inboundHcm.handle);
+      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity,
+        authz: () => this.security.authz,
+        strict: () => this.security.mtlsMode === 'STRICT',
+        onRefused: (socket) => {
+          const ev: RefusedEvent = { reason: 'plaintext_in_strict', connectionSecurityPolicy: 'none', remoteAddress: socket.remoteAddress, detail: 'plaintext connection accepted before STRICT, cut at its next request' };
+          this.stats.onRefused(ev);
+          this.refusals.log(ev, 'STRICT');
+        },
+      });
+      this.inbound = await listenInbound('inbound', config.host, config.ports.inbound, this.inboundHcm.handle, { requireSecure: !!this.certs });
       this.ports.inbound = this.inbound.port;
     }
     this.admin = await startAdmin(config.host, config.ports.admin, this.adminRoutes(), async () => ({ contentType: this.stats.registry.contentType, body: await this.stats.registry.metrics() }));
@@ -94,19 +135,37 @@ export class Sidecar {
       role: config.role,
       service: config.service,
       version: config.version,
-      labels: config.labels,
+      // Istio's injector marks pods that have a sidecar; peers' auto mTLS keys on it.
+      labels: this.certs && config.role === 'sidecar' ? { ...config.labels, [TLS_MODE_LABEL]: 'istio' } : config.labels,
       inbound: this.inbound ? { host: config.advertiseHost ?? config.host, port: this.ports.inbound } : undefined,
       admin: { host: config.advertiseHost ?? config.host, port: this.ports.admin },
     };
+    let registered!: () => void;
+    const streamOpen = new Promise<void>((resolve) => (registered = resolve));
     this.xds = new XdsClient({
       controlPlaneUrl: config.controlPlaneUrl,
       node,
       onSnapshot: (s) => this.applySnapshot(s),
       onConnectionChange: (connected) => {
+        if (connected) registered();
         if (connected && this.appHealthy) void this.xds.setReady(true);
       },
     });
     this.xds.start();
+    if (this.certs) {
+      // The CA signs only for a node with an open discovery stream; the endpoint is not ready (not routable) until
+      // the app is healthy, which is after this, so the first request already meets a certificate.
+      if (!config.sign) await streamOpen;
+      await firstCertificate(this.certs);
+      if (this.inbound) {
+        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server });
+        this.mtlsServer.on('refused', (ev: RefusedEvent) => {
+          this.stats.onRefused(ev);
+          this.refusals.log(ev, this.security.mtlsMode);
+        });
+        this.inbound.secure(this.mtlsServer);
+      }
+    }
     if (config.appPort) this.setAppPort(config.appPort);
   }
 
@@ -124,6 +183,7 @@ export class Sidecar {
   async stop(graceMs = 2000): Promise<void> {
     clearTimeout(this.healthTimer);
     this.xds?.stop();
+    this.certs?.stop();
     if (this.outboundHcm) this.outboundHcm.draining = true;
     if (this.inboundHcm) this.inboundHcm.draining = true;
     await Promise.all([
@@ -162,7 +222,11 @@ export class Sidecar {
   applySnapshot(snapshot: Snapshot): void {
     const resources = snapshot.resources ?? [];
     const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels });
+    const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels });
     this.runtime.apply(compiled, resources.length === 0);
+    this.security = security;
+    // New connections meet the new mode; established ones keep theirs (as Envoy's listener drain would let them).
+    this.mtlsServer?.setMode(security.mtlsMode);
     this.snapshot = snapshot;
   }
 
@@ -184,6 +248,22 @@ export class Sidecar {
         return process.memoryUsage();
       },
       '/access_log': (url: URL) => this.accessLog.entries(Number(url.searchParams.get('limit') ?? 100)),
+      '/certs': () => {
+        let c: ReturnType<WorkloadCertManager['current']> | undefined;
+        try {
+          c = this.certs?.current();
+        } catch {
+          c = undefined; // not issued yet
+        }
+        return {
+          identity: this.identity,
+          mtls: !!this.certs,
+          peerAuthenticationMode: this.security.mtlsMode,
+          authorizationPolicies: this.security.authz.applied,
+          certificate: c ? { serial: c.serial, generation: c.generation, notAfter: c.notAfter.toISOString() } : null,
+          inbound: this.mtlsServer ? this.mtlsServer.stats : null,
+        };
+      },
     };
   }
 }

@@ -1,0 +1,38 @@
+import type { SignResponse } from '../security/workload-cert';
+import type { WorkloadCertManager, CurrentCert } from '../security/workload-cert';
+
+/**
+ * The sidecar's half of Istio's CSR flow (pilot-agent → istiod): only the CSR leaves the process; the control plane
+ * answers with the signed chain and the mesh root. The node must hold an open discovery stream, which is how the
+ * control plane knows which service (and so which SPIFFE id) the node may have.
+ */
+export function controlPlaneSigner(controlPlaneUrl: string, node: string): (csrPem: string) => Promise<SignResponse> {
+  const url = new URL('/v1/certificates', controlPlaneUrl);
+  return async (csr) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ node, csr }), signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json().catch(() => ({}))) as Partial<SignResponse> & { error?: string };
+    if (!res.ok || !body.certPem || !body.chainPem || !body.rootPem) {
+      throw new Error(`control plane ${controlPlaneUrl} did not sign the CSR of node ${node}: HTTP ${res.status} ${body.error ?? ''}`.trim());
+    }
+    return { certPem: body.certPem, chainPem: body.chainPem, rootPem: body.rootPem };
+  };
+}
+
+/**
+ * Gets the first certificate, retrying (the discovery stream may still be registering, the control plane may be
+ * restarting) every `retryMs` until `deadlineMs`; then fails with the last error so the sidecar does not report
+ * ready without an identity.
+ */
+export async function firstCertificate(certs: WorkloadCertManager, deadlineMs = 30_000, retryMs = 200): Promise<CurrentCert> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await certs.start();
+    } catch (err) {
+      if (Date.now() + retryMs > deadline) {
+        throw new Error(`no workload certificate for ${certs.identity} after ${deadlineMs} ms: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+  }
+}
