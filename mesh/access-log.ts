@@ -32,11 +32,13 @@ export interface AccessLogEntry {
 export class AccessLog {
   private pending: string[] = [];
   private scheduled = false;
+  /** The newest `keep` entries, as a ring (no shifting on the request path). */
   private readonly recent: AccessLogEntry[] = [];
+  private next = 0;
 
   constructor(
     private readonly fd: number = 1,
-    private readonly keep = 1000,
+    private readonly keep = 5000,
   ) {}
 
   log(info: StreamInfo): void {
@@ -61,8 +63,9 @@ export class AccessLog {
       source_principal: info.sourcePrincipal,
       destination_principal: info.destinationPrincipal,
     };
-    if (this.recent.length >= this.keep) this.recent.shift();
-    this.recent.push(entry);
+    if (this.recent.length < this.keep) this.recent.push(entry);
+    else this.recent[this.next] = entry;
+    this.next = (this.next + 1) % this.keep;
     this.pending.push(JSON.stringify(entry));
     if (!this.scheduled) {
       this.scheduled = true;
@@ -70,8 +73,10 @@ export class AccessLog {
     }
   }
 
+  /** The newest `limit` entries, oldest first. */
   entries(limit = this.keep): AccessLogEntry[] {
-    return this.recent.slice(-limit);
+    const ordered = this.recent.length < this.keep ? this.recent : [...this.recent.slice(this.next), ...this.recent.slice(0, this.next)];
+    return ordered.slice(-limit);
   }
 
   flush(): void {
