@@ -63,6 +63,8 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
     await generator.start(pin);
     ctx.cleanups.push(() => generator.stop());
 
+    // Topologies start side by side (each has its own processes and control plane), then run in a fixed order.
+    const starting: Promise<RunningTopology | undefined>[] = [];
     for (const def of TOPOLOGIES) {
       if (!args.topologies.includes(def.name)) continue;
       const info: TopologyInfo = { name: def.name, hops: def.hops, kind: def.kind, describe: def.describe };
@@ -74,13 +76,16 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
         continue;
       }
       io.progress(`start ${def.name} …`);
-      try {
-        running.push(await def.start(ctx));
-      } catch (err) {
-        info.skipped = `failed to start: ${(err as Error).message}`;
-        io.progress(`skip ${def.name}: ${info.skipped}`);
-      }
+      starting.push(
+        def.start(ctx).catch((err: Error) => {
+          info.skipped = `failed to start: ${err.message}`;
+          io.progress(`skip ${def.name}: ${info.skipped}`);
+          return undefined;
+        }),
+      );
     }
+    for (const t of await Promise.all(starting)) if (t) running.push(t);
+    io.progress(`running: ${running.map((t) => t.name).join(', ')}`);
     if (!running.some((t) => t.name === 'direct')) throw new Error('the direct topology did not start; nothing to compare against');
 
     const cells: Cell[] = [];

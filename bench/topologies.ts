@@ -78,6 +78,8 @@ interface SidecarOpts {
   cpUrl: string;
   appPort?: number;
   entry?: string;
+  /** Zero trust (workload cert, mTLS inbound, auto mTLS upstream); the sidecar's default is on, plaintext topologies turn it off. */
+  mtls?: boolean;
 }
 
 async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedProcess> {
@@ -93,6 +95,7 @@ async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedP
     MESH_ADMIN_PORT: '0',
   };
   if (o.appPort) env.MESH_APP_PORT = String(o.appPort);
+  if (!o.mtls) env.MESH_MTLS = 'off';
   Object.assign(env, ctx.sidecarEnv);
   const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: o.entry ?? ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
   ctx.cleanups.push(() => p.stop());
@@ -162,13 +165,16 @@ export const TOPOLOGIES: readonly TopologyDef[] = [
     name: 'sidecar2-mtls',
     hops: 2,
     kind: 'sidecar',
-    describe: 'as sidecar2, sidecar to sidecar over mTLS (STRICT)',
-    unavailable: (ctx) =>
-      sidecarMtlsSupport(ctx.distDir)
-        ? 'the sidecar now loads mesh/security/mtls, but this slot is not wired yet: start sidecar2 under a STRICT PeerAuthentication (bench/topologies.ts)'
-        : 'the sidecar does not speak mTLS yet (pending the security issue); this slot runs sidecar2 under a STRICT PeerAuthentication once it does',
-    start: async () => {
-      throw new Error('sidecar2-mtls is not wired yet');
+    describe: 'as sidecar2, with zero trust on: workload certificates from the control plane CA, client → server over mTLS (verified on the server sidecar\'s /certs)',
+    unavailable: (ctx) => (sidecarMtlsSupport(ctx.distDir) ? undefined : 'the sidecar does not speak mTLS yet (pending the security issue); this slot runs sidecar2 with MESH_MTLS on once it does'),
+    start: async (ctx) => {
+      const cp = await startCp(ctx);
+      const b = await startSidecar(ctx, { name: 'bench-s2m-server', service: UPSTREAM_SERVICE, cpUrl: cp.url, appPort: ctx.upstreamPort, mtls: true });
+      const a = await startSidecar(ctx, { name: 'bench-s2m-client', service: 'bench-client', cpUrl: cp.url, mtls: true });
+      await waitForPath('sidecar2-mtls', a.ports.outbound, UPSTREAM_SERVICE);
+      const certs = (await (await fetch(`http://${HOST}:${b.ports.admin}/certs`)).json()) as { inbound?: { accepted?: { mutual_tls?: number } } | null };
+      if (!(certs.inbound?.accepted?.mutual_tls ?? 0)) throw new Error(`the server sidecar accepted no mTLS connection (its /certs: ${JSON.stringify(certs).slice(0, 300)}): the path is not mTLS`);
+      return { name: 'sidecar2-mtls', hops: 2, target: { host: HOST, port: a.ports.outbound, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(a, b) };
     },
   },
   {

@@ -13,7 +13,7 @@ describe('npm run bench (tiny run)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
   const jsonFile = path.join(dir, 'r.json');
   const svgFile = path.join(dir, 'r.svg');
-  const topologies = ['direct', 'sidecar1', 'sidecar2-mtls', ...(findBinary('haproxy') ? ['haproxy'] : [])];
+  const topologies = ['direct', 'sidecar1', 'sidecar1-alt', ...(findBinary('haproxy') ? ['haproxy'] : [])];
   let stdout = '';
   let stderr = '';
   let code: number | null = null;
@@ -33,7 +33,7 @@ describe('npm run bench (tiny run)', () => {
     expect(stderr).toMatch(/\[bench [\d.]+s\] start sidecar1/);
     expect(stderr).toMatch(/200 rps: slice 2\/2/);
     expect(stdout).toMatch(/topology\s+hops\s+p50\s+p90\s+p99\s+p99\.9\s+max\s+Δ\/hop p50/);
-    expect(stdout).toMatch(/skipped sidecar2-mtls: /);
+    expect(stdout).toContain('skipped sidecar1-alt: needs --alt-sidecar-entry FILE');
     expect(stdout.trimEnd().split('\n').pop()).toMatch(/^bench: sidecar hop [+−]\d+µs p50 \/ [+−][\d.]+(µs|ms) p99 at 200 rps; .*goals: \d+ pass, \d+ fail; 0 errors(; NOISY machine, see warnings)?$/);
   });
 
@@ -43,8 +43,8 @@ describe('npm run bench (tiny run)', () => {
     expect(Array.isArray(r.warnings)).toBe(true);
     expect(r.meta.loadAverage.start).toHaveLength(3);
     expect(r.topologies.map((t) => t.name)).toEqual(topologies);
-    expect(r.topologies.find((t) => t.name === 'sidecar2-mtls')!.skipped).toBeTruthy();
-    const measured = topologies.filter((t) => t !== 'sidecar2-mtls');
+    expect(r.topologies.find((t) => t.name === 'sidecar1-alt')!.skipped).toBe('needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare)');
+    const measured = topologies.filter((t) => t !== 'sidecar1-alt');
     expect(r.cells.map((c) => c.topology)).toEqual(measured);
     for (const c of r.cells) {
       expect(c).toMatchObject({ rate: 200, intended: 80, completed: 80, errors: 0, statuses: { '200': 80 } });
@@ -68,6 +68,6 @@ describe('npm run bench (tiny run)', () => {
     expect(svg.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     const lines = [...svg.matchAll(/<polyline data-topology="([^"]+)"/g)].map((m) => m[1]);
-    expect(lines).toEqual(topologies.filter((t) => t !== 'sidecar2-mtls'));
+    expect(lines).toEqual(topologies.filter((t) => t !== 'sidecar1-alt'));
   });
 });
