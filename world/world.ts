@@ -152,6 +152,7 @@ export class World {
     });
     await Promise.all([...[...this.instances.values()].map((i) => this.startInstance(i)), this.gateway.start()]);
     await this.waitForSync();
+    await this.tellDashboard();
     this.readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (this.options.stateFile) writeState(this.options.stateFile, this.state());
   }
@@ -180,6 +181,7 @@ export class World {
     this.instances.set(id, fresh);
     await this.startInstance(fresh);
     await this.waitForSync();
+    await this.tellDashboard();
     this.writeStateIfAny();
   }
 
@@ -218,6 +220,7 @@ export class World {
     await this.controlPlane.start();
     await postEdges(this.controlPlaneUrl, [...this.edges.values()]);
     await this.waitForSync();
+    await this.tellDashboard();
     this.writeStateIfAny();
   }
 
@@ -260,6 +263,13 @@ export class World {
     inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
     const appPorts = await inst.app.start();
     inst.sidecar.send({ type: 'app', port: appPorts.http });
+  }
+
+  /** Tells the control plane's dashboard where the chaos server and each instance's lab control are. */
+  private async tellDashboard(): Promise<void> {
+    const labs = [...this.instances.values()].filter((i) => i.app.running).map((i) => ({ instance: i.spec.id, url: `http://${this.options.host}:${i.app.ports.lab}` }));
+    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs }) });
+    await res.arrayBuffer();
   }
 
   /** Creates (or re-points, after a restart) the chaos proxies into this instance and tells the control plane. */

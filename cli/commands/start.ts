@@ -49,7 +49,7 @@ export function describeWorld(s: WorldState): string {
   for (const p of s.processes) {
     if (p.role === 'app' || p.role === 'sidecar') continue;
     const main = p.role === 'gateway' ? url(p.ports.outbound) : url(p.ports.http);
-    const extra = p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : '';
+    const extra = p.role === 'control-plane' ? `dashboard ${main}/` : p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : '';
     rows.push([p.name, p.role, '', '', p.pid, main, extra]);
   }
   if (s.bus.kind !== 'memory') rows.push([s.bus.kind, 'broker', '', '', '-', s.bus.url, 'external broker']);

@@ -6,6 +6,7 @@ import { drive, percentile, type LoadSpec, type Sample } from './load';
 import type { Expectation } from './report';
 import type { TimelineEvent } from './timeline';
 import type { AccessLogEntry } from '../../mesh/access-log';
+import type { LiveSink } from './live-sink';
 
 export interface ClusterView {
   name: string;
@@ -19,6 +20,8 @@ export interface ContextOptions {
   log: (line: string) => void;
   /** Whether a live, rewritten progress line can be drawn (a TTY). */
   live: boolean;
+  /** Where the run is streamed live (the dashboard), if anywhere. */
+  sink?: LiveSink;
 }
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
@@ -66,6 +69,7 @@ export class ScenarioContext {
 
   mark(label: string, t = this.now()): void {
     this.events.push({ t, label });
+    this.opts.sink?.event(t, label);
     this.opts.log(`  ${(t / 1000).toFixed(1).padStart(5)}s  ${label}`);
   }
 
@@ -160,7 +164,12 @@ export class ScenarioContext {
     let done = 0;
     let ok = 0;
     let lastPrinted = 0;
+    let lastSent = 0;
     const progress = (final = false): void => {
+      if (this.opts.sink && (final || this.now() - lastSent >= 500)) {
+        lastSent = this.now();
+        this.opts.sink.progress(series, lastSent, { done, ok, failed: done - ok, total });
+      }
       const line = `  [${series}] ${done}/${total} requests · ${ok} ok · ${done - ok} failed`;
       if (this.opts.live) process.stdout.write(`\r${line}${final ? '\n' : ''}`);
       else if ((final && lastPrinted !== done) || done - lastPrinted >= Math.max(1, Math.floor(total / 4))) {
@@ -168,7 +177,7 @@ export class ScenarioContext {
         this.opts.log(line);
       }
     };
-    const timer = this.opts.live ? setInterval(() => progress(), 200) : undefined;
+    const timer = this.opts.live || this.opts.sink ? setInterval(() => progress(), this.opts.live ? 200 : 500) : undefined;
     try {
       const samples = await drive(this.world.gatewayUrl, spec, this.t0, (s) => {
         list.push(s);
@@ -202,7 +211,9 @@ export class ScenarioContext {
   // ── expectations ────────────────────────────────────────────────────────────
 
   check(name: string, expected: string, measured: string, pass: boolean): void {
-    this.expectations.push({ name, expected, measured, pass });
+    const e = { name, expected, measured, pass };
+    this.expectations.push(e);
+    this.opts.sink?.expectation(e);
   }
 
   /** `value` within `target ± tolerance` (stated with its sample size in the name). */

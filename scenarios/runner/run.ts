@@ -7,6 +7,7 @@ import { renderVerdict, type ScenarioReport } from './report';
 import type { Scenario } from './scenario';
 import { renderTimeline } from './timeline';
 import { percentile } from './load';
+import { LiveSink } from './live-sink';
 
 export interface RunOptions {
   quick?: boolean;
@@ -51,6 +52,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     passed: false,
   };
   let ctx: ScenarioContext | undefined;
+  let sink: LiveSink | undefined;
   try {
     if (!world) {
       dir = tempWorldDir('meshlab-scenario-');
@@ -58,13 +60,16 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       world = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: scenario.bus, env: { MESH_SEED: String(seed) } });
       log(`  world ready in ${(world.readyMs / 1000).toFixed(1)} s (logs: ${path.join(dir, 'logs')})`);
     }
-    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log });
+    sink = new LiveSink(world.controlPlaneUrl);
+    sink.start({ scenario: scenario.name, title: scenario.title, teaches: scenario.teaches, seed, quick });
+    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log, sink });
     if (opts.world) {
       await ctx.healAll();
       await ctx.resetConfig();
     }
     await scenario.run(ctx);
     report.invariants = await checkInvariants(() => world!.state());
+    for (const e of report.invariants) sink.expectation(e);
   } catch (err) {
     report.error = (err as Error).message;
     log(`  scenario error: ${(err as Error).stack ?? err}`);
@@ -81,11 +86,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
         log(renderTimeline(samples, ctx.events, scenario.bucketMs ?? (quick ? 500 : 1000)).replace(/^/gm, '  '));
       }
     }
+    report.passed = !report.error && report.expectations.length > 0 && report.invariants.length > 0 && [...report.expectations, ...report.invariants].every((e) => e.pass);
+    report.durationMs = performance.now() - t0;
+    await sink?.report(report);
     if (!opts.world && world) await world.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
-  report.durationMs = performance.now() - t0;
-  report.passed = !report.error && report.expectations.length > 0 && [...report.expectations, ...report.invariants].every((e) => e.pass) && report.invariants.length > 0;
   log('');
   log(renderVerdict(report));
   if (opts.jsonFile) {
