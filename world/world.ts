@@ -5,7 +5,7 @@ import { ManagedProcess, ProcessSpec, Role } from './process';
 import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, instancesOf } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
-import { formatMessages } from '../mesh/config/messages';
+import { applyConfig, deleteConfig, waitForSync } from './config-client';
 import { ChaosClient } from '../chaos/client';
 import { ensureEdgeProxies, postEdges, type Edge } from './edges';
 
@@ -190,18 +190,14 @@ export class World {
    * until every sidecar has ACKed the new config. Throws with the analyzer's messages if rejected.
    */
   async applyConfig(files: { name: string; text: string }[]): Promise<ApplyOutcome> {
-    const res = await fetch(`${this.controlPlaneUrl}/v1/config/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ files }) });
-    const out = (await res.json()) as ApplyOutcome;
-    if (!out.ok) throw new Error(`config rejected:\n${formatMessages(out.messages)}`);
+    const out = await applyConfig(this.controlPlaneUrl, files);
     await this.waitForSync();
     return out;
   }
 
   /** Deletes resources by kind and name and waits for every sidecar to have the result. */
   async deleteConfig(refs: { kind: string; name: string }[]): Promise<ApplyOutcome> {
-    const res = await fetch(`${this.controlPlaneUrl}/v1/config/delete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refs }) });
-    const out = (await res.json()) as ApplyOutcome;
-    if (!out.ok) throw new Error(`delete rejected:\n${formatMessages(out.messages)}`);
+    const out = await deleteConfig(this.controlPlaneUrl, refs);
     await this.waitForSync();
     return out;
   }
@@ -226,9 +222,7 @@ export class World {
 
   /** Ready-endpoint count and config sync, from the control plane's point of view. */
   async waitForSync(timeoutMs = 10000): Promise<void> {
-    const ready = [...this.instances.values()].filter((i) => i.app.running).length;
-    const res = await fetch(`${this.controlPlaneUrl}/v1/sync?ready=${ready}&timeoutMs=${timeoutMs}`);
-    if (!res.ok) throw new Error(`the mesh did not converge: ${await res.text()}`);
+    await waitForSync(this.controlPlaneUrl, [...this.instances.values()].filter((i) => i.app.running).length, timeoutMs);
   }
 
   instance(spec: InstanceSpec): Instance {

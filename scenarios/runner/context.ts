@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { seededRandom } from '../../lib/random';
-import type { World } from '../../world/world';
+import type { WorldHandle } from '../../world/compose-target';
 import { drive, percentile, type LoadSpec, type Sample } from './load';
 import type { Expectation } from './report';
 import type { TimelineEvent } from './timeline';
@@ -12,6 +12,15 @@ export interface ClusterView {
   name: string;
   hosts: { instance: string; address: string; version: string; active: number; ejected: boolean; ejections: number }[];
 }
+
+/**
+ * What a scenario needs of a world: the embedded World, or a compose project (ComposeWorld), which
+ * reaches lab controls through `docker compose exec` instead of a loopback port.
+ */
+export type ScenarioWorld = WorldHandle & {
+  readonly chaosUrl?: string;
+  lab?(instance: string): LabHandle;
+};
 
 export interface ContextOptions {
   quick: boolean;
@@ -47,7 +56,7 @@ export class ScenarioContext {
   readonly wallStart = Date.now();
 
   constructor(
-    readonly world: World,
+    readonly world: ScenarioWorld,
     readonly opts: ContextOptions,
   ) {
     this.random = seededRandom(opts.seed);
@@ -80,9 +89,10 @@ export class ScenarioContext {
 
   /** The admin URL of an instance's sidecar (or the gateway's). */
   adminUrl(instance: string): string {
-    const port = instance === 'gateway' ? this.world.gateway.ports.admin : this.world.state().instances.find((i) => i.id === instance)?.sidecar.ports.admin;
+    const state = this.world.state();
+    const port = instance === 'gateway' ? this.world.gateway.ports.admin : state.instances.find((i) => i.id === instance)?.sidecar.ports.admin;
     if (!port) throw new Error(`no sidecar for ${instance}`);
-    return `http://127.0.0.1:${port}`;
+    return `http://${state.host}:${port}`;
   }
 
   /** A sidecar's recent access-log records (Envoy-style, with response flags and the upstream instance). */
@@ -113,31 +123,40 @@ export class ScenarioContext {
   }
 
   lab(instance: string): LabHandle {
-    const info = this.world.state().instances.find((i) => i.id === instance);
-    if (!info) throw new Error(`no instance ${instance}`);
-    const url = `http://127.0.0.1:${info.app.ports.lab}/lab/sick`;
+    const target = this.rawLab(instance);
     return {
       sick: async (s) => {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s) });
-        if (!res.ok) throw new Error(`lab ${instance}: ${await res.text()}`);
+        await target.sick(s);
         this.mark(`${instance} sick ${JSON.stringify(s)}`);
       },
       heal: async () => {
-        await fetch(url, { method: 'DELETE' });
+        await target.heal();
         this.mark(`${instance} healed`);
       },
     };
   }
 
-  /** Business requests the given instances' apps have served (their lab counters), summed. */
+  /** The world's own lab access (compose), or the instance's loopback lab port (embedded). */
+  private rawLab(instance: string): LabHandle {
+    if (this.world.lab) return this.world.lab(instance);
+    const info = this.world.state().instances.find((i) => i.id === instance);
+    if (!info) throw new Error(`no instance ${instance}; instances: ${this.world.state().instances.map((i) => i.id).join(', ')}`);
+    const url = `http://127.0.0.1:${info.app.ports.lab}/lab/sick`;
+    return {
+      sick: async (s) => {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s) });
+        if (!res.ok) throw new Error(`lab ${instance}: ${await res.text()}`);
+      },
+      heal: async () => {
+        await (await fetch(url, { method: 'DELETE' })).arrayBuffer();
+      },
+    };
+  }
+
+  /** Requests that reached the given instances, as their own sidecars counted them on the inbound side. */
   async served(instances: string[]): Promise<number> {
-    const state = this.world.state();
     let sum = 0;
-    for (const id of instances) {
-      const info = state.instances.find((i) => i.id === id);
-      if (!info) throw new Error(`no instance ${id}`);
-      sum += ((await (await fetch(`http://127.0.0.1:${info.app.ports.lab}/lab`)).json()) as { served: number }).served;
-    }
+    for (const id of instances) sum += await this.metric(id, 'istio_requests_total', { reporter: 'destination' });
     return sum;
   }
 
@@ -153,7 +172,7 @@ export class ScenarioContext {
 
   /** Heals every instance (scenarios leave the world as they found it). */
   async healAll(): Promise<void> {
-    await Promise.all(this.world.state().instances.map((i) => fetch(`http://127.0.0.1:${i.app.ports.lab}/lab/sick`, { method: 'DELETE' }).catch(() => undefined)));
+    await Promise.all(this.world.state().instances.map((i) => this.rawLab(i.id).heal().catch(() => undefined)));
   }
 
   /** Drives load through the gateway, recording samples into the named series, with a live progress line. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { World, tempWorldDir } from '../../world/world';
-import { ScenarioContext } from './context';
+import { ScenarioContext, type ScenarioWorld } from './context';
 import { checkInvariants } from './invariants';
 import { renderVerdict, type ScenarioReport } from './report';
 import type { Scenario } from './scenario';
@@ -12,8 +12,8 @@ import { LiveSink } from './live-sink';
 export interface RunOptions {
   quick?: boolean;
   seed?: number;
-  /** Use this world instead of starting one (tests share one; it is reset before the scenario). */
-  world?: World;
+  /** Use this world instead of starting one (tests share one, or a compose project); it is reset before the scenario. */
+  world?: ScenarioWorld;
   /** Write the full report here. */
   jsonFile?: string;
   /** Where report lines go (default stdout). */
@@ -34,7 +34,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   for (const line of scenario.teaches) log(`   ${line}`);
   log('');
 
-  let world = opts.world;
+  let world: ScenarioWorld | undefined = opts.world;
   let dir: string | undefined;
   const report: ScenarioReport = {
     scenario: scenario.name,
@@ -57,8 +57,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     if (!world) {
       dir = tempWorldDir('meshlab-scenario-');
       log('  starting the world …');
-      world = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: scenario.bus, env: { MESH_SEED: String(seed) } });
-      log(`  world ready in ${(world.readyMs / 1000).toFixed(1)} s (logs: ${path.join(dir, 'logs')})`);
+      const embedded = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: scenario.bus, env: { MESH_SEED: String(seed) } });
+      world = embedded;
+      log(`  world ready in ${(embedded.readyMs / 1000).toFixed(1)} s (logs: ${path.join(dir, 'logs')})`);
     }
     sink = new LiveSink(world.controlPlaneUrl);
     sink.start({ scenario: scenario.name, title: scenario.title, teaches: scenario.teaches, seed, quick });
