@@ -4,6 +4,7 @@ import { MeshStats } from '../mesh/stats';
 import { StreamInfo } from '../mesh/stream-info';
 import { downstreamHeaders, serviceFromHost, upstreamHeaders } from '../mesh/headers';
 import { UpstreamHost } from '../mesh/upstream-host';
+import { SpanRing, formatTraceparent, newSpanId, newTraceId, parseTraceparent, type Span } from '../mesh/tracing';
 
 /**
  * `node dist/bench/hot-path.js`: CPU cost of each piece of the sidecar's per-request work, called
@@ -45,11 +46,17 @@ export function measureHotPath(n = 20000): HotPathCost[] {
     return s;
   };
   const sample = info();
+  const ring = new SpanRing();
+  const span = (): Span => ({ trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: null, name: 'upstream.default.svc.cluster.local:80/*', service: 'bench-client', start: 0, duration_us: 100, status: 200, attributes: { direction: 'outbound', 'http.method': 'GET' } });
+  for (let i = 0; i < 2000; i++) ring.add(span()); // full: every add now shifts
+  const tp = formatTraceparent(newTraceId(), newSpanId());
   const results = [
     time('new StreamInfo + finish()', n, () => void info()),
     time('upstreamHeaders (4 headers, adds x-request-id)', n, () => void upstreamHeaders(raw, undefined)),
     time('downstreamHeaders (5 headers)', n, () => void downstreamHeaders(upstreamResponse)),
     time('serviceFromHost', n, () => void serviceFromHost('upstream:80')),
+    time('trace ids: parseTraceparent + newTraceId + newSpanId + formatTraceparent', n, () => void formatTraceparent(parseTraceparent(tp)?.traceId ?? newTraceId(), newSpanId())),
+    time('SpanRing.add at capacity (span object + array shift of 2000)', n, () => ring.add(span())),
     time('MeshStats.record (4 prom-client observations)', n, () => stats.record(sample)),
     time('AccessLog.log (object, toISOString, JSON.stringify, batch write)', n, () => log.log(sample)),
   ];
