@@ -9,9 +9,10 @@ import headerRouting from './header-routing';
 import faultInjection from './fault-injection';
 import cascade from './cascade';
 import networkChaos from './network-chaos';
+import latencyBudget from './latency-budget';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, latencyBudget];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
