@@ -1,4 +1,6 @@
-import { TOPOLOGY_NAMES } from './topologies';
+import { TOPOLOGY_NAMES as NAMES } from './topology-names';
+
+const TOPOLOGY_NAMES: readonly string[] = NAMES;
 
 /** The bench's command line: `npm run bench -- [--quick] [--rates 500,1000] [--duration 10s] …`. */
 export interface BenchArgs {

@@ -254,4 +254,4 @@ function refTopology(kind: 'haproxy' | 'nginx', describe: string): TopologyDef {
   };
 }
 
-export const TOPOLOGY_NAMES = TOPOLOGIES.map((t) => t.name);
+export const TOPOLOGY_NAMES: readonly string[] = TOPOLOGIES.map((t) => t.name);

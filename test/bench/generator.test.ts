@@ -59,9 +59,9 @@ describe('runOpenLoop', () => {
     expect(r.latency.p50).toBeGreaterThan(0);
     expect(r.latency.p50).toBeLessThanOrEqual(r.latency.p99);
     expect(r.latency.p99).toBeLessThanOrEqual(r.latency.max);
-    // Open loop on an absolute schedule: the last request is intended at 495 ms; allow 400 ms for a loaded machine.
+    // Open loop on an absolute schedule: the last request is intended at 495 ms; allow 1 s for a loaded machine.
     expect(wall).toBeGreaterThanOrEqual(495);
-    expect(wall).toBeLessThan(900);
+    expect(wall).toBeLessThan(1500);
     expect(typeof r.histogram).toBe('string');
   });
 
@@ -96,7 +96,8 @@ describe('runOpenLoop', () => {
     expect(r.errors).toBe(0);
     expect(r.latency.max).toBeGreaterThanOrEqual(300_000);
     expect(r.latency.p90).toBeGreaterThanOrEqual(100_000);
-    expect(r.latency.p50).toBeLessThan(50_000);
+    // Most requests are untouched by the stall (79 of 100): the median stays below the 100 ms the queued ones exceed.
+    expect(r.latency.p50).toBeLessThan(100_000);
     expect(r.sendLag.max).toBeGreaterThanOrEqual(200_000); // the queued requests went out late, and that was measured
   });
 

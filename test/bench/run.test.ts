@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BenchResults } from '../../bench/results';
 import { findBinary } from '../../bench/ref-proxies';
+import { TOPOLOGIES } from '../../bench/topologies';
+import { TOPOLOGY_NAMES } from '../../bench/topology-names';
 
 /**
  * A tiny real run of `node dist/bench/run.js`: it must start the topologies, finish, and write a
@@ -27,6 +29,10 @@ describe('npm run bench (tiny run)', () => {
     clearTimeout(timer);
   }, 50_000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('the argument parser knows exactly the defined topologies, in run order', () => {
+    expect(TOPOLOGIES.map((t) => t.name)).toEqual([...TOPOLOGY_NAMES]);
+  });
 
   test('exits 0 and prints progress, the table and the one-line summary', () => {
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
