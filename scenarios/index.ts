@@ -10,9 +10,10 @@ import faultInjection from './fault-injection';
 import cascade from './cascade';
 import networkChaos from './network-chaos';
 import latencyBudget from './latency-budget';
+import { kafkaOutage, rabbitOutage } from './broker-outage';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, latencyBudget];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, latencyBudget, kafkaOutage, rabbitOutage];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
