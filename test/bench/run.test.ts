@@ -40,7 +40,7 @@ describe('npm run bench (tiny run)', () => {
     expect(stderr).toMatch(/200 rps: slice 2\/2/);
     expect(stdout).toMatch(/topology\s+hops\s+p50\s+p90\s+p99\s+p99\.9\s+max\s+Δ\/hop p50/);
     expect(stdout).toContain('skipped sidecar1-alt: needs --alt-sidecar-entry FILE');
-    expect(stdout.trimEnd().split('\n').pop()).toMatch(/^bench: sidecar hop [+−]\d+µs p50 \/ [+−][\d.]+(µs|ms) p99 at 200 rps; .*goals: \d+ pass, \d+ fail; 0 errors(; NOISY machine, see warnings)?$/);
+    expect(stdout.trimEnd().split('\n').pop()).toMatch(/^bench: sidecar hop [+−][\d.]+(µs|ms) p50 \/ [+−][\d.]+(µs|ms) p99 at 200 rps; .*goals: \d+ pass, \d+ fail; 0 errors(; NOISY machine, see warnings)?$/);
   });
 
   test('writes well-formed JSON: every running topology measured at the rate, exact counts, ordered percentiles', () => {
