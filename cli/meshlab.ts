@@ -33,6 +33,10 @@ const COMMANDS: Record<string, Command> = {
     help: 'meshlab describe service NAME   Routes, subsets, policies and endpoints of a service.',
     run: async (argv) => (await import('./commands/mesh')).describeCommand(argv),
   },
+  chaos: {
+    help: 'meshlab chaos list | add EDGE TYPE [-a k=v] | remove EDGE NAME | down|up EDGE | reset   Cuts or slows edges (Toxiproxy API).',
+    run: async (argv) => (await import('./commands/chaos')).chaosCommand(argv),
+  },
   toxiproxy: {
     help: 'meshlab toxiproxy [--host 127.0.0.1] [--port 8474]   Runs the chaos proxy alone, a drop-in for toxiproxy-server.',
     run: async (argv) => {
