@@ -20,13 +20,16 @@ export const bandwidth: ToxicKind = {
       else sleep += c.data.length / rate;
       const slice = rate * 100; // bytes per 100 ms
       while (rate > 0 && c.data.length > slice) {
+        const sliceStart = now();
         if (!(await stub.sleep(100))) {
           stub.write(c);
           return;
         }
         stub.write({ data: c.data.subarray(0, slice), ts: c.ts });
         c.data = c.data.subarray(slice);
-        sleep -= 100;
+        // Toxiproxy subtracts a flat 100 ms here; crediting the real elapsed time keeps the
+        // average rate exact when timers fire late on a busy machine.
+        sleep -= now() - sliceStart;
       }
       const start = now();
       const completed = await stub.sleep(sleep);

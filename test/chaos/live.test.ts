@@ -129,9 +129,11 @@ describe('live add/update/remove', () => {
     const t = await proxy.addToxic({ name: 'lat', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 150, jitter: 0 } });
     expect(await rtt()).toBeGreaterThanOrEqual(150 - 2);
     await t.update({ ...t.toJson(), attributes: { latency: 20, jitter: 0 } });
-    const after = [await rtt(), await rtt(), await rtt()].sort((a, b) => a - b);
+    const after: number[] = [];
+    for (let i = 0; i < 7; i++) after.push(await rtt());
+    after.sort((a, b) => a - b);
     expect(after[0]).toBeGreaterThanOrEqual(20 - 2); // setTimeout may fire ~1 ms early
-    expect(after[1]).toBeLessThanOrEqual(20 + 10); // median
+    expect(after[3]).toBeLessThanOrEqual(20 + 10); // median
     s.destroy();
   });
 });
