@@ -95,12 +95,15 @@ describe('goals and report', () => {
   test('noise warnings: a late generator, a slow baseline, a loaded machine', () => {
     const quiet = [cell('direct', 0, 80, 900, null), cell('sidecar1', 1, 160, 1300, [80, 400])];
     expect(noiseWarnings(quiet, [0.4, 0.3, 0.2], 2)).toEqual([]);
-    const noisy = [{ ...cell('direct', 0, 80, 94_000, null), sendLagP99Us: 133_000 }, cell('sidecar1', 1, 160, 1300, [80, 400])];
+    const noisy = [{ ...cell('direct', 0, 80, 94_000, null), sendLagP99Us: 133_000 }, { ...cell('sidecar1', 1, 160, 1300, [80, 400]), sendLagP99Us: 140_000 }];
     const w = noiseWarnings(noisy, [17.7, 14.3, 10.2], 2);
     expect(w).toHaveLength(3);
-    expect(w[0]).toMatch(/^the generator ran up to 133ms late/);
+    expect(w[0]).toMatch(/^the generator ran up to 133ms late on the direct path/);
     expect(w[1]).toMatch(/^direct p99 at 1000 rps is 94.00ms \(> 3000µs\)/);
     expect(w[2]).toMatch(/^load average 17.7 14.3 10.2 on 2 CPUs before the bench started/);
+    // A topology queueing far beyond the generator's own lateness is saturated.
+    const saturated = [cell('direct', 0, 80, 900, null), { ...cell('chain5', 5, 900_000, 2_000_000, [180_000, 400_000]), sendLagP99Us: 1_900_000 }];
+    expect(noiseWarnings(saturated, [0.5, 0.5, 0.5], 2)).toEqual(['chain5 saturated at 1000 rps: requests waited up to 1900ms (p99) for a free connection, so its latency is mostly queueing']);
     expect(summaryLine({ cells: quiet, goals: [], throughput: [], meta: { rates: [1000] } as BenchResults['meta'], warnings: w })).toBe('bench: sidecar hop +80µs p50 / +400µs p99 at 1000 rps; goals: 0 pass, 0 fail; 0 errors; NOISY machine, see warnings');
     expect(fmtDelta(-91)).toBe('−91µs');
   });
