@@ -13,6 +13,8 @@ export interface HostPort {
 
 /** Splits "host:port" / "[v6]:port" like net.SplitHostPort; throws Go's message on bad input. */
 export function splitHostPort(addr: string): { host: string; port: string } {
+  // Go's net.Listen treats an empty address as ":0" (all interfaces, any port).
+  if (addr === '') return { host: '', port: '0' };
   const missing = new Error(`address ${addr}: missing port in address`);
   if (addr.startsWith('[')) {
     const end = addr.indexOf(']');

@@ -101,6 +101,12 @@ describe('proxies via toxiproxy-node-client', () => {
     await expectProxyUp(`127.0.0.1:${port}`, false);
   });
 
+  test('an empty listen address listens on all interfaces, reported as Go does ("[::]:port")', async () => {
+    const res = await http(server, 'POST', '/proxies', { name: 'any', upstream });
+    expect(res.status).toBe(201);
+    expect((JSON.parse(res.text) as { listen: string }).listen).toMatch(/^\[::\]:[1-9]\d*$/);
+  });
+
   test('remove deletes; a second remove is a 404', async () => {
     const p = await tp.createProxy({ name: 'p', listen: '127.0.0.1:0', upstream });
     await p.remove();
