@@ -96,9 +96,9 @@ describe('runOpenLoop', () => {
     expect(r.errors).toBe(0);
     expect(r.latency.max).toBeGreaterThanOrEqual(300_000);
     expect(r.latency.p90).toBeGreaterThanOrEqual(100_000);
-    // Lower bounds only (a slower machine can only add latency): the stalled request and the 30 queued behind it
-    // (intended 100..390 ms, all done after 390 ms) sum to ≥ 300 + 290 + … + 0 ≈ 4.9 s over 100 requests, a mean
-    // ≥ 49 ms; a closed-loop count would average a few ms.
+    // Lower bounds only (a slower machine can only add latency): the stalled request (intended at 90 ms, done after
+    // 390 ms) and the 30 queued behind it (intended 100..390 ms) sum to ≥ 300 + 290 + … + 0 = 4.65 s over 100
+    // requests, a mean ≥ 46.5 ms; a closed-loop count would average a few ms.
     expect(r.latency.mean).toBeGreaterThanOrEqual(45_000);
     expect(r.sendLag.max).toBeGreaterThanOrEqual(200_000); // the queued requests went out late, and that was measured
   });
