@@ -50,12 +50,14 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
   const running: RunningTopology[] = [];
   let ok = false;
   const onSignal = (): void => {
+    io.progress('interrupted: stopping every process the bench started');
     void stopAll().finally(() => process.exit(130));
   };
   const stopAll = async (): Promise<void> => {
     for (const c of ctx.cleanups.splice(0).reverse()) await c().catch(() => undefined);
   };
   process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const upstream = await startUpstream(distDir, tmpDir, pin);
     ctx.cleanups.push(() => upstream.stop());
@@ -195,6 +197,7 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
     return results;
   } finally {
     process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await stopAll();
     if (ok) fs.rmSync(tmpDir, { recursive: true, force: true });
     else io.progress(`logs kept in ${tmpDir}`);

@@ -9,6 +9,15 @@ import { freePort } from './net-util';
  * sidecar's pools do), stopped afterwards. Absent binaries are skipped with the install command.
  */
 
+/**
+ * HAProxy and nginx have no IPC channel to notice that the runner died (the Node processes exit on
+ * 'disconnect'), so the runner kills any still running when it exits, even through an uncaught error.
+ */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export const INSTALL_HINT = 'apt-get update && apt-get install -y haproxy nginx';
 
 export interface RefProxy {
@@ -94,7 +103,13 @@ export async function startRefProxy(kind: 'haproxy' | 'nginx', bin: string, tmpD
   const [cmd, argv] = cpu === undefined ? [bin, args] : ['taskset', ['-c', String(cpu), bin, ...args]];
   const child: ChildProcess = spawn(cmd, argv, { stdio: ['ignore', log, log] });
   fs.closeSync(log);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  live.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    }),
+  );
   const early = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 300))]);
   if (early) {
     const out = fs.readFileSync(path.join(dir, 'out.log'), 'utf8') + (fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '');

@@ -10,6 +10,9 @@ import { renderSvg } from './svg';
  * as a terminal table, a JSON file and an SVG chart under bench/results/, and a one-line summary.
  */
 async function main(): Promise<void> {
+  // Progress piped into a reader that went away (`| head`) must not kill the run before it cleans up.
+  process.stderr.on('error', () => undefined);
+  process.stdout.on('error', () => undefined);
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   const results = await runBench(args, { progress: (line) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`) });
