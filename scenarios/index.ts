@@ -10,10 +10,12 @@ import faultInjection from './fault-injection';
 import cascade from './cascade';
 import networkChaos from './network-chaos';
 import latencyBudget from './latency-budget';
+import mtls from './mtls';
+import authz from './authz';
 import { kafkaOutage, rabbitOutage } from './broker-outage';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, latencyBudget, kafkaOutage, rabbitOutage];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, mtls, authz, latencyBudget, kafkaOutage, rabbitOutage];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

@@ -243,9 +243,9 @@ export function composeScrapeTargets(topology: Topology = DEFAULT_TOPOLOGY): Scr
   for (const pod of podsOf(topology)) {
     out.push({ job: 'meshlab-sidecars', address: `${pod.app}:${POD_PORTS.admin}`, labels: { pod: pod.app, role: 'sidecar' } });
   }
-  // Apps listen on the pod's loopback only: Prometheus reads their /metrics through the sidecar's inbound listener.
+  // Apps listen on the pod's loopback only: their sidecar serves their /metrics on its admin port (Istio's metrics merging).
   for (const pod of podsOf(topology)) {
-    out.push({ job: 'meshlab-services', address: `${pod.app}:${POD_PORTS.inbound}`, labels: { pod: pod.app, role: 'app' } });
+    out.push({ job: 'meshlab-services', address: `${pod.app}:${POD_PORTS.admin}`, labels: { pod: pod.app, role: 'app' } });
   }
   return out;
 }
@@ -262,7 +262,7 @@ export function prometheusDocument(targets: ScrapeTarget[], opts: PrometheusOpti
   const jobs = [...new Set(targets.map((t) => t.job))];
   const scrape_configs: Record<string, unknown>[] = jobs.map((job) => ({
     job_name: job,
-    metrics_path: '/metrics',
+    metrics_path: job === 'meshlab-services' ? '/stats/app' : '/metrics',
     // Apps label their own metrics with service/version/instance; keep those rather than renaming them exported_*.
     ...(job === 'meshlab-services' ? { honor_labels: true } : {}),
     static_configs: targets.filter((t) => t.job === job).map((t) => ({ targets: [t.address], labels: t.labels })),

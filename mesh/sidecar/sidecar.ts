@@ -127,7 +127,17 @@ export class Sidecar {
       this.inbound = await listenInbound('inbound', config.host, config.ports.inbound, this.inboundHcm.handle, { requireSecure: !!this.certs });
       this.ports.inbound = this.inbound.port;
     }
-    this.admin = await startAdmin(config.host, config.ports.admin, this.adminRoutes(), async () => ({ contentType: this.stats.registry.contentType, body: await this.stats.registry.metrics() }));
+    this.admin = await startAdmin(
+      config.host,
+      config.ports.admin,
+      this.adminRoutes(),
+      async () => ({ contentType: this.stats.registry.contentType, body: await this.stats.registry.metrics() }),
+      async () => {
+        if (!this.healthPool) throw new Error('no app port yet');
+        const res = await this.healthPool.request({ path: '/metrics', method: 'GET' });
+        return { contentType: String(res.headers['content-type'] ?? 'text/plain'), body: await res.body.text() };
+      },
+    );
     this.ports.admin = (this.admin.address() as { port: number }).port;
 
     const node: NodeInfo = {

@@ -46,6 +46,11 @@ function exportedNames(text: string): Set<string> {
   return out;
 }
 
+/** Where Prometheus scrapes a target: sidecars' own /metrics, or the app's through its sidecar (/stats/app). */
+function pathOf(t: ScrapeTarget): string {
+  return t.job === 'meshlab-services' ? '/stats/app' : '/metrics';
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -71,7 +76,8 @@ describe('dashboard PromQL and the real Prometheus against an embedded world', (
     targets = [
       { job: 'meshlab-sidecars', address: `127.0.0.1:${world.gateway.ports.admin}`, labels: { pod: 'gateway', role: 'gateway' } },
       ...s.instances.map((i): ScrapeTarget => ({ job: 'meshlab-sidecars', address: `127.0.0.1:${i.sidecar.ports.admin}`, labels: { pod: i.id, role: 'sidecar' } })),
-      ...s.instances.map((i): ScrapeTarget => ({ job: 'meshlab-services', address: `127.0.0.1:${i.app.ports.http}`, labels: { pod: i.id, role: 'app' } })),
+      // Apps' own metrics through their sidecar's admin port (metrics merging), as in compose.
+      ...s.instances.map((i): ScrapeTarget => ({ job: 'meshlab-services', address: `127.0.0.1:${i.sidecar.ports.admin}`, labels: { pod: i.id, role: 'app' } })),
     ];
     if (!which('prometheus')) return;
     const port = await freePort();
@@ -100,7 +106,7 @@ describe('dashboard PromQL and the real Prometheus against an embedded world', (
 
   it('every metric the Grafana panels query is exported by the sidecars or services', async () => {
     const s = world.state();
-    const texts = await Promise.all(targets.map((t) => fetch(`http://${t.address}/metrics`).then((r) => r.text())));
+    const texts = await Promise.all(targets.map((t) => fetch(`http://${t.address}${pathOf(t)}`).then((r) => r.text())));
     const exported = new Set(texts.flatMap((t) => [...exportedNames(t)]));
     expect(s.instances).toHaveLength(5);
     expect(exprs.length).toBeGreaterThanOrEqual(8);
@@ -117,7 +123,7 @@ describe('dashboard PromQL and the real Prometheus against an embedded world', (
     }, 20000, 200).catch((err: Error) => {
       throw new Error(`${err.message}\nprometheus log:\n${promLog}`);
     });
-    expect(health.map((t) => t.scrapeUrl).sort()).toEqual(targets.map((t) => `http://${t.address}/metrics`).sort());
+    expect(health.map((t) => t.scrapeUrl).sort()).toEqual(targets.map((t) => `http://${t.address}${pathOf(t)}`).sort());
   }, 30000);
 
   itWithBinary('prometheus', 'prometheus')('every dashboard query runs in Prometheus; the edge panels see the traffic', async () => {

@@ -73,7 +73,7 @@ describe('compose.yaml and prometheus.yml are generated from world/topology.ts',
     expect(edgesOf(topo).map((e) => e.name)).toContain('orders->payments-v1-2');
     expect(edgesOf(topo)).toHaveLength(edgesOf().length + 2); // orders and the gateway (/api/payments) both call payments
     expect(prometheusYaml(topo)).toContain('payments-v1-2:15000');
-    expect(prometheusYaml(topo)).toContain('payments-v1-2:15006');
+    expect(prometheusYaml(topo)).toContain('payments-v1-2:15000');
   });
 
   it('every instance is a pod: an app on 127.0.0.1:8000 plus a sidecar in its network namespace on Istio ports', () => {
@@ -142,7 +142,8 @@ describe('compose.yaml and prometheus.yml are generated from world/topology.ts',
   it('Prometheus scrapes every sidecar, the gateway and every app', () => {
     const targets = composeScrapeTargets();
     expect(targets.filter((t) => t.job === 'meshlab-sidecars').map((t) => t.address)).toEqual(['gateway:15000', ...podsOf().map((p) => `${p.app}:15000`)]);
-    expect(targets.filter((t) => t.job === 'meshlab-services').map((t) => t.address)).toEqual(podsOf().map((p) => `${p.app}:15006`));
+    // Apps' metrics through their sidecar's admin port (Istio's metrics merging): apps listen on loopback only.
+    expect(targets.filter((t) => t.job === 'meshlab-services').map((t) => t.address)).toEqual(podsOf().map((p) => `${p.app}:15000`));
   });
 
   it('is valid against the Compose spec JSON schema (and the schema does catch mistakes)', () => {
