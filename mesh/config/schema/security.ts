@@ -34,11 +34,12 @@ export const peerAuthenticationSpec: Rule = obj(
 );
 
 /** Attribute keys meshlab's authorization filter can evaluate in `when` conditions. */
-export const SUPPORTED_WHEN_KEYS = ['request.headers[<name>]', 'source.principal', 'source.namespace', 'request.method', 'request.path'];
+// Istio has no request.method or request.path condition keys (methods and paths belong in `to.operation`).
+export const SUPPORTED_WHEN_KEYS = ['request.headers[<name>]', 'source.principal', 'source.namespace'];
 
 const whenKey: Check = (v: string, path, r) => {
   if (/^request\.headers\[[^\]]+\]$/.test(v)) return;
-  if (['source.principal', 'source.namespace', 'request.method', 'request.path'].includes(v)) return;
+  if (['source.principal', 'source.namespace'].includes(v)) return;
   r.report(Codes.UnsupportedField, path, `${path}: condition key ${JSON.stringify(v)} is not supported by meshlab; supported: ${SUPPORTED_WHEN_KEYS.join(', ')}`);
 };
 
