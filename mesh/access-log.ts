@@ -24,17 +24,27 @@ export interface AccessLogEntry {
   destination_principal: string;
 }
 
+/** Pending lines are written when this much time has passed since the first of them… */
+export const ACCESS_LOG_FLUSH_MS = 100;
+/** …or as soon as this many characters are pending, whichever comes first. */
+export const ACCESS_LOG_FLUSH_CHARS = 64 * 1024;
+
 /**
  * One JSON line per request (Envoy's JSON access log, with its response flags). Lines are batched
- * and written asynchronously so logging never blocks the request path; the newest entries are kept
- * in memory for the admin endpoint and tests.
+ * and written every 100 ms (or at 64 KiB) in one synchronous write: per-request async writes cost
+ * a libuv thread-pool round trip each, far more than the request itself. The newest entries are
+ * kept in memory, immediately, for the admin endpoint and tests. `flush()` (called on stop) writes
+ * whatever is pending.
  */
 export class AccessLog {
-  private pending: string[] = [];
-  private scheduled = false;
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
   /** The newest `keep` entries, as a ring (no shifting on the request path). */
   private readonly recent: AccessLogEntry[] = [];
   private next = 0;
+  /** toISOString of the last start time seen: requests in the same millisecond share it. */
+  private isoMs = NaN;
+  private iso = '';
 
   constructor(
     private readonly fd: number = 1,
@@ -42,8 +52,12 @@ export class AccessLog {
   ) {}
 
   log(info: StreamInfo): void {
+    if (info.startTime !== this.isoMs) {
+      this.isoMs = info.startTime;
+      this.iso = new Date(info.startTime).toISOString();
+    }
     const entry: AccessLogEntry = {
-      start_time: new Date(info.startTime).toISOString(),
+      start_time: this.iso,
       direction: info.direction,
       method: info.method,
       path: info.path,
@@ -66,10 +80,12 @@ export class AccessLog {
     if (this.recent.length < this.keep) this.recent.push(entry);
     else this.recent[this.next] = entry;
     this.next = (this.next + 1) % this.keep;
-    this.pending.push(JSON.stringify(entry));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (this.fd < 0) return; // memory only (tests, benchmarks): no line to build
+    this.pending += formatAccessLogLine(entry);
+    if (this.pending.length >= ACCESS_LOG_FLUSH_CHARS) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), ACCESS_LOG_FLUSH_MS);
+      this.timer.unref();
     }
   }
 
@@ -79,16 +95,51 @@ export class AccessLog {
     return ordered.slice(-limit);
   }
 
+  /** Writes every pending line now (one synchronous write). */
   flush(): void {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
-    if (this.fd < 0) {
-      // Memory only (tests, benchmarks): no file to write.
-      this.pending = [];
-      return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
-    const text = this.pending.join('\n') + '\n';
-    this.pending = [];
-    fs.write(this.fd, text, () => undefined);
+    if (this.pending.length === 0) return;
+    const text = this.pending;
+    this.pending = '';
+    if (this.fd >= 0) writeAll(this.fd, text);
+  }
+}
+
+/**
+ * The entry as one JSON line, byte for byte what JSON.stringify(entry) + '\n' gives (same key
+ * order, same number text), built with a template: 2–3 times cheaper than stringifying the object.
+ */
+export function formatAccessLogLine(e: AccessLogEntry): string {
+  return `{"start_time":${q(e.start_time)},"direction":${q(e.direction)},"method":${q(e.method)},"path":${q(e.path)},"authority":${q(e.authority)},"response_code":${num(e.response_code)},"response_flags":${q(e.response_flags)},"bytes_received":${num(e.bytes_received)},"bytes_sent":${num(e.bytes_sent)},"duration_ms":${num(e.duration_ms)},"upstream_cluster":${q(e.upstream_cluster)},"upstream_host":${q(e.upstream_host)},"upstream_instance":${q(e.upstream_instance)},"route_name":${q(e.route_name)},"x_request_id":${q(e.x_request_id)},"attempts":${num(e.attempts)},"source_workload":${q(e.source_workload)},"source_principal":${q(e.source_principal)},"destination_principal":${q(e.destination_principal)}}\n`;
+}
+
+/** Characters JSON.stringify escapes in a string (quote, backslash, controls, surrogates when lone). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON writes it; the common plain case skips JSON.stringify. */
+function q(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** A number as JSON writes it (non-finite → null). */
+function num(n: number): string | number {
+  return Number.isFinite(n) ? n : 'null';
+}
+
+/**
+ * Writes all of `text` to `fd` synchronously. A non-blocking pipe that is full (EAGAIN) gets the
+ * rest asynchronously instead: the log must never block or lose lines.
+ */
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < buf.length) off += fs.writeSync(fd, buf, off);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') fs.write(fd, buf, off, buf.length - off, null, () => undefined);
+    // Other errors (closed fd, EPIPE): the log is best-effort, like Envoy's when its sink is gone.
   }
 }
