@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestMetrics } from './request-metrics';
 import type { ClusterObserver } from './cluster';
 import type { UpstreamHost } from './upstream-host';
 import type { StreamInfo } from './stream-info';
@@ -26,24 +27,16 @@ export const REQUEST_LABELS = [
   'request_protocol',
 ] as const;
 
-interface Children {
-  requests: ReturnType<Counter<string>['labels']>;
-  duration: ReturnType<Histogram<string>['labels']>;
-  requestBytes: ReturnType<Histogram<string>['labels']>;
-  responseBytes: ReturnType<Histogram<string>['labels']>;
-}
-
 /**
- * The sidecar's Prometheus metrics with Istio's names and labels. Label children are cached per
- * label combination so recording a request costs a map lookup, not a label-object hash.
+ * The sidecar's Prometheus metrics with Istio's names and labels. The four per-request families
+ * are accumulated in plain numbers per label combination (`RequestMetrics`) and published at
+ * scrape time, so recording a request costs a map lookup and a few additions; the rare events
+ * (ejections, retries, certificates…) use prom-client directly.
  */
 export class MeshStats implements ClusterObserver {
   readonly registry = new Registry();
-  readonly requests: Counter<string>;
-  readonly duration: Histogram<string>;
-  readonly requestBytes: Histogram<string>;
-  readonly responseBytes: Histogram<string>;
-  private readonly children = new Map<string, Children>();
+  /** istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes, istio_response_bytes. */
+  readonly requestMetrics = new RequestMetrics(REQUEST_LABELS, ENVOY_DURATION_BUCKETS_MS, BYTE_BUCKETS);
   readonly ejections: Counter<string>;
   readonly ejected: Gauge<string>;
   readonly overflows: Counter<string>;
@@ -56,12 +49,8 @@ export class MeshStats implements ClusterObserver {
   clusterGauges?: () => Iterable<{ cluster: string; active: number; pending: number }>;
 
   constructor(readonly workload: { service: string; version: string; namespace?: string }) {
-    const labelNames = [...REQUEST_LABELS];
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'istio_requests_total', help: 'Requests handled by this proxy (Istio standard metric).', labelNames, registers });
-    this.duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration in milliseconds (Envoy default buckets).', labelNames, buckets: ENVOY_DURATION_BUCKETS_MS, registers });
-    this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request body sizes.', labelNames, buckets: BYTE_BUCKETS, registers });
-    this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response body sizes.', labelNames, buckets: BYTE_BUCKETS, registers });
+    this.requestMetrics.register(this.registry);
     this.ejections = new Counter({ name: 'meshlab_outlier_ejections_total', help: 'Hosts ejected by outlier detection.', labelNames: ['cluster', 'host'], registers });
     this.ejected = new Gauge({ name: 'meshlab_outlier_ejected_hosts', help: 'Hosts currently ejected by outlier detection.', labelNames: ['cluster'], registers });
     this.overflows = new Counter({ name: 'meshlab_upstream_rq_pending_overflow_total', help: 'Requests refused by circuit breakers (503 UO).', labelNames: ['cluster'], registers });
@@ -125,7 +114,12 @@ export class MeshStats implements ClusterObserver {
     const src = info.direction === 'outbound';
     const destVersion = src ? (info.upstream?.version ?? 'unknown') : this.workload.version;
     const destService = info.destinationService || 'unknown';
-    const values = [
+    // The key holds exactly what the labels are derived from (the workload is fixed), so equal
+    // keys mean equal labels and vice versa; the 13 label strings are built once per series.
+    const key = src
+      ? `o\u0001${destService}\u0001${destVersion}\u0001${info.status}\u0001${info.responseFlags}\u0001${info.connectionSecurityPolicy}\u0001${info.sourcePrincipal}\u0001${info.destinationPrincipal}`
+      : `i\u0001${destService}\u0001${info.sourceWorkload}\u0001${info.sourceVersion}\u0001${info.status}\u0001${info.responseFlags}\u0001${info.connectionSecurityPolicy}\u0001${info.sourcePrincipal}\u0001${info.destinationPrincipal}`;
+    const series = this.requestMetrics.get(key) ?? this.requestMetrics.create(key, [
       src ? 'source' : 'destination',
       src ? `${this.workload.service}-${this.workload.version}` : info.sourceWorkload,
       src ? this.workload.version : info.sourceVersion,
@@ -139,16 +133,7 @@ export class MeshStats implements ClusterObserver {
       info.sourcePrincipal,
       info.destinationPrincipal,
       'http',
-    ];
-    const key = values.join('\u0001');
-    let c = this.children.get(key);
-    if (!c) {
-      c = { requests: this.requests.labels(...values), duration: this.duration.labels(...values), requestBytes: this.requestBytes.labels(...values), responseBytes: this.responseBytes.labels(...values) };
-      this.children.set(key, c);
-    }
-    c.requests.inc();
-    c.duration.observe(info.durationUs / 1000);
-    c.requestBytes.observe(info.bytesReceived);
-    c.responseBytes.observe(info.bytesSent);
+    ]);
+    this.requestMetrics.record(series, info.durationUs / 1000, info.bytesReceived, info.bytesSent);
   }
 }
