@@ -1,39 +1,7 @@
-import { KafkaBus } from './kafka';
-import { MemoryBus } from './memory';
-import { RabbitBus } from './rabbitmq';
-import type { BusKind, EventBus } from './types';
-
 export * from './types';
 export { KafkaBus } from './kafka';
 export { MemoryBus } from './memory';
 export { RabbitBus, groupQueue } from './rabbitmq';
 export { startMemoryBroker } from './memory-broker';
 
-export interface BusConfig {
-  kind: BusKind;
-  /**
-   * memory: the memory broker's http://127.0.0.1:PORT; kafka: "127.0.0.1:9092[,host:port…]";
-   * rabbitmq: amqp://guest:guest@127.0.0.1:5672. Kafka and RabbitMQ default to those local addresses.
-   */
-  url?: string;
-  /** Names this process in broker-side views (Kafka client id, RabbitMQ connection name). */
-  clientId?: string;
-}
-
-export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:9092';
-export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
-
-/** Builds the adapter for `cfg.kind`; connections open lazily on the first publish/subscribe. */
-export function createBus(cfg: BusConfig): EventBus {
-  switch (cfg.kind) {
-    case 'memory':
-      if (!cfg.url) throw new Error('bus kind "memory" needs url, the memory broker address, e.g. http://127.0.0.1:4222');
-      return new MemoryBus(cfg.url, cfg.clientId);
-    case 'kafka':
-      return new KafkaBus({ brokers: cfg.url ?? DEFAULT_KAFKA_BROKERS, clientId: cfg.clientId });
-    case 'rabbitmq':
-      return new RabbitBus({ url: cfg.url ?? DEFAULT_RABBITMQ_URL, clientId: cfg.clientId });
-    default:
-      throw new Error(`unknown bus kind "${String((cfg as { kind: unknown }).kind)}"; expected memory, kafka or rabbitmq`);
-  }
-}
+export { createBus, DEFAULT_KAFKA_BROKERS, DEFAULT_RABBITMQ_URL, type BusConfig } from './create';

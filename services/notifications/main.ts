@@ -1,4 +1,4 @@
-import { createBus } from '../../bus';
+import { createBus } from '../../bus/create';
 import { fatal, runService } from '../shared/runtime';
 import { orderCreatedHandler } from './consumer';
 import { NotificationStore } from './store';

@@ -1,5 +1,5 @@
 import { Gauge } from 'prom-client';
-import { createBus } from '../../bus';
+import { createBus } from '../../bus/create';
 import { Peers } from '../shared/peer';
 import { fatal, runService } from '../shared/runtime';
 import { registerOrders } from './app';
