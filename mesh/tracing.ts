@@ -63,17 +63,21 @@ export const newSpanId = (): string => randomHex(8);
 
 /** The newest spans of this sidecar, in memory, served at the admin port's /traces. */
 export class SpanRing {
+  /** A ring: once full, `next` is the oldest slot and is overwritten (no shifting on the request path). */
   private readonly spans: Span[] = [];
+  private next = 0;
   constructor(private readonly capacity = 2000) {}
 
   add(span: Span): void {
-    if (this.spans.length >= this.capacity) this.spans.shift();
-    this.spans.push(span);
+    if (this.spans.length < this.capacity) this.spans.push(span);
+    else this.spans[this.next] = span;
+    this.next = (this.next + 1) % this.capacity;
   }
 
   /** Newest last; optionally only one trace. */
   list(limit = this.capacity, traceId?: string): Span[] {
-    const src = traceId ? this.spans.filter((s) => s.trace_id === traceId) : this.spans;
+    const ordered = this.spans.length < this.capacity ? this.spans : [...this.spans.slice(this.next), ...this.spans.slice(0, this.next)];
+    const src = traceId ? ordered.filter((s) => s.trace_id === traceId) : ordered;
     return src.slice(-limit);
   }
 }
