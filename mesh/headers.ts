@@ -29,6 +29,91 @@ export function upstreamHeaders(raw: string[], connection: string | undefined, d
   return { headers, requestId };
 }
 
+/** What the connection manager needs from a request head, read in the same pass that builds the upstream list. */
+export interface RequestHead {
+  /** Upstream header list, as `upstreamHeaders` builds it. */
+  headers: string[];
+  requestId: string;
+  /** The values `req.headers` would give (first Host/Content-Length; repeated others joined with ", "). */
+  host: string | undefined;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  traceparent: string | undefined;
+  peer: string | undefined;
+}
+
+/** Repeated header values as Node's IncomingMessage joins them for headers it does not discard. */
+const join = (prev: string | undefined, v: string): string => (prev === undefined ? v : `${prev}, ${v}`);
+
+/**
+ * `upstreamHeaders` plus the few request headers the connection manager reads (host,
+ * content-length, transfer-encoding, traceparent, the peer header), in one pass over the raw list:
+ * touching `req.headers` would build the whole header object for every request. `traceparent`
+ * and, when `dropPeer`, the peer header are left out of the upstream list (the sidecar sets its own).
+ */
+export function readRequestHead(raw: string[], dropPeer: boolean): RequestHead {
+  const headers: string[] = [];
+  let requestId = '';
+  let host: string | undefined;
+  let contentLength: string | undefined;
+  let transferEncoding: string | undefined;
+  let traceparent: string | undefined;
+  let peer: string | undefined;
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const value = raw[i + 1];
+    switch (name) {
+      case 'host':
+        host ??= value;
+        break;
+      case 'content-length':
+        contentLength ??= value;
+        break;
+      case 'transfer-encoding':
+        transferEncoding = join(transferEncoding, value);
+        continue;
+      case 'connection':
+        connection = join(connection, value);
+        continue;
+      case 'traceparent':
+        traceparent = join(traceparent, value);
+        continue;
+      case PEER_HEADER:
+        peer = join(peer, value);
+        if (dropPeer) continue;
+        break;
+      case 'x-request-id':
+        requestId = value;
+        break;
+      default:
+        if (HOP_BY_HOP.has(name)) continue;
+    }
+    headers.push(name, value);
+  }
+  let list = headers;
+  if (connection !== undefined) {
+    // Headers the Connection header names are hop-by-hop too; usually it names only keep-alive,
+    // already dropped, so the second pass is rare.
+    const named = new Set(connection.toLowerCase().split(',').map((t) => t.trim()));
+    for (const n of named) if (n === '' || HOP_BY_HOP.has(n)) named.delete(n);
+    if (named.size > 0) {
+      list = [];
+      requestId = '';
+      for (let i = 0; i < headers.length; i += 2) {
+        if (named.has(headers[i])) continue;
+        if (headers[i] === 'x-request-id') requestId = headers[i + 1];
+        list.push(headers[i], headers[i + 1]);
+      }
+    }
+  }
+  if (!requestId) {
+    requestId = randomUUID();
+    list.push('x-request-id', requestId);
+  }
+  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, peer };
+}
+
 /** Response headers from upstream, less hop-by-hop ones, as an object `writeHead` accepts. */
 export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};

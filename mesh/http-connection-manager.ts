@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PEER_HEADER, serviceFromHost, upstreamHeaders } from './headers';
+import { PEER_HEADER, readRequestHead, serviceFromHost } from './headers';
 import { Flags, LocalReplies } from './response-flags';
 import { StreamInfo } from './stream-info';
 import { Router, type RequestBody } from './router';
@@ -49,6 +49,21 @@ export interface HcmOptions {
 
 const FAULT_ABORT_BODY = 'fault filter abort';
 
+/** What a response's one shared 'close' listener needs: set on the response instead of a closure per request. */
+const STREAM = Symbol('meshlab.stream');
+interface TrackedResponse extends ServerResponse {
+  [STREAM]?: { hcm: HttpConnectionManager; info: StreamInfo };
+}
+
+/** The single 'close' listener of every response: the request is over, report it. */
+function onResponseClose(this: TrackedResponse): void {
+  const s = this[STREAM];
+  if (s) s.hcm.complete(s.info, this);
+}
+
+/** Write errors after the client has gone are expected; 'close' reports the request. */
+function ignoreError(): void {}
+
 /**
  * Envoy's HTTP connection manager for one listener: for each request, check limits, find the
  * route, inject faults, hand it to the router (hosts, retries, timeouts, circuit breaking), and
@@ -74,23 +89,23 @@ export class HttpConnectionManager {
       req.socket.destroy();
       return;
     }
+    const head = readRequestHead(req.rawHeaders, direction === 'inbound');
     const info = new StreamInfo(direction);
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
-    info.authority = req.headers.host ?? '';
-    const contentLength = req.headers['content-length'];
-    info.bytesReceived = Number(contentLength ?? 0) || 0;
+    info.authority = head.host ?? '';
+    info.bytesReceived = Number(head.contentLength ?? 0) || 0;
     this.inFlight++;
-    res.once('close', () => this.complete(info, res));
-    res.on('error', () => undefined);
+    (res as TrackedResponse)[STREAM] = { hcm: this, info };
+    res.on('close', onResponseClose);
+    res.on('error', ignoreError);
     if (this.draining) res.setHeader('connection', 'close');
 
     if (req.rawHeaders.length / 2 > REQUEST_LIMITS.maxHeadersCount) return this.rejectRequest(req, res, info, 431, 'too many headers');
     if (info.bytesReceived > REQUEST_LIMITS.maxRequestBodyBytes) return this.rejectRequest(req, res, info, 413, 'payload too large');
 
-    const built = upstreamHeaders(req.rawHeaders, req.headers.connection, direction === 'inbound' ? PEER_HEADER : undefined, 'traceparent');
-    let headers = built.headers;
-    info.requestId = built.requestId;
+    let headers = head.headers;
+    info.requestId = head.requestId;
     if (direction === 'outbound') {
       info.destinationService = serviceFromHost(info.authority);
       headers.push(PEER_HEADER, this.peerValue);
@@ -104,14 +119,14 @@ export class HttpConnectionManager {
           info.destinationPrincipal = this.opts.identity ?? 'unknown';
         }
       }
-      const peer = req.headers[PEER_HEADER];
-      if (typeof peer === 'string') {
+      const peer = head.peer;
+      if (peer !== undefined) {
         const sep = peer.indexOf(';');
         info.sourceWorkload = `${peer.slice(0, sep)}-${peer.slice(sep + 1)}`;
         info.sourceVersion = peer.slice(sep + 1);
       }
     }
-    const parent = parseTraceparent(req.headers.traceparent);
+    const parent = parseTraceparent(head.traceparent);
     info.traceId = parent?.traceId ?? newTraceId();
     info.parentSpanId = parent?.parentId ?? null;
     info.spanId = newSpanId();
@@ -141,7 +156,7 @@ export class HttpConnectionManager {
           res.off('close', onClose);
           if (res.destroyed) return;
           if (abort) this.localReply(res, info, abort, Flags.FI, FAULT_ABORT_BODY);
-          else this.forward(req, res, info, route, headers);
+          else this.forward(req, res, info, route, headers, head.contentLength !== undefined, head.transferEncoding !== undefined);
         }, delay);
         const onClose = (): void => {
           clearTimeout(timer);
@@ -153,15 +168,14 @@ export class HttpConnectionManager {
       // Aborts are answered here, before the router: never retried.
       if (abort) return this.localReply(res, info, abort, Flags.FI, FAULT_ABORT_BODY);
     }
-    this.forward(req, res, info, route, headers);
+    this.forward(req, res, info, route, headers, head.contentLength !== undefined, head.transferEncoding !== undefined);
   };
 
   /** Reads a small body when a retry or mirror may need to send it again, then routes. */
-  private forward(req: IncomingMessage, res: ServerResponse, info: StreamInfo, route: RouteResult, headers: string[]): void {
-    const cl = req.headers['content-length'];
-    const hasBody = cl !== undefined ? info.bytesReceived > 0 : req.headers['transfer-encoding'] !== undefined;
+  private forward(req: IncomingMessage, res: ServerResponse, info: StreamInfo, route: RouteResult, headers: string[], hasLength: boolean, chunked: boolean): void {
+    const hasBody = hasLength ? info.bytesReceived > 0 : chunked;
     if (!hasBody) return new Router(req, res, info, route, headers, null, this.localReply, this.rng).start();
-    const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && cl !== undefined && info.bytesReceived <= REQUEST_LIMITS.retryBufferBytes;
+    const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && hasLength && info.bytesReceived <= REQUEST_LIMITS.retryBufferBytes;
     if (!replay) return new Router(req, res, info, route, headers, req, this.localReply, this.rng).start();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -196,7 +210,8 @@ export class HttpConnectionManager {
     res.end(body);
   };
 
-  private complete(info: StreamInfo, res: ServerResponse): void {
+  /** The response closed (sent, or the client went away): account for the request and report it. */
+  complete(info: StreamInfo, res: ServerResponse): void {
     this.inFlight--;
     if (!res.writableFinished && !info.flags.includes(Flags.DC) && !info.flags.includes(Flags.UC) && !info.flags.includes(Flags.UT)) info.flag(Flags.DC);
     if (info.status === 0) info.status = res.writableFinished ? res.statusCode : 0;

@@ -7,6 +7,10 @@ import { MeshStats, ENVOY_DURATION_BUCKETS_MS, REQUEST_LABELS } from '../../mesh
 import { StreamInfo } from '../../mesh/stream-info';
 import { UpstreamHost } from '../../mesh/upstream-host';
 import { SpanRing, type Span } from '../../mesh/tracing';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { PEER_HEADER, readRequestHead, upstreamHeaders } from '../../mesh/headers';
 
 /**
  * The hot-path rewrites (template-built access log lines, batched writes, request metrics
@@ -200,6 +204,53 @@ describe('span ring', () => {
       expect(ring.list()).toEqual(ref);
       expect(ring.list(2)).toEqual(ref.slice(-2));
       expect(ring.list(5, 'a'.repeat(32))).toEqual(ref.filter((s) => s.trace_id === 'a'.repeat(32)));
+    }
+  });
+});
+
+describe('request head read from the raw header list', () => {
+  /** Raw request heads with repeated, hop-by-hop and Connection-named headers. */
+  const heads = [
+    'GET / HTTP/1.1\r\nHost: payments\r\nX-Request-Id: abc\r\n\r\n',
+    'POST /p HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 3\r\nConnection: keep-alive\r\nTraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nX-Meshlab-Peer: orders;v2\r\n\r\nabc',
+    'POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, X-Secret, x-request-id\r\nX-Secret: s\r\nX-Request-Id: r1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n\r\n0\r\n\r\n',
+    'GET /d HTTP/1.1\r\nHost: a\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\ntraceparent: 00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01\r\nx-meshlab-peer: a;v1\r\nX-MESHLAB-PEER: b;v2\r\nconnection: close\r\nclose: x\r\n\r\n',
+  ];
+
+  it.each(heads.map((h, i) => [i, h]))('matches req.headers and upstreamHeaders, both directions: head %i', async (_i, head) => {
+    const seen: { raw: string[]; headers: http.IncomingHttpHeaders }[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push({ raw: req.rawHeaders, headers: req.headers });
+      req.resume();
+      req.on('end', () => res.end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.on('data', () => socket.end());
+      socket.write(head as string);
+      await new Promise((r) => socket.on('close', r));
+      expect(seen).toHaveLength(1);
+      const { raw, headers } = seen[0];
+      for (const inbound of [true, false]) {
+        const got = readRequestHead(raw, inbound);
+        const want = upstreamHeaders(raw, headers.connection, inbound ? PEER_HEADER : undefined, 'traceparent');
+        expect({ host: got.host, contentLength: got.contentLength, transferEncoding: got.transferEncoding, traceparent: got.traceparent, peer: got.peer }).toEqual({
+          host: headers.host,
+          contentLength: headers['content-length'],
+          transferEncoding: headers['transfer-encoding'],
+          traceparent: headers.traceparent,
+          peer: headers[PEER_HEADER],
+        });
+        if (want.requestId === got.requestId) expect(got.headers).toEqual(want.headers);
+        else {
+          // Both generated a fresh id: everything but the id itself is the same.
+          expect(got.headers.slice(0, -1)).toEqual(want.headers.slice(0, -1));
+          expect(got.headers.at(-2)).toBe('x-request-id');
+        }
+      }
+    } finally {
+      server.close();
     }
   });
 });
