@@ -11,6 +11,7 @@ const us = (v: number): string => `${(v / 1000).toFixed(3)} ms`;
 /** The mesh's price: per-hop overhead at a fixed rate, measured in microseconds against the product's budget. */
 export default defineScenario({
   name: 'latency-budget',
+  benchmark: true,
   title: 'per-hop overhead at a fixed rate (open loop, µs histograms) within the 1–2 ms budget',
   teaches: [
     'Every sidecar hop costs time: parsing, routing, a second connection. Measured open loop from the intended send',

@@ -8,7 +8,8 @@ export default defineScenario({
   title: 'chaos proxy: +200 ms latency, then connection resets, on orders→payments; retries and timeouts absorb them',
   teaches: [
     'Every sidecar→sidecar hop runs through a Toxiproxy-compatible chaos proxy (orders->payments-v1-0, …). Latency',
-    'there slows calls but a 1 s timeout tolerates it; resets on one instance are retried (retryOn reset) on another.',
+    'there slows calls but a 3 s timeout (1 s per try) tolerates it; resets on one instance are retried (retryOn reset)',
+    'on another.',
   ],
   async run(ctx) {
     if (!ctx.world.chaosUrl) throw new Error('this world runs without a chaos server (chaosPort: false)');
@@ -17,10 +18,10 @@ export default defineScenario({
     await ctx.apply(
       paymentsVirtualService(`- route:
   - destination: {host: payments}
-  timeout: 1s
+  timeout: 3s
   retries:
     attempts: 3
-    perTryTimeout: 400ms
+    perTryTimeout: 1s
     retryOn: connect-failure,reset,5xx`),
     );
     const n = ctx.pick(200, 100);
@@ -39,7 +40,9 @@ export default defineScenario({
 
       const ok = (s: typeof slow): number => (100 * s.filter((x) => x.status === 201).length) / s.length;
       ctx.expectEqual(`orders confirmed under +200 ms (${n})`, ok(slow), 100);
-      ctx.expectNear('p50 order latency under +200 ms (one payments call)', ctx.latency(slow, 50), 230, 60, ' ms');
+      // Each payments call waits ≥ 200 ms for its response bytes; a new mTLS connection pays the latency on its handshake too.
+      ctx.expectAtLeast('p50 order latency under +200 ms (one payments call)', ctx.latency(slow, 50), 200, ' ms');
+      ctx.expectAtMost('p99 order latency under +200 ms: within the 3 s route timeout', ctx.latency(slow, 99), 3000, ' ms');
       ctx.expectAtLeast(`orders confirmed under resets on one instance (${n})`, ok(resets), 99);
     } finally {
       for (const e of edges) {

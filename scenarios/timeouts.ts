@@ -25,7 +25,8 @@ export default defineScenario({
     // The mesh's own record: the orders sidecar gave up on each payments call at the route timeout (flag UT).
     const calls = (await ctx.accessLog('orders-v1-0')).filter((e) => e.direction === 'outbound' && e.authority === 'payments' && Date.parse(e.start_time) >= since);
     const ut = calls.filter((e) => e.response_code === 504 && e.response_flags.split(',').includes('UT'));
-    ctx.expectEqual('payments calls ended by the route timeout (504 UT)', ut.length, samples.length);
+    // (≥: the orders reconciler may also retry an older PENDING order meanwhile, and time out the same way.)
+    ctx.expectAtLeast('payments calls ended by the route timeout (504 UT), one per order at least', ut.length, samples.length);
     ctx.expectEqual('UT calls outside 500 ms ± 10%', ut.filter((e) => Math.abs(e.duration_ms - 500) > 50).length, 0);
     ctx.expectNear('p50 latency of orders, end to end', ctx.latency(samples, 50), 500, 50, ' ms');
     const body = samples[0].body as { error?: string; order?: { status: string } };

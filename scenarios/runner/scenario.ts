@@ -12,6 +12,11 @@ export interface Scenario {
   /** A different world than the default (more instances, a real broker…). */
   topology?: Topology;
   bus?: BusOption;
+  /**
+   * Its expectations are performance figures (a benchmark): the test suite checks that they were
+   * measured without errors, not their values, which depend on the machine's load.
+   */
+  benchmark?: boolean;
   /** Timeline resolution, ms. */
   bucketMs?: number;
   run(ctx: ScenarioContext): Promise<void>;
