@@ -122,7 +122,11 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     if (this.timedOut) return this.owner.onAttemptDone(this, { kind: 'timeout' });
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    this.owner.onAttemptDone(this, CONNECT_ERRORS.has(code) ? { kind: 'connect-failure' } : { kind: 'reset' });
+    // undici hands over the controller only once the request is being written on a connected socket: an error
+    // before that (refused, unreachable, a TLS handshake cut short) is a connection failure, Envoy's UF, which
+    // the default retry policy retries (connect-failure).
+    const connecting = !this.controller;
+    this.owner.onAttemptDone(this, connecting || CONNECT_ERRORS.has(code) ? { kind: 'connect-failure' } : { kind: 'reset' });
   }
 
   private finish(): void {

@@ -152,12 +152,20 @@ export class HttpConnectionManager {
       const abort = fault.abort && this.rng() * 100 < fault.abort.percent ? fault.abort.httpStatus : 0;
       if (delay > 0) {
         info.flag(Flags.DI);
-        const timer = setTimeout(() => {
+        // A fixedDelay is a minimum: Node's timers run off a cached loop clock and can fire up to ~1 ms early.
+        const due = process.hrtime.bigint() + BigInt(delay) * 1_000_000n;
+        const fire = (): void => {
+          const left = Number(due - process.hrtime.bigint()) / 1e6;
+          if (left > 0) {
+            timer = setTimeout(fire, Math.ceil(left));
+            return;
+          }
           res.off('close', onClose);
           if (res.destroyed) return;
           if (abort) this.localReply(res, info, abort, Flags.FI, FAULT_ABORT_BODY);
           else this.forward(req, res, info, route, headers, head.contentLength !== undefined, head.transferEncoding !== undefined);
-        }, delay);
+        };
+        let timer = setTimeout(fire, delay);
         const onClose = (): void => {
           clearTimeout(timer);
           info.flag(Flags.DC);

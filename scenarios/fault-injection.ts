@@ -1,5 +1,5 @@
 import { defineScenario } from './runner/scenario';
-import { paymentsVirtualService } from './runner/fixtures';
+import { GATEWAY, PAYMENTS, paymentsVirtualService } from './runner/fixtures';
 
 /** The mesh's own fault injection: delays and aborts at given percentages, on the client side. */
 export default defineScenario({
@@ -23,9 +23,9 @@ export default defineScenario({
     );
     const n = 1000;
     const since = Date.now();
-    const servedBefore = await ctx.served(['payments-v1-0', 'payments-v1-1', 'payments-v2-0']);
+    const servedBefore = await ctx.served(PAYMENTS, GATEWAY);
     const samples = await ctx.load('faults', { path: '/api/payments/validate?amount=5', rps: 200, count: n, concurrency: 64 });
-    const served = (await ctx.served(['payments-v1-0', 'payments-v1-1', 'payments-v2-0'])) - servedBefore;
+    const served = (await ctx.served(PAYMENTS, GATEWAY)) - servedBefore;
     // The gateway is the caller here: its access log records which requests it delayed (DI) or aborted (FI).
     const log = (await ctx.accessLog('gateway')).filter((e) => e.path.startsWith('/api/payments/validate') && Date.parse(e.start_time) >= since);
     const flagged = (f: string) => log.filter((e) => e.response_flags.split(',').includes(f));
@@ -36,7 +36,7 @@ export default defineScenario({
     ctx.expectEqual('aborts the gateway flagged FI', flagged('FI').length, aborted);
     ctx.expectNear(`delayed (flag DI) over ${n} requests`, (100 * delayed.length) / n, 50, 5, '%');
     ctx.expectEqual('delayed requests that took under 100 ms', delayed.filter((e) => e.duration_ms < 100).length, 0);
-    ctx.expectEqual('requests that reached payments = requests not aborted', served, n - aborted);
+    ctx.expectEqual('requests from the gateway that reached payments = requests not aborted', served, n - aborted);
     ctx.expectEqual('responses other than 200 or the injected 503', samples.filter((s) => s.status !== 200 && s.status !== 503).length, 0);
   },
 });

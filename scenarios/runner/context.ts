@@ -153,10 +153,10 @@ export class ScenarioContext {
     };
   }
 
-  /** Requests that reached the given instances, as their own sidecars counted them on the inbound side. */
-  async served(instances: string[]): Promise<number> {
+  /** Requests from `sourceWorkload` that reached the given instances, as their own sidecars counted them inbound. */
+  async served(instances: string[], sourceWorkload: string): Promise<number> {
     let sum = 0;
-    for (const id of instances) sum += await this.metric(id, 'istio_requests_total', { reporter: 'destination' });
+    for (const id of instances) sum += await this.metric(id, 'istio_requests_total', { reporter: 'destination', source_workload: sourceWorkload });
     return sum;
   }
 

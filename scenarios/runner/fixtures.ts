@@ -45,3 +45,6 @@ export function paymentsSplit(v1: number, v2: number): string {
 
 /** The payments instances of the default topology. */
 export const PAYMENTS = ['payments-v1-0', 'payments-v1-1', 'payments-v2-0'];
+
+/** The ingress gateway as payments' sidecars name a caller (source_workload). */
+export const GATEWAY = 'istio-ingressgateway-v1';
