@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 import { x509, generateKeyPair, privateKeyToPem, SIGNING_ALGORITHM } from './pki';
-import { seededRandom } from './rng';
+import { seededRandom } from '../../lib/random';
 
 export interface SignResponse {
   certPem: string;
