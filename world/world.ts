@@ -108,7 +108,12 @@ export class World {
   }
 
   get chaosUrl(): string | undefined {
-    return this.chaos ? `http://${this.options.host}:${this.chaos.ports.http}` : undefined;
+    if (this.options.chaosPort === false) return undefined;
+    return this.externalChaosUrl ?? (this.chaos ? `http://${this.options.host}:${this.chaos.ports.http}` : undefined);
+  }
+
+  private get externalChaosUrl(): string | undefined {
+    return this.options.chaosPort === false ? undefined : process.env.TOXIPROXY_URL?.replace(/\/$/, '') || undefined;
   }
 
   get busKind(): string {
@@ -133,11 +138,12 @@ export class World {
     if (bus.kind === 'memory') {
       this.broker = this.process('memory-broker', 'broker', 'bus/memory-broker-main.js', { MESH_HOST: host, PORT: '0' });
     }
-    if (this.options.chaosPort !== false) {
+    // A real Toxiproxy on this host (TOXIPROXY_URL) replaces the built-in chaos server.
+    if (this.options.chaosPort !== false && !this.externalChaosUrl) {
       this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
     }
     await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start()]);
-    if (this.chaos) this.chaosClient = new ChaosClient(this.chaosUrl!);
+    if (this.chaosUrl) this.chaosClient = new ChaosClient(this.chaosUrl);
     this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
     this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
 

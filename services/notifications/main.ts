@@ -1,12 +1,24 @@
+import { Gauge } from 'prom-client';
 import { createBus } from '../../bus/create';
 import { fatal, runService } from '../shared/runtime';
 import { orderCreatedHandler } from './consumer';
 import { NotificationStore } from './store';
 
-runService(async ({ ctx, app }) => {
+runService(async ({ ctx, app, metrics }) => {
   const store = new NotificationStore(ctx.dataDir);
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
   const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store));
+  new Gauge({
+    name: 'meshlab_consumer_lag',
+    help: 'order.created messages not yet consumed by the notifications group (broker-side lag).',
+    labelNames: ['topic', 'group'],
+    registers: [metrics],
+    async collect() {
+      // A broker that is down has no lag to report: keep the last value rather than fail the scrape.
+      const lag = await bus.consumerLag('order.created', 'notifications').catch(() => undefined);
+      if (lag !== undefined) this.set({ topic: 'order.created', group: 'notifications' }, lag);
+    },
+  });
 
   app.get('/notifications', async (req, reply) => {
     const q = req.query as { limit?: string; order_id?: string };
