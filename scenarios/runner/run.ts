@@ -69,6 +69,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       await ctx.resetConfig();
     }
     await scenario.run(ctx);
+    // Heal first: the invariant check reads the services' own APIs, which a sick instance would fail.
+    await ctx.healAll();
     report.invariants = await checkInvariants(() => world!.state());
     for (const e of report.invariants) sink.expectation(e);
   } catch (err) {
