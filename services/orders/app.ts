@@ -18,6 +18,19 @@ interface PaymentResult {
   error?: string;
 }
 
+/**
+ * The headers an app must pass on to its own outgoing calls so the mesh can stitch one trace
+ * across hops (Istio's documented duty of the application): the request id and W3C trace context.
+ */
+export function traceHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['x-request-id', 'traceparent', 'tracestate']) {
+    const v = headers[name];
+    if (typeof v === 'string' && v) out[name] = v;
+  }
+  return out;
+}
+
 export type ChargeOutcome =
   | { kind: 'confirmed'; order: Order }
   | { kind: 'rejected'; order: Order }
@@ -28,12 +41,12 @@ export type ChargeOutcome =
  * CONFIRMED with its event in the outbox, REJECTED on 402, or still PENDING if payments could not
  * answer. Safe to call again for the same order: payments charges a key once.
  */
-export async function chargeOrder(deps: OrdersDeps, order: Order, requestId = ''): Promise<ChargeOutcome> {
+export async function chargeOrder(deps: OrdersDeps, order: Order, propagate: Record<string, string> = {}): Promise<ChargeOutcome> {
   let payment;
   try {
     payment = await deps.peers.call<PaymentResult>('payments', 'POST', '/payments', {
       body: { order_id: order.id, amount: order.total },
-      headers: { 'idempotency-key': order.id, ...(requestId ? { 'x-request-id': requestId } : {}) },
+      headers: { 'idempotency-key': order.id, ...propagate },
     });
   } catch (err) {
     return { kind: 'pending', order, error: `payments unreachable (${(err as Error).message})` };
@@ -60,7 +73,7 @@ export function registerOrders(app: FastifyInstance, deps: OrdersDeps): void {
     const checked = validateOrder(req.body);
     if (!checked.ok) return reply.code(400).send({ error: `invalid order: ${checked.errors.join('; ')}`, fields: checked.errors });
     const order = store.createPending(checked.order.user_id, checked.order.items, totalCents(checked.order.items));
-    const outcome = await chargeOrder(deps, order, String(req.headers['x-request-id'] ?? ''));
+    const outcome = await chargeOrder(deps, order, traceHeaders(req.headers));
     if (outcome.kind === 'confirmed') return reply.code(201).send(outcome.order);
     if (outcome.kind === 'rejected') return reply.code(402).send({ error: `payment declined: ${outcome.order.reason}`, order: outcome.order });
     return reply.code(503).send({ error: `${outcome.error}; order ${order.id} stays PENDING`, upstream_status: outcome.status, order: outcome.order });
