@@ -14,7 +14,7 @@ export interface PeerResponse<T = unknown> {
 export class Peers {
   private readonly pool: Pool;
 
-  constructor(outboundUrl: string, private readonly defaultTimeoutMs = 30_000) {
+  constructor(outboundUrl: string, defaultTimeoutMs = 30_000) {
     this.pool = new Pool(outboundUrl, { connections: 64, headersTimeout: defaultTimeoutMs, bodyTimeout: defaultTimeoutMs });
   }
 
