@@ -54,7 +54,7 @@ export function readState(file = DEFAULT_STATE_FILE): WorldState {
   }
   const state = JSON.parse(text) as WorldState;
   const cp = state.processes.find((p) => p.role === 'control-plane');
-  if (cp && !alive(cp.pid)) throw new Error(`${file} is stale: its control plane (pid ${cp.pid}) is not running; start the world again with \`npm start\``);
+  if (cp && !processAlive(cp.pid)) throw new Error(`${file} is stale: its control plane (pid ${cp.pid}) is not running; start the world again with \`npm start\``);
   return state;
 }
 
@@ -62,7 +62,8 @@ export function removeState(file: string): void {
   fs.rmSync(file, { force: true });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

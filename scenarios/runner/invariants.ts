@@ -1,4 +1,4 @@
-import type { WorldState } from '../../world/state';
+import { processAlive, type WorldState } from '../../world/state';
 import type { Expectation } from './report';
 
 interface OrdersBody {
@@ -18,20 +18,12 @@ async function get<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-function appUrl(state: WorldState, service: string, alive: (pid: number) => boolean): string {
-  const inst = state.instances.find((i) => i.service === service && alive(i.app.pid));
+function appUrl(state: WorldState, service: string): string {
+  const inst = state.instances.find((i) => i.service === service && processAlive(i.app.pid));
   if (!inst) throw new Error(`no running ${service} instance to read its database from`);
   return `http://${state.host}:${inst.app.ports.http}`;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Nothing lost, nothing doubled: reconciles the three services' own databases (read from the apps
@@ -43,9 +35,9 @@ export async function checkInvariants(state: () => WorldState, settleMs = 15000)
   for (;;) {
     const s = state();
     const [orders, payments, notes] = await Promise.all([
-      get<OrdersBody>(`${appUrl(s, 'orders', isAlive)}/orders?limit=10000`),
-      get<PaymentsBody>(`${appUrl(s, 'payments', isAlive)}/payments?limit=100000`),
-      get<NotificationsBody>(`${appUrl(s, 'notifications', isAlive)}/notifications?limit=100000`),
+      get<OrdersBody>(`${appUrl(s, 'orders')}/orders?limit=10000`),
+      get<PaymentsBody>(`${appUrl(s, 'payments')}/payments?limit=100000`),
+      get<NotificationsBody>(`${appUrl(s, 'notifications')}/notifications?limit=100000`),
     ]);
     const confirmed = orders.orders.filter((o) => o.status === 'CONFIRMED').map((o) => o.id);
     const known = new Set(orders.orders.map((o) => o.id));
