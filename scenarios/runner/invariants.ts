@@ -35,9 +35,9 @@ export async function checkInvariants(state: () => WorldState, settleMs = 15000)
   for (;;) {
     const s = state();
     const [orders, payments, notes] = await Promise.all([
-      get<OrdersBody>(`${appUrl(s, 'orders')}/orders?limit=10000`),
-      get<PaymentsBody>(`${appUrl(s, 'payments')}/payments?limit=100000`),
-      get<NotificationsBody>(`${appUrl(s, 'notifications')}/notifications?limit=100000`),
+      get<OrdersBody>(`${appUrl(s, 'orders')}/orders?limit=1000000`),
+      get<PaymentsBody>(`${appUrl(s, 'payments')}/payments?limit=1000000`),
+      get<NotificationsBody>(`${appUrl(s, 'notifications')}/notifications?limit=1000000`),
     ]);
     const confirmed = orders.orders.filter((o) => o.status === 'CONFIRMED').map((o) => o.id);
     const known = new Set(orders.orders.map((o) => o.id));

@@ -23,7 +23,7 @@ runService(async ({ ctx, app, metrics }) => {
   app.get('/notifications', async (req, reply) => {
     const q = req.query as { limit?: string; order_id?: string };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100000) return reply.code(400).send({ error: `limit must be an integer from 1 to 100000, got "${q.limit}"` });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) return reply.code(400).send({ error: `limit must be an integer from 1 to 1000000, got "${q.limit}"` });
     return { notifications: store.list(limit, q.order_id), ...store.stats() };
   });
 

@@ -90,7 +90,7 @@ export function registerOrders(app: FastifyInstance, deps: OrdersDeps): void {
     const q = req.query as { status?: string; limit?: string };
     if (q.status && !['PENDING', 'CONFIRMED', 'REJECTED'].includes(q.status)) return reply.code(400).send({ error: `status must be PENDING, CONFIRMED or REJECTED, got "${q.status}"` });
     const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10000) return reply.code(400).send({ error: `limit must be an integer from 1 to 10000, got "${q.limit}"` });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) return reply.code(400).send({ error: `limit must be an integer from 1 to 1000000, got "${q.limit}"` });
     return { orders: store.list({ status: q.status, limit }), counts: store.counts() };
   });
 }
