@@ -97,12 +97,19 @@ export class ToxicStub implements Outlet {
   sleep(ms: number): Promise<boolean> {
     if (this.interruptRequested) return Promise.resolve(false);
     if (ms <= 0) return Promise.resolve(true);
+    // Node's timers run off a cached loop clock and can fire ~1 ms early: a toxic's delay is a minimum.
+    const due = now() + ms;
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
+      const fire = (): void => {
+        const left = due - now();
+        if (left > 0) {
+          this.sleeper = { timer: setTimeout(fire, Math.ceil(left)), resolve };
+          return;
+        }
         this.sleeper = null;
         resolve(true);
-      }, ms);
-      this.sleeper = { timer, resolve };
+      };
+      this.sleeper = { timer: setTimeout(fire, ms), resolve };
     });
   }
 

@@ -1,20 +1,9 @@
 import fs from 'node:fs';
 import { World, tempWorldDir } from '../../world/world';
 import { json } from '../support/http';
+import { paymentsSplit } from '../../scenarios/runner/fixtures';
 
-const VS = (v1: number, v2: number): string => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: payments
-spec:
-  hosts: [payments]
-  http:
-  - route:
-    - destination: {host: payments, subset: v1}
-      weight: ${v1}
-    - destination: {host: payments, subset: v2}
-      weight: ${v2}
-`;
+const VS = paymentsSplit;
 
 /** Config push through the real control plane to real sidecar processes. */
 describe('control plane push', () => {

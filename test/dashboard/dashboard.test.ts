@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { World, tempWorldDir } from '../../world/world';
 import { json } from '../support/http';
 import { ARTIFACTS, browserAvailable, launchBrowser } from './browser';
+import { paymentsSplit } from '../../scenarios/runner/fixtures';
 
 // Page-side code in page.evaluate/waitForFunction runs in the browser; the test's tsconfig has no DOM lib.
 declare const document: { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
@@ -12,19 +13,7 @@ declare const window: unknown;
 declare const location: { hash: string };
 
 const ORDER = JSON.stringify({ user_id: 'u-dash', items: [{ sku: 'SKU-1', qty: 1, unit_price: 5 }] });
-const VS_50_50 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: payments
-spec:
-  hosts: [payments]
-  http:
-  - route:
-    - destination: {host: payments, subset: v1}
-      weight: 50
-    - destination: {host: payments, subset: v2}
-      weight: 50
-`;
+const VS_50_50 = paymentsSplit(50, 50);
 
 /** Light steady load through the gateway (open loop, `rps` orders/s) until stopped or `maxMs` passed. */
 function lightLoad(gatewayUrl: string, rps: number, maxMs: number): { stop(): Promise<void>; sent: () => number } {
