@@ -127,12 +127,18 @@ describe('dashboard PromQL and the real Prometheus against an embedded world', (
   }, 30000);
 
   itWithBinary('prometheus', 'prometheus')('every dashboard query runs in Prometheus; the edge panels see the traffic', async () => {
-    const orders = 24;
-    for (let i = 0; i < orders; i++) expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER })).status).toBe(201);
     const query = async (expr: string) => {
       const res = await json<{ status: string; error?: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr.replaceAll('$__rate_interval', '60s'))}`);
       return res.body;
     };
+    // rate() needs a counter to grow between two scrapes: a burst that lands before the series' first scrape shows
+    // as a flat line. So: half the orders, wait until Prometheus has scraped the payments series, then the rest.
+    const place = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER })).status).toBe(201);
+    };
+    await place(12);
+    await eventually('the payments series scraped', async () => ((await query('istio_requests_total{reporter="source",destination_service_name="payments"}')).data.result.length > 0 ? true : undefined), 15000, 250);
+    await place(12);
     // Two scrapes after the traffic, so rate() has the increase.
     const rps = exprs.find((e) => e.panel.startsWith('Requests per second'))!.expr;
     const edges = await eventually('orders → payments edge in Prometheus', async () => {
