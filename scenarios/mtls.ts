@@ -1,16 +1,9 @@
 import http from 'node:http';
 import { defineScenario } from './runner/scenario';
-import { ORDER, PAYMENTS } from './runner/fixtures';
+import { ORDER, PAYMENTS, STRICT_PEER_AUTHENTICATION } from './runner/fixtures';
 import type { ScenarioContext } from './runner/context';
 
-const STRICT = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: default
-spec:
-  mtls:
-    mode: STRICT
-`;
+const STRICT = STRICT_PEER_AUTHENTICATION;
 
 const ORDERS_PRINCIPAL = 'spiffe://cluster.local/ns/default/sa/orders';
 

@@ -48,3 +48,13 @@ export const PAYMENTS = ['payments-v1-0', 'payments-v1-1', 'payments-v2-0'];
 
 /** The ingress gateway as payments' sidecars name a caller (source_workload). */
 export const GATEWAY = 'istio-ingressgateway-v1';
+
+/** Mesh-wide STRICT mTLS: a PeerAuthentication named `default` with no selector in the (single) namespace. */
+export const STRICT_PEER_AUTHENTICATION = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+spec:
+  mtls:
+    mode: STRICT
+`;

@@ -6,15 +6,9 @@ import { spiffeId } from '../../mesh/security/identity';
 import { TLS_MODE_LABEL } from '../../mesh/upstream-tls';
 import { Upstream, push, call, closeAgent, metric } from '../mesh/harness';
 import { tmpDir } from '../security/helpers';
+import { STRICT_PEER_AUTHENTICATION } from '../../scenarios/runner/fixtures';
 
-const STRICT = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: default
-spec:
-  mtls:
-    mode: STRICT
-`;
+const STRICT = STRICT_PEER_AUTHENTICATION;
 
 /**
  * Two in-process sidecars (orders → payments) signed by an in-process mesh CA: auto mTLS, principals, the switch

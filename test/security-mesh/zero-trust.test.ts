@@ -5,15 +5,9 @@ import { MeshCA } from '../../mesh/security/ca';
 import { json } from '../support/http';
 import { tmpDir, workloadCerts } from '../security/helpers';
 import { plainGet, rawTlsRequest } from '../security/mtls-fixture';
+import { STRICT_PEER_AUTHENTICATION } from '../../scenarios/runner/fixtures';
 
-const STRICT = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: default
-spec:
-  mtls:
-    mode: STRICT
-`;
+const STRICT = STRICT_PEER_AUTHENTICATION;
 
 const ORDERS_SPIFFE = 'spiffe://cluster.local/ns/default/sa/orders';
 const NOTIFICATIONS_SPIFFE = 'spiffe://cluster.local/ns/default/sa/notifications';
