@@ -11,6 +11,7 @@ import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, type SpanRi
 import { meshRandom, type Rng } from './rng';
 import { connectionInfo } from './security/mtls';
 import type { CompiledAuthorization } from './security/authz';
+import { DEFAULT_PATH_NORMALIZATION, normalizePath, type PathNormalization } from './path-normalization';
 
 /** Request limits of a listener (Envoy's defaults where it has one). */
 export const REQUEST_LIMITS = {
@@ -45,6 +46,8 @@ export interface HcmOptions {
    */
   strict?: () => boolean;
   onRefused?: (socket: IncomingMessage['socket']) => void;
+  /** Istio's meshConfig.pathNormalization (default BASE), applied before authz, routing and forwarding. */
+  pathNormalization?: PathNormalization;
 }
 
 const FAULT_ABORT_BODY = 'fault filter abort';
@@ -89,7 +92,8 @@ export class HttpConnectionManager {
       req.socket.destroy();
       return;
     }
-    const head = readRequestHead(req.rawHeaders, direction === 'inbound');
+    // The peer header is the sidecar's alone: an app's own copy (outbound) or a caller's (inbound) never travels on.
+    const head = readRequestHead(req.rawHeaders, true);
     const info = new StreamInfo(direction);
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
@@ -103,6 +107,11 @@ export class HttpConnectionManager {
 
     if (req.rawHeaders.length / 2 > REQUEST_LIMITS.maxHeadersCount) return this.rejectRequest(req, res, info, 431, 'too many headers');
     if (info.bytesReceived > REQUEST_LIMITS.maxRequestBodyBytes) return this.rejectRequest(req, res, info, 413, 'payload too large');
+    // Envoy normalizes :path before any filter runs; the normalized target replaces req.url, so the policy, the
+    // route and the app judge one and the same path.
+    const target = normalizePath(info.path, this.opts.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
+    if (target === null) return this.rejectRequest(req, res, info, 400, 'Bad Request');
+    if (target !== info.path) req.url = info.path = target;
 
     let headers = head.headers;
     info.requestId = head.requestId;

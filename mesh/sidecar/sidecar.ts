@@ -19,6 +19,7 @@ import { createMtlsServer, type MtlsServer, type RefusedEvent } from '../securit
 import { spiffeId } from '../security/identity';
 import { controlPlaneSigner, firstCertificate } from './workload-identity';
 import { RefusalLog } from './refusal-log';
+import type { PathNormalization } from '../path-normalization';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -47,6 +48,8 @@ export interface SidecarConfig {
   sign?: (csrPem: string) => Promise<SignResponse>;
   /** Jitter seed of the rotation schedule. */
   certSeed?: number;
+  /** Istio's meshConfig.pathNormalization.normalization (main.ts: MESH_PATH_NORMALIZATION); default BASE. */
+  pathNormalization?: PathNormalization;
 }
 
 /**
@@ -111,11 +114,12 @@ export class Sidecar {
     const { config } = this;
     const workload = { service: config.service, version: config.version };
     const identity = this.certs ? this.identity : undefined;
-    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity });
+    const pathNormalization = config.pathNormalization;
+    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity, pathNormalization });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.outboundHcm.handle);
     this.ports.outbound = this.outbound.port;
     if (config.role === 'sidecar') {
-      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity,
+      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity, pathNormalization,
         authz: () => this.security.authz,
         strict: () => this.security.mtlsMode === 'STRICT',
         onRefused: (socket) => {
