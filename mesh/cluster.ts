@@ -87,7 +87,8 @@ export class Cluster {
       const key = `${ep.host}:${ep.port}`;
       keep.add(key);
       let host = this.byKey.get(key);
-      if (!host || host.endpoint.instance !== ep.instance) {
+      // A host whose transport changed (plaintext ↔ mTLS, e.g. the peer's PeerAuthentication moved to DISABLE) is a new host.
+      if (!host || host.endpoint.instance !== ep.instance || host.poolKey !== this.hostPoolKey(ep)) {
         host?.close();
         host = this.adoptable(key, ep) ?? this.newHost(ep);
         this.byKey.set(key, host);

@@ -1,7 +1,9 @@
 import type { Endpoint } from './xds';
 import type { DestinationRule, HTTPRoute, MeshResource, VirtualService } from './config/types';
 import { canonicalHost, fqdn } from './config/hosts';
-import { destinationRuleFor, effectiveRoute, effectiveTrafficPolicy, virtualServiceFor, type EffectiveRoute, type EffectiveTrafficPolicy } from './config/effective';
+import { destinationRuleFor, effectiveRoute, effectiveTrafficPolicy, subsetTrafficPolicy, virtualServiceFor, type EffectiveRoute, type EffectiveTrafficPolicy } from './config/effective';
+import { effectiveMtlsMode, type PeerAuthenticationPolicy } from './security/peer-authentication';
+import { TLS_MODE_LABEL } from './upstream-tls';
 import { compileMatches, sourceLabelsMatch, type RequestTest } from './route-match';
 import { RetryPolicy } from './retry-policy';
 import { compileHeaderOps, mergeHeaderOps, type HeaderOps } from './header-ops';
@@ -74,6 +76,33 @@ function fail(r: MeshResource, path: string, err: unknown): never {
   throw new CompileError(`${where(r, path)}: ${(err as Error).message ?? String(err)}`);
 }
 
+/**
+ * Istio's per-endpoint mTLS decision (pilot/pkg/xds/endpoints/mtls_checker.go), made where EDS would make it: a
+ * DestinationRule tls mode, when set, decides (ISTIO_MUTUAL → mTLS, anything else → plaintext); otherwise auto mTLS
+ * sends mTLS to an endpoint with a sidecar unless the PeerAuthentication in force for that workload and port is
+ * DISABLE. The verdict is written into the endpoint's `security.istio.io/tlsMode` label (`istio` / `disabled`),
+ * which is what the connector reads. The port is the endpoint's port as the registry announces it.
+ */
+function withTlsMode(eps: Endpoint[], drMode: string | undefined, peerAuths: readonly PeerAuthenticationPolicy[]): Endpoint[] {
+  return eps.map((e) => {
+    let mtls: boolean;
+    if (drMode !== undefined) mtls = drMode === 'ISTIO_MUTUAL';
+    else if (e.labels[TLS_MODE_LABEL] !== 'istio') mtls = false;
+    else {
+      let mode: string;
+      try {
+        mode = effectiveMtlsMode(peerAuths, { service: e.service, labels: e.labels, namespace: 'default', port: e.port });
+      } catch {
+        mode = 'PERMISSIVE'; // an invalid policy is the destination's to NACK; keep mTLS
+      }
+      mtls = mode !== 'DISABLE';
+    }
+    const want = mtls ? 'istio' : e.labels[TLS_MODE_LABEL] === undefined ? undefined : 'disabled';
+    if (e.labels[TLS_MODE_LABEL] === want) return e;
+    return { ...e, labels: { ...e.labels, [TLS_MODE_LABEL]: want ?? 'disabled' } };
+  });
+}
+
 function labelsMatch(want: Record<string, string>, labels: Record<string, string>): boolean {
   for (const k in want) if (labels[k] !== want[k]) return false;
   return true;
@@ -117,6 +146,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
   const clusters = new Map<string, ClusterSpec>();
   const hosts = new Map<string, HostSpec>();
   const services = new Set<string>(Object.keys(endpoints).map(canonicalHost));
+  const peerAuths = res.filter((r) => r.kind === 'PeerAuthentication') as unknown as PeerAuthenticationPolicy[];
   for (const r of res) {
     if (r.kind === 'VirtualService') for (const h of (r as VirtualService).spec.hosts ?? []) services.add(canonicalHost(h));
   }
@@ -139,6 +169,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
       fail(dr!, subset ? `spec.subsets[${subset}].trafficPolicy` : 'spec.trafficPolicy', err);
     }
     const subsetLabels = subset ? (dr?.spec.subsets?.find((x) => x.name === subset)?.labels ?? null) : null;
+    selected = withTlsMode(selected, subsetTrafficPolicy(dr, subset, 'tls')?.mode, peerAuths);
     clusters.set(name, { name, service, subset, endpoints: selected, policy, settingsKey: JSON.stringify({ policy, subsetLabels }) });
     return name;
   };

@@ -28,6 +28,8 @@ export class UpstreamTls {
 
   /** The identity `endpoint` must prove when reached over mTLS, or undefined when the hop is plaintext. */
   peerFor(endpoint: Endpoint, tlsMode: string | undefined): string | undefined {
+    // compile.ts has already settled auto mTLS per endpoint into its tlsMode label (DestinationRule, sidecar,
+    // the destination's PeerAuthentication).
     if (tlsMode === 'DISABLE' || endpoint.labels[TLS_MODE_LABEL] !== 'istio') return undefined;
     return spiffeId(endpoint.service);
   }

@@ -236,7 +236,7 @@ export class Sidecar {
   applySnapshot(snapshot: Snapshot): void {
     const resources = snapshot.resources ?? [];
     const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels });
-    const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels });
+    const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, port: this.ports.inbound || undefined });
     this.runtime.apply(compiled, resources.length === 0);
     this.security = security;
     // New connections meet the new mode; established ones keep theirs (as Envoy's listener drain would let them).
