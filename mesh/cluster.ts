@@ -6,7 +6,7 @@ import { RoundRobin } from './lb/round-robin';
 import { createLoadBalancer } from './lb/factory';
 import { hashKeyFunction, type HashKeyFn } from './lb/hash-key';
 import { CircuitBreaker } from './circuit-breaker';
-import { OutlierDetector, realClock, type Clock } from './outlier-detector';
+import { OutlierDetector, realClock, type Clock, type LocalOrigin } from './outlier-detector';
 import { CONNECTION_POOL_DEFAULTS } from './config/defaults';
 import type { EffectiveTrafficPolicy } from './config/effective';
 import { meshRandom, type Rng } from './rng';
@@ -170,6 +170,11 @@ export class Cluster {
   /** Reports an attempt's result to outlier detection (local failures as 503, timeouts as 504). */
   recordResult(host: UpstreamHost, status: number): void {
     this.outlier?.record(host, status);
+  }
+
+  /** Reports a failure the sidecar itself saw (no response): a timeout (per-try or route) or a connect failure/reset. */
+  recordLocalOrigin(host: UpstreamHost, kind: LocalOrigin): void {
+    this.outlier?.recordLocal(host, kind);
   }
 
   /** Retires this cluster: timers stop; pools close once their in-flight requests finish. */

@@ -17,12 +17,24 @@ export const realClock: Clock = {
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
 };
 
-/** Envoy's cap on one ejection (max_ejection_time default 300 s). */
+/** Envoy's max_ejection_time default (300 s); the cap is max(300 s, baseEjectionTime), as Envoy documents. */
 export const MAX_EJECTION_TIME_MS = 300_000;
+/** Envoy's max_ejection_percent default: what Istio's `maxEjectionPercent: 0` (left unset by Pilot) means. */
+export const ENVOY_MAX_EJECTION_PERCENT = 10;
+/** Envoy's consecutive_local_origin_failure default, used when splitExternalLocalOriginErrors is on without a count. */
+export const ENVOY_CONSECUTIVE_LOCAL_ORIGIN_FAILURE = 5;
+
+/** A failure Envoy itself saw (no response from the host): Outlier::Result LocalOriginTimeout / LocalOriginConnectFailed. */
+export type LocalOrigin = 'timeout' | 'connect-failed';
+
+/** Istio's effective block; the local-origin fields may be absent (off). */
+export type OutlierConfig = Omit<EffectiveOutlierDetection, 'splitExternalLocalOriginErrors' | 'consecutiveLocalOriginFailures'> &
+  Partial<Pick<EffectiveOutlierDetection, 'splitExternalLocalOriginErrors' | 'consecutiveLocalOriginFailures'>>;
 
 interface HostState {
   consecutive5xx: number;
   consecutiveGateway: number;
+  consecutiveLocalOrigin: number;
   ejected: boolean;
   ejectedAt: number;
   /** Multiplier of baseEjectionTime for the current/next ejection (Envoy's eject time backoff). */
@@ -38,25 +50,36 @@ export interface OutlierEvents<H> {
 }
 
 /**
- * Envoy's outlier detection, consecutive-error flavour (what Istio's outlierDetection configures):
- * a host is ejected inline on its Nth consecutive 5xx (or gateway error: 502/503/504), if
- * 100·(ejected+1)/hosts ≤ maxEjectionPercent. An ejection lasts baseEjectionTime × times ejected
- * (capped at 300 s), and hosts return only at interval sweeps. A host that stays in through a
- * sweep at least a base ejection time after its return earns one step of the multiplier back.
- * Locally originated failures arrive as 503 (connect failure/reset) or 504 (timeout).
+ * Envoy's outlier detection, consecutive-error flavour (what Istio's outlierDetection configures;
+ * outlier_detection_impl.cc): a host is ejected inline on its Nth consecutive 5xx (or gateway error:
+ * 502/503/504), if 100·(ejected+1)/hosts ≤ maxEjectionPercent (Istio leaves 0 unset: Envoy's 10). Only the
+ * counter that fired is reset. An ejection lasts min(baseEjectionTime × backoff, max(300 s, base)); the backoff
+ * grows while backoff·base < max + base. Hosts return only at interval sweeps, with all their counters reset; a
+ * host back for at least `interval` loses one step of backoff per sweep.
+ * Locally originated failures (connect failure, reset, per-try or route timeout) count as 503/504 unless
+ * splitExternalLocalOriginErrors, when they count only towards consecutiveLocalOriginFailures and a request that
+ * reached the host resets that count (Envoy's LocalOriginConnectSuccess).
  */
 export class OutlierDetector<H> {
   private readonly state = new Map<H, HostState>();
   private ejectedCount = 0;
   private timer: unknown;
+  private readonly maxEjectionPercent: number;
+  private readonly maxEjectionTimeMs: number;
+  readonly split: boolean;
+  private readonly localOriginThreshold: number;
   /** Bumped whenever the ejected set changes, so callers can cache their healthy list. */
   generation = 0;
 
   constructor(
-    readonly config: EffectiveOutlierDetection,
+    readonly config: OutlierConfig,
     private readonly clock: Clock = realClock,
     private readonly events: OutlierEvents<H> = {},
   ) {
+    this.maxEjectionPercent = config.maxEjectionPercent > 0 ? Math.min(100, config.maxEjectionPercent) : ENVOY_MAX_EJECTION_PERCENT;
+    this.maxEjectionTimeMs = Math.max(MAX_EJECTION_TIME_MS, config.baseEjectionTimeMs);
+    this.split = config.splitExternalLocalOriginErrors === true;
+    this.localOriginThreshold = this.split ? config.consecutiveLocalOriginFailures || ENVOY_CONSECUTIVE_LOCAL_ORIGIN_FAILURE : 0;
     this.timer = clock.setInterval(() => this.sweep(), config.intervalMs);
   }
 
@@ -69,7 +92,7 @@ export class OutlierDetector<H> {
       this.state.delete(h);
       this.generation++;
     }
-    for (const h of hosts) if (!this.state.has(h)) this.state.set(h, { consecutive5xx: 0, consecutiveGateway: 0, ejected: false, ejectedAt: 0, multiplier: 0, ejections: 0 });
+    for (const h of hosts) if (!this.state.has(h)) this.state.set(h, { consecutive5xx: 0, consecutiveGateway: 0, consecutiveLocalOrigin: 0, ejected: false, ejectedAt: 0, multiplier: 0, ejections: 0 });
   }
 
   isEjected(host: H): boolean {
@@ -84,10 +107,16 @@ export class OutlierDetector<H> {
     return this.state.get(host)?.ejections ?? 0;
   }
 
-  /** One response (or local failure mapped to 503/504) from `host`. */
+  /** The current backoff multiplier of `host` (tests, admin). */
+  backoffOf(host: H): number {
+    return this.state.get(host)?.multiplier ?? 0;
+  }
+
+  /** One response status from `host` (external origin). */
   record(host: H, status: number): void {
     const s = this.state.get(host);
     if (!s) return;
+    if (this.split) s.consecutiveLocalOrigin = 0; // the host was reached: LocalOriginConnectSuccess
     if (status < 500) {
       s.consecutive5xx = 0;
       s.consecutiveGateway = 0;
@@ -99,41 +128,57 @@ export class OutlierDetector<H> {
     if (gateway) s.consecutiveGateway++;
     else s.consecutiveGateway = 0;
     if (s.ejected) return;
-    if ((consecutive5xxErrors > 0 && s.consecutive5xx >= consecutive5xxErrors) || (consecutiveGatewayErrors > 0 && gateway && s.consecutiveGateway >= consecutiveGatewayErrors)) {
-      // Envoy resets the counters whether or not the ejection is allowed.
-      s.consecutive5xx = 0;
+    // Both detectors see every response (gateway first, as Envoy); each resets its own counter when it fires,
+    // whether or not the ejection is allowed.
+    if (consecutiveGatewayErrors > 0 && gateway && s.consecutiveGateway >= consecutiveGatewayErrors) {
       s.consecutiveGateway = 0;
+      this.tryEject(host, s);
+    }
+    if (!s.ejected && consecutive5xxErrors > 0 && s.consecutive5xx >= consecutive5xxErrors) {
+      s.consecutive5xx = 0;
       this.tryEject(host, s);
     }
   }
 
+  /** A locally originated failure: 504 (timeout) or 503 (connect failure, reset) unless split. */
+  recordLocal(host: H, kind: LocalOrigin): void {
+    if (!this.split) return this.record(host, kind === 'timeout' ? 504 : 503);
+    const s = this.state.get(host);
+    if (!s) return;
+    s.consecutiveLocalOrigin++;
+    if (s.ejected || s.consecutiveLocalOrigin < this.localOriginThreshold) return;
+    s.consecutiveLocalOrigin = 0;
+    this.tryEject(host, s);
+  }
+
   private tryEject(host: H, s: HostState): void {
     const n = this.state.size;
-    if (n === 0 || Math.min(100, (100 * (this.ejectedCount + 1)) / n) > this.config.maxEjectionPercent) return;
+    if (n === 0 || (100 * (this.ejectedCount + 1)) / n > this.maxEjectionPercent) return;
     s.ejected = true;
     s.ejectedAt = this.clock.now();
-    if (this.config.baseEjectionTimeMs * s.multiplier < MAX_EJECTION_TIME_MS) s.multiplier++;
+    if (this.config.baseEjectionTimeMs * s.multiplier < this.maxEjectionTimeMs + this.config.baseEjectionTimeMs) s.multiplier++;
     s.ejections++;
     this.ejectedCount++;
     this.generation++;
     this.events.onEject?.(host);
   }
 
-  /** The interval timer: return hosts whose ejection time is up; decay multipliers of hosts that stayed healthy. */
+  /** The interval timer: return hosts whose ejection time is up; decay the backoff of hosts back for an interval. */
   sweep(): void {
     const now = this.clock.now();
     const base = this.config.baseEjectionTimeMs;
     for (const [host, s] of this.state) {
       if (!s.ejected) {
-        if (s.multiplier > 0 && s.unejectedAt !== undefined && now - s.unejectedAt >= base) {
-          s.multiplier--;
-          s.unejectedAt = now;
-        }
+        if (s.multiplier > 0 && s.unejectedAt !== undefined && now - s.unejectedAt >= this.config.intervalMs) s.multiplier--;
         continue;
       }
-      if (now - s.ejectedAt >= Math.min(base * s.multiplier, MAX_EJECTION_TIME_MS)) {
+      if (now - s.ejectedAt >= Math.min(base * s.multiplier, this.maxEjectionTimeMs)) {
         s.ejected = false;
         s.unejectedAt = now;
+        // Envoy resets every counter on return, so a host is not re-ejected by a few errors on top of old ones.
+        s.consecutive5xx = 0;
+        s.consecutiveGateway = 0;
+        s.consecutiveLocalOrigin = 0;
         this.ejectedCount--;
         this.generation++;
         this.events.onUneject?.(host);

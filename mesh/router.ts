@@ -127,7 +127,7 @@ export class Router implements AttemptOwner {
     if (outcome === null) return this.finish();
     // Aborted by us (client gone, route timeout): not the host's fault.
     if (this.done) return;
-    if (outcome.kind !== 'status') this.cluster.recordResult(attempt.host, outcome.kind === 'timeout' ? 504 : 503);
+    if (outcome.kind !== 'status') this.cluster.recordLocalOrigin(attempt.host, outcome.kind === 'timeout' ? 'timeout' : 'connect-failed');
     const retry = outcome.kind === 'status' ? this.retryReserved : this.canRetry() && this.route.policy.retry.retriable(outcome) && this.reserveRetry();
     if (retry) {
       this.retries++;
@@ -167,6 +167,9 @@ export class Router implements AttemptOwner {
   private readonly onGlobalTimeout = (): void => {
     if (this.done) return;
     this.info.flag(Flags.UT);
+    // Envoy's onResponseTimeout: an attempt still awaiting headers is reported as a local-origin timeout (504).
+    const a = this.attempt;
+    if (a && !a.finished && !this.committed) this.cluster.recordLocalOrigin(a.host, 'timeout');
     if (this.committed) {
       // The response already started: all Envoy can do is reset the stream.
       this.done = true;

@@ -1,4 +1,7 @@
 import { OutlierDetector, MAX_EJECTION_TIME_MS } from '../../mesh/outlier-detector';
+import { loadYaml } from '../../mesh/config/load';
+import { analyze } from '../../mesh/config/analyze';
+import { compileConfig } from '../../mesh/compile';
 import { effectiveOutlierDetection } from '../../mesh/config/effective';
 import { FakeClock } from './helpers';
 
@@ -45,7 +48,7 @@ describe('outlier detector (fake clock, exact)', () => {
     od.close();
   });
 
-  test('multiplier decays one step per base ejection time of good health, and ejection is capped at 300 s', () => {
+  test('backoff decays one step per sweep once the host has been back for one interval (Envoy), and ejection is capped at max(300 s, base)', () => {
     const clock = new FakeClock();
     const od = new OutlierDetector<string>(config({ baseEjectionTime: '200s', interval: '10s' }), clock);
     od.setHosts(['a']);
@@ -56,12 +59,102 @@ describe('outlier detector (fake clock, exact)', () => {
     clock.advanceTo(200_000);
     expect(od.isEjected('a')).toBe(false);
     eject(); // 2nd: 400 s → capped to 300 s
+    expect(od.backoffOf('a')).toBe(2);
     const at = clock.now();
     clock.advanceTo(at + MAX_EJECTION_TIME_MS - 10_000);
     expect(od.isEjected('a')).toBe(true);
     clock.advanceTo(at + MAX_EJECTION_TIME_MS);
     expect(od.isEjected('a')).toBe(false);
+    // back at 500 s: the sweep at 510 s (one interval later) takes one step, the one at 520 s the next.
+    clock.advanceTo(at + MAX_EJECTION_TIME_MS + 10_000);
+    expect(od.backoffOf('a')).toBe(1);
+    clock.advanceTo(at + MAX_EJECTION_TIME_MS + 20_000);
+    expect(od.backoffOf('a')).toBe(0);
     od.close();
+    // A base above 300 s is itself the cap (Envoy: max_ejection_time defaults to max(300 s, base)).
+    const long = new OutlierDetector<string>(config({ baseEjectionTime: '400s', interval: '10s' }), clock);
+    long.setHosts(['a']);
+    const t0 = clock.now();
+    for (let i = 0; i < 5; i++) long.record('a', 500);
+    clock.advanceTo(t0 + 390_000);
+    expect(long.isEjected('a')).toBe(true);
+    clock.advanceTo(t0 + 400_000);
+    expect(long.isEjected('a')).toBe(false);
+    long.close();
+  });
+
+  test('the backoff grows while backoff·base < max + base: with base 30 s it reaches 11, and every ejection then lasts 300 s', () => {
+    const clock = new FakeClock();
+    const od = new OutlierDetector<string>(config({ baseEjectionTime: '30s', interval: '1s' }), clock);
+    od.setHosts(['a']);
+    const lasted: number[] = [];
+    for (let k = 0; k < 13; k++) {
+      for (let i = 0; i < 5; i++) od.record('a', 500); // re-ejected the moment it returns: no sweep to decay
+      const t0 = clock.now();
+      while (od.isEjected('a')) clock.advanceTo(clock.now() + 1000);
+      lasted.push((clock.now() - t0) / 1000);
+    }
+    expect(od.backoffOf('a')).toBe(11);
+    expect(lasted).toEqual([30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 300, 300, 300]);
+    od.close();
+  });
+
+  test('counters reset when a host returns: 4 errors before the ejection + 1 after do not eject it again', () => {
+    const clock = new FakeClock();
+    const od = new OutlierDetector<string>(config({ consecutiveGatewayErrors: 5 }), clock);
+    od.setHosts(['a', 'b']);
+    for (let i = 0; i < 5; i++) od.record('a', 500); // 5xx ejection
+    for (let i = 0; i < 4; i++) od.record('a', 503); // while out (in-flight requests): counters run on
+    clock.advanceTo(300);
+    expect(od.isEjected('a')).toBe(false);
+    od.record('a', 503);
+    expect(od.isEjected('a')).toBe(false);
+    for (let i = 0; i < 3; i++) od.record('a', 503);
+    expect(od.isEjected('a')).toBe(false);
+    od.record('a', 503); // the 5th since return
+    expect(od.isEjected('a')).toBe(true);
+    od.close();
+  });
+
+  test('maxEjectionPercent: 0 is what Istio leaves unset: Envoy\'s 10 % (ejects one of 10 hosts, not none)', () => {
+    const clock = new FakeClock();
+    const od = new OutlierDetector<string>(config({ maxEjectionPercent: 0 }), clock);
+    const hosts = Array.from({ length: 10 }, (_, i) => `h${i}`);
+    od.setHosts(hosts);
+    for (const h of ['h0', 'h1']) for (let i = 0; i < 5; i++) od.record(h, 500);
+    expect([od.isEjected('h0'), od.isEjected('h1')]).toEqual([true, false]);
+    od.close();
+  });
+
+  test('local-origin failures count as 503/504 by default; with splitExternalLocalOriginErrors only towards consecutiveLocalOriginFailures', () => {
+    const clock = new FakeClock();
+    const plain = new OutlierDetector<string>(config({ consecutive5xxErrors: 3 }), clock);
+    plain.setHosts(['a', 'b']);
+    plain.recordLocal('a', 'timeout');
+    plain.recordLocal('a', 'connect-failed');
+    plain.record('a', 500);
+    expect(plain.isEjected('a')).toBe(true);
+    plain.close();
+
+    const split = new OutlierDetector<string>(config({ consecutive5xxErrors: 3, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2 }), clock);
+    split.setHosts(['a', 'b']);
+    split.recordLocal('a', 'timeout');
+    split.record('a', 500); // reached the host: resets the local-origin run; 1st external 5xx
+    split.recordLocal('a', 'timeout');
+    split.record('a', 500);
+    expect(split.isEjected('a')).toBe(false); // 2 external 5xx, local runs of 1
+    split.recordLocal('b', 'connect-failed');
+    split.recordLocal('b', 'connect-failed');
+    expect(split.isEjected('b')).toBe(true);
+    split.close();
+    // split without a count: Envoy's default 5
+    const dflt = new OutlierDetector<string>(config({ splitExternalLocalOriginErrors: true }), clock);
+    dflt.setHosts(['a', 'b']);
+    for (let i = 0; i < 4; i++) dflt.recordLocal('a', 'connect-failed');
+    expect(dflt.isEjected('a')).toBe(false);
+    dflt.recordLocal('a', 'connect-failed');
+    expect(dflt.isEjected('a')).toBe(true);
+    dflt.close();
   });
 
   test('maxEjectionPercent: a host is ejected only if 100·(ejected+1)/hosts ≤ max', () => {
@@ -108,4 +201,18 @@ describe('outlier detector (fake clock, exact)', () => {
     expect(od.isEjected('b')).toBe(true);
     od.close();
   });
+});
+
+test('splitExternalLocalOriginErrors and consecutiveLocalOriginFailures are accepted (no ML0003) and reach the cluster policy', () => {
+  const { resources } = loadYaml(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: payments }
+spec:
+  host: payments
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 3, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2 }
+`, 'test.yaml');
+  expect(analyze(resources).filter((m) => m.level === 'Error')).toEqual([]);
+  const spec = compileConfig(resources, { payments: [] }, { service: 'orders', labels: {} }).clusters.get('outbound|80||payments.default.svc.cluster.local')!;
+  expect(spec.policy.outlierDetection).toMatchObject({ consecutive5xxErrors: 3, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2 });
 });

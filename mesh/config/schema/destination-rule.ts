@@ -76,9 +76,10 @@ const outlierDetection: Rule = obj(
     baseEjectionTime: dur(),
     maxEjectionPercent: int(0, 100),
     minHealthPercent: int(0, 100),
+    splitExternalLocalOriginErrors: bool,
+    consecutiveLocalOriginFailures: int(0),
   },
   {
-    unsupported: { splitExternalLocalOriginErrors: '', consecutiveLocalOriginFailures: '' },
     check: (v: Record<string, unknown>, path, r) => {
       if (v.consecutiveErrors === undefined) return;
       const p = joinPath(path, 'consecutiveErrors');
