@@ -7,8 +7,9 @@ export interface PendingTicket {
 
 /**
  * Envoy's per-cluster circuit breakers for HTTP/1.1: one request in flight per connection, so at
- * most maxConnections (and http2MaxRequests, Envoy's max_requests) requests are active; beyond that
- * up to http1MaxPendingRequests wait in FIFO order; beyond that the request overflows (503 UO).
+ * most maxConnections requests are active; beyond that up to http1MaxPendingRequests wait in FIFO
+ * order; beyond that the request overflows (503 UO). http2MaxRequests is Envoy's max_requests, checked
+ * before any queueing (conn_pool_base.cc newStreamImpl): with that many active, a request overflows at once.
  * maxRetries bounds retries in flight across the cluster. Istio leaves all of them effectively
  * unlimited (2^32−1) unless the DestinationRule sets them.
  */
@@ -18,11 +19,13 @@ export class CircuitBreaker {
   private readonly queue: { grant: () => void; live: boolean }[] = [];
   private queued = 0;
   readonly maxActive: number;
+  readonly maxRequests: number;
   readonly maxPending: number;
   readonly maxRetries: number;
 
   constructor(limits: Pick<EffectiveConnectionPool, 'maxConnections' | 'http2MaxRequests' | 'http1MaxPendingRequests' | 'maxRetries'>) {
-    this.maxActive = Math.min(limits.maxConnections, limits.http2MaxRequests);
+    this.maxActive = limits.maxConnections;
+    this.maxRequests = limits.http2MaxRequests;
     this.maxPending = limits.http1MaxPendingRequests;
     this.maxRetries = limits.maxRetries;
   }
@@ -36,6 +39,7 @@ export class CircuitBreaker {
    * 'overflow' when both the active and pending limits are full. Every grant must be `release`d.
    */
   acquire(grant: () => void): PendingTicket | null | 'overflow' {
+    if (this.active >= this.maxRequests) return 'overflow';
     if (this.active < this.maxActive) {
       this.active++;
       grant();

@@ -18,6 +18,8 @@ export interface ClusterObserver {
   onUneject?(cluster: string, host: UpstreamHost): void;
   onOverflow?(cluster: string): void;
   onRetry?(cluster: string): void;
+  /** A retry refused by the maxRetries breaker (Envoy's upstream_rq_retry_overflow). */
+  onRetryOverflow?(cluster: string): void;
 }
 
 export interface ClusterOptions {

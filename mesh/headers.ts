@@ -51,7 +51,7 @@ const join = (prev: string | undefined, v: string): string => (prev === undefine
  * touching `req.headers` would build the whole header object for every request. `traceparent`
  * and, when `dropPeer`, the peer header are left out of the upstream list (the sidecar sets its own).
  */
-export function readRequestHead(raw: string[], dropPeer: boolean): RequestHead {
+export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCount = false): RequestHead {
   const headers: string[] = [];
   let requestId = '';
   let host: string | undefined;
@@ -85,6 +85,10 @@ export function readRequestHead(raw: string[], dropPeer: boolean): RequestHead {
         break;
       case 'x-request-id':
         requestId = value;
+        break;
+      case 'x-envoy-attempt-count':
+        // The outbound router sets its own (Envoy's include_request_attempt_count): never two values.
+        if (dropAttemptCount) continue;
         break;
       default:
         if (HOP_BY_HOP.has(name)) continue;

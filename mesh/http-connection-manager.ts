@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { PEER_HEADER, readRequestHead, serviceFromHost } from './headers';
 import { Flags, LocalReplies } from './response-flags';
 import { StreamInfo } from './stream-info';
@@ -21,10 +22,11 @@ export const REQUEST_LIMITS = {
   maxRequestBodyBytes: 16 * 1024 * 1024,
   /**
    * Bodies up to this size are buffered before the first attempt so a retry or a mirror can send
-   * them again (Envoy's per_request_buffer_limit_bytes is 64 KiB too). Larger bodies, and bodies of
-   * unknown length (chunked), stream straight through and are not retried or mirrored.
+   * them again: 1 MiB, Envoy's per_connection_buffer_limit_bytes default, which bounds the router's
+   * retry/shadow buffer. Chunked bodies are buffered too while they fit; a body that outgrows it
+   * (announced or chunked) streams through and is neither retried nor mirrored, as in Envoy.
    */
-  retryBufferBytes: 64 * 1024,
+  retryBufferBytes: 1024 * 1024,
 };
 
 export interface HcmOptions {
@@ -93,7 +95,7 @@ export class HttpConnectionManager {
       return;
     }
     // The peer header is the sidecar's alone: an app's own copy (outbound) or a caller's (inbound) never travels on.
-    const head = readRequestHead(req.rawHeaders, true);
+    const head = readRequestHead(req.rawHeaders, true, direction === 'outbound');
     const info = new StreamInfo(direction);
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
@@ -192,19 +194,36 @@ export class HttpConnectionManager {
   private forward(req: IncomingMessage, res: ServerResponse, info: StreamInfo, route: RouteResult, headers: string[], hasLength: boolean, chunked: boolean): void {
     const hasBody = hasLength ? info.bytesReceived > 0 : chunked;
     if (!hasBody) return new Router(req, res, info, route, headers, null, this.localReply, this.rng).start();
-    const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && hasLength && info.bytesReceived <= REQUEST_LIMITS.retryBufferBytes;
+    const limit = REQUEST_LIMITS.retryBufferBytes;
+    const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && (!hasLength || info.bytesReceived <= limit);
     if (!replay) return new Router(req, res, info, route, headers, req, this.localReply, this.rng).start();
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
-      if (size <= REQUEST_LIMITS.retryBufferBytes) chunks.push(c);
-    });
-    req.once('end', () => {
+      chunks.push(c);
+      if (size <= limit) return;
+      // A chunked body outgrew the buffer: what was read so far, then the rest, streamed once (no retry, no mirror).
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.pause();
+      const rest = Readable.from(
+        (async function* () {
+          yield* chunks;
+          for await (const more of req) yield more as Buffer;
+        })(),
+        { objectMode: false },
+      );
+      new Router(req, res, info, route, headers, rest, this.localReply, this.rng).start();
+    };
+    const onEnd = (): void => {
       if (res.destroyed) return;
-      const body: RequestBody = Buffer.concat(chunks, Math.min(size, REQUEST_LIMITS.retryBufferBytes));
+      if (!hasLength) info.bytesReceived = size;
+      const body: RequestBody = Buffer.concat(chunks, size);
       new Router(req, res, info, route, headers, body, this.localReply, this.rng).start();
-    });
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
     req.once('error', () => {
       info.flag(Flags.DC);
       res.destroy();

@@ -33,6 +33,10 @@ export class RetryConfigError extends Error {}
 export class RetryPolicy {
   readonly numRetries: number;
   readonly perTryTimeoutMs: number;
+  /** Envoy's retry_back_off.base_interval (Istio's retries.backoff); the max interval is 10× it. */
+  backoffBaseMs = BACKOFF_BASE_MS;
+  /** Envoy's previous_hosts retry predicate: a retry prefers a host this request has not tried. */
+  ignorePreviousHosts = true;
   private readonly on5xx: boolean;
   private readonly onGateway: boolean;
   private readonly onReset: boolean;
@@ -58,7 +62,10 @@ export class RetryPolicy {
   /** From the config helper's effective view; `defaultRoute` applies Istio ≥ 1.24's default (no status codes). */
   static fromEffective(r: EffectiveRetry, defaultPolicy: boolean, routeTimeoutMs: number): RetryPolicy {
     const codes = defaultPolicy ? [] : r.retriableStatusCodes;
-    return new RetryPolicy(r.retryOn, codes, r.attempts, r.perTryTimeoutMs ?? routeTimeoutMs);
+    const p = new RetryPolicy(r.retryOn, codes, r.attempts, r.perTryTimeoutMs ?? routeTimeoutMs);
+    if (r.backoffMs !== undefined) p.backoffBaseMs = r.backoffMs;
+    if (r.retryIgnorePreviousHosts !== undefined) p.ignorePreviousHosts = r.retryIgnorePreviousHosts;
+    return p;
   }
 
   /** Whether a response status would be retried (decided before anything reaches the client). */
@@ -86,11 +93,18 @@ export class RetryPolicy {
   }
 }
 
-/** Envoy's retry back-off: base 25 ms, max 250 ms, full jitter. Retry n (1-based) waits uniform [0, (2^n − 1)·25) ms, capped at 250. */
+/** Envoy's router retry back-off: base 25 ms, max 10 × base (250 ms). */
 export const BACKOFF_BASE_MS = 25;
 export const BACKOFF_MAX_MS = 250;
 
-export function backoffMs(retry: number, rng: Rng): number {
-  const ceiling = Math.min((2 ** retry - 1) * BACKOFF_BASE_MS, BACKOFF_MAX_MS);
-  return Math.floor(rng() * ceiling);
+/**
+ * Envoy's JitteredExponentialBackOffStrategy (backoff_strategy.cc): the interval starts at `base` and doubles
+ * per retry until it would pass max (10 × base), then stays at max; each wait is uniform in [0, interval).
+ * Retry n (1-based) with base 25 ms: [0, 25), [0, 50), [0, 100), [0, 200), then [0, 250).
+ */
+export function backoffMs(retry: number, rng: Rng, base = BACKOFF_BASE_MS): number {
+  const max = 10 * base;
+  let interval = base;
+  for (let i = 1; i < retry; i++) interval = interval > max / 2 ? max : interval * 2;
+  return Math.min(Math.floor(rng() * interval), max);
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { UpstreamAttempt, DiscardHandler, type AttemptOwner } from './forward';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
@@ -14,7 +15,7 @@ import type { Rng } from './rng';
 export type LocalReply = (res: ServerResponse, info: StreamInfo, status: number, flag: string, body: string, extra?: Record<string, string>) => void;
 
 /** A request body as the router holds it: replayable bytes, a one-shot stream, or none. */
-export type RequestBody = Buffer | IncomingMessage | null;
+export type RequestBody = Buffer | Readable | null;
 
 const OVERLOADED = { 'x-envoy-overloaded': 'true' };
 
@@ -82,16 +83,20 @@ export class Router implements AttemptOwner {
     this.ticket = undefined;
     this.holdingSlot = true;
     if (this.done) return this.releaseSlot();
-    const host = this.cluster.pick({ tried: this.tried, hashKey: this.hashKey });
+    const host = this.cluster.pick({ tried: this.route.policy.retry.ignorePreviousHosts ? this.tried : undefined, hashKey: this.hashKey });
     if (!host) {
       this.releaseSlot();
       return this.finishLocal(503, Flags.UH, LocalReplies.noHealthyUpstream);
     }
     (this.tried ??= new Set()).add(host);
     const n = this.retries + 1;
-    // The first attempt appends to the request's own list; retries copy its original part.
-    const headers = n === 1 ? this.headers : this.headers.slice(0, this.baseHeaders);
-    headers.push('x-envoy-attempt-count', String(n));
+    // The first attempt appends to the request's own list; retries copy its original part. Only the outbound
+    // side counts attempts (Istio sets include_request_attempt_count on outbound routes); inbound passes the caller's.
+    let headers = this.headers;
+    if (this.info.direction === 'outbound') {
+      headers = n === 1 ? this.headers : this.headers.slice(0, this.baseHeaders);
+      headers.push('x-envoy-attempt-count', String(n));
+    }
     const perTry = this.route.policy.retry.perTryTimeoutMs;
     const attempt = UpstreamAttempt.send(this.req.url ?? '/', this.req.method ?? 'GET', this.res, host, headers, this.body, this.info, this);
     this.attempt = attempt;
@@ -107,6 +112,8 @@ export class Router implements AttemptOwner {
 
   retryStatus(status: number, host: UpstreamHost): boolean {
     this.cluster.recordResult(host, status);
+    // Envoy's shouldRetry first gives back the retry slot the previous decision held (resetRetry).
+    this.releaseRetryHold();
     if (this.done || !this.canRetry() || !this.route.policy.retry.retriableStatus(status)) return false;
     return this.reserveRetry();
   }
@@ -116,7 +123,8 @@ export class Router implements AttemptOwner {
     clearTimeout(this.perTryTimer);
     const ops = this.route.policy.responseOps;
     if (ops) applyToObject(headers, ops);
-    if (this.retries > 0 && this.route.policy.retry.retriableStatus(_status)) this.info.flag(Flags.URX);
+    // URX only when the retries ran out (a retry refused by the maxRetries breaker is UO instead).
+    if (this.retries > 0 && this.retries >= this.route.policy.retry.numRetries && this.route.policy.retry.retriableStatus(_status)) this.info.flag(Flags.URX);
   }
 
   onAttemptDone(attempt: UpstreamAttempt, outcome: AttemptOutcome | null): void {
@@ -127,14 +135,18 @@ export class Router implements AttemptOwner {
     if (outcome === null) return this.finish();
     // Aborted by us (client gone, route timeout): not the host's fault.
     if (this.done) return;
-    if (outcome.kind !== 'status') this.cluster.recordLocalOrigin(attempt.host, outcome.kind === 'timeout' ? 'timeout' : 'connect-failed');
-    const retry = outcome.kind === 'status' ? this.retryReserved : this.canRetry() && this.route.policy.retry.retriable(outcome) && this.reserveRetry();
+    let retry = outcome.kind === 'status'; // retryStatus already decided (and holds the retry slot)
+    if (!retry) {
+      this.cluster.recordLocalOrigin(attempt.host, outcome.kind === 'timeout' ? 'timeout' : 'connect-failed');
+      this.releaseRetryHold();
+      retry = this.canRetry() && this.route.policy.retry.retriable(outcome) && this.reserveRetry();
+    }
     if (retry) {
       this.retries++;
-      this.backoffTimer = setTimeout(this.afterBackoff, backoffMs(this.retries, this.rng));
+      this.backoffTimer = setTimeout(this.afterBackoff, backoffMs(this.retries, this.rng, this.route.policy.retry.backoffBaseMs));
       return;
     }
-    const exhausted = this.retries > 0 && this.route.policy.retry.retriable(outcome);
+    const exhausted = this.retries > 0 && this.retries >= this.route.policy.retry.numRetries && this.route.policy.retry.retriable(outcome);
     if (exhausted) this.info.flag(Flags.URX);
     switch (outcome.kind) {
       case 'connect-failure':
@@ -146,19 +158,30 @@ export class Router implements AttemptOwner {
     }
   }
 
+  /**
+   * Takes a slot of the cluster's maxRetries breaker for this retry. Full: Envoy's upstream_rq_retry_overflow, the
+   * answer at hand goes to the client flagged UO. The slot is held through the back-off and the retried attempt,
+   * until the next retry decision or the end of the request (Envoy's RetryStateImpl).
+   */
   private reserveRetry(): boolean {
-    if (!this.cluster.breaker.tryRetry()) return false;
+    if (!this.cluster.breaker.tryRetry()) {
+      this.info.flag(Flags.UO);
+      this.cluster.observer.onRetryOverflow?.(this.cluster.name);
+      return false;
+    }
     this.retryReserved = true;
     this.cluster.observer.onRetry?.(this.cluster.name);
     return true;
   }
 
+  private releaseRetryHold(): void {
+    if (!this.retryReserved) return;
+    this.retryReserved = false;
+    this.cluster.breaker.releaseRetry();
+  }
+
   private readonly afterBackoff = (): void => {
     this.backoffTimer = undefined;
-    if (this.retryReserved) {
-      this.retryReserved = false;
-      this.cluster.breaker.releaseRetry();
-    }
     this.dispatch();
   };
 
@@ -209,10 +232,7 @@ export class Router implements AttemptOwner {
     this.ticket = undefined;
     const attempt = this.attempt;
     if (attempt && !attempt.finished) attempt.abort(new Error('request finished'));
-    if (this.retryReserved) {
-      this.retryReserved = false;
-      this.cluster.breaker.releaseRetry();
-    }
+    this.releaseRetryHold();
     // The slot of a live attempt is released when the attempt reports in.
     if (!attempt || attempt.finished) this.releaseSlot();
   }

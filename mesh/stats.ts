@@ -42,6 +42,7 @@ export class MeshStats implements ClusterObserver {
   readonly overflows: Counter<string>;
   readonly retries: Counter<string>;
   readonly refusedConnections: Counter<string>;
+  readonly retryOverflows: Counter<string>;
   readonly certRotations: Counter<string>;
   readonly certGeneration: Gauge<string>;
   readonly certExpiry: Gauge<string>;
@@ -55,6 +56,7 @@ export class MeshStats implements ClusterObserver {
     this.ejected = new Gauge({ name: 'meshlab_outlier_ejected_hosts', help: 'Hosts currently ejected by outlier detection.', labelNames: ['cluster'], registers });
     this.overflows = new Counter({ name: 'meshlab_upstream_rq_pending_overflow_total', help: 'Requests refused by circuit breakers (503 UO).', labelNames: ['cluster'], registers });
     this.retries = new Counter({ name: 'meshlab_upstream_rq_retry_total', help: 'Retries sent upstream.', labelNames: ['cluster'], registers });
+    this.retryOverflows = new Counter({ name: 'meshlab_upstream_rq_retry_overflow_total', help: 'Retries not sent because the maxRetries circuit breaker was full (the answer went to the client flagged UO).', labelNames: ['cluster'], registers });
     this.refusedConnections = new Counter({ name: 'meshlab_inbound_connections_refused_total', help: 'Inbound connections refused by the mTLS listener (PeerAuthentication), by reason.', labelNames: ['reason', 'connection_security_policy'], registers });
     this.certRotations = new Counter({ name: 'meshlab_workload_cert_rotations_total', help: 'Workload certificates issued to this proxy (the first one included).', registers });
     this.certGeneration = new Gauge({ name: 'meshlab_workload_cert_generation', help: 'Generation of the workload certificate in use (1 = first, +1 per rotation).', registers });
@@ -98,6 +100,10 @@ export class MeshStats implements ClusterObserver {
 
   onRetry(cluster: string): void {
     this.retries.inc({ cluster });
+  }
+
+  onRetryOverflow(cluster: string): void {
+    this.retryOverflows.inc({ cluster });
   }
 
   onRefused(ev: RefusedEvent): void {

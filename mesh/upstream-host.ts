@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 import type { Endpoint } from './xds';
 import type { EffectiveConnectionPool } from './config/effective';
-import { UNLIMITED } from './config/defaults';
+import { CONNECTION_POOL_DEFAULTS, UNLIMITED } from './config/defaults';
 import type { UpstreamTransport } from './upstream-tls';
 
 /**
@@ -12,13 +12,16 @@ import type { UpstreamTransport } from './upstream-tls';
  * connection; keep-alive reuses it), and the connect timeout is the connector's.
  */
 export function poolOptionsFor(cp: EffectiveConnectionPool | undefined, transport?: UpstreamTransport): Pool.Options {
-  const opts: Pool.Options = {};
+  // Envoy's upstream idle_timeout (Istio's idleTimeout, default 1 h) of any length: undici's keepAliveTimeout, with
+  // keepAliveMaxTimeout raised to match (undici caps at 10 min otherwise). Unlike Envoy, a shorter Keep-Alive hint
+  // from the server is honoured, so the sidecar drops a connection before the app closes it under a request.
+  const idle = cp?.idleTimeoutMs || CONNECTION_POOL_DEFAULTS.idleTimeoutMs;
+  const opts: Pool.Options = { keepAliveTimeout: idle, keepAliveMaxTimeout: idle };
   if (transport) opts.connect = transport.connect;
   if (!cp) return opts;
   if (cp.maxConnections < UNLIMITED) opts.connections = cp.maxConnections;
   if (cp.maxRequestsPerConnection > 0) opts.maxRequestsPerClient = cp.maxRequestsPerConnection;
   if (cp.connectTimeoutMs) opts.connectTimeout = cp.connectTimeoutMs;
-  if (cp.idleTimeoutMs && cp.idleTimeoutMs < 600_000) opts.keepAliveTimeout = cp.idleTimeoutMs;
   return opts;
 }
 

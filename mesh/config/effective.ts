@@ -226,6 +226,10 @@ export interface EffectiveRetry {
   perTryTimeoutMs?: number;
   retryOn: string[];
   retriableStatusCodes: number[];
+  /** retries.backoff: Envoy's base interval of the jittered back-off (absent = 25 ms). */
+  backoffMs?: number;
+  /** retries.retryIgnorePreviousHosts as written (absent = Istio's default for the route's load balancer). */
+  retryIgnorePreviousHosts?: boolean;
 }
 
 export interface EffectiveFault {
@@ -292,6 +296,8 @@ export function effectiveRetry(r: HTTPRetry | undefined): EffectiveRetry {
     ...(r.perTryTimeout ? { perTryTimeoutMs: parseDuration(r.perTryTimeout) } : {}),
     retryOn,
     retriableStatusCodes,
+    ...(r.backoff ? { backoffMs: parseDuration(r.backoff) } : {}),
+    ...(r.retryIgnorePreviousHosts !== undefined ? { retryIgnorePreviousHosts: r.retryIgnorePreviousHosts } : {}),
   };
 }
 

@@ -90,6 +90,10 @@ export interface HTTPRetry {
   retryOn?: string;
   /** Accepted and ignored: the lab has a single locality. */
   retryRemoteLocalities?: boolean;
+  /** Envoy's retry_back_off.base_interval (max 10× it); default 25 ms. */
+  backoff?: string;
+  /** Envoy's previous_hosts predicate; Istio's default: on, except under consistent hashing. */
+  retryIgnorePreviousHosts?: boolean;
 }
 
 export interface HTTPFaultInjection {

@@ -31,11 +31,23 @@ describe('circuit breaker (pool limits)', () => {
     expect(granted).toEqual(['a', 'c']);
   });
 
-  test('unset limits are Istio\'s "unlimited"; http2MaxRequests also caps active requests; maxRetries is a budget', () => {
+  test('http2MaxRequests 2 (Envoy max_requests): the 3rd concurrent request is refused at once (503 UO), never queued', () => {
+    const cb = new CircuitBreaker(effectiveConnectionPool({ http: { http2MaxRequests: 2, http1MaxPendingRequests: 10 } }));
+    const granted: string[] = [];
+    expect(cb.acquire(() => granted.push('a'))).toBeNull();
+    expect(cb.acquire(() => granted.push('b'))).toBeNull();
+    expect(cb.acquire(() => granted.push('c'))).toBe('overflow');
+    expect([cb.active, cb.pending]).toEqual([2, 0]);
+    cb.release();
+    expect(cb.acquire(() => granted.push('d'))).toBeNull();
+    expect(granted).toEqual(['a', 'b', 'd']);
+  });
+
+  test('unset limits are Istio\'s "unlimited"; maxRetries is a budget', () => {
     const open = new CircuitBreaker(effectiveConnectionPool(undefined));
     for (let i = 0; i < 10_000; i++) expect(open.acquire(() => undefined)).toBeNull();
     const cb = new CircuitBreaker(effectiveConnectionPool({ http: { http2MaxRequests: 2, maxRetries: 1 } }));
-    expect(cb.maxActive).toBe(2);
+    expect(cb.maxRequests).toBe(2);
     expect(cb.tryRetry()).toBe(true);
     expect(cb.tryRetry()).toBe(false);
     cb.releaseRetry();

@@ -41,13 +41,14 @@ describe('retry policy', () => {
     expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 2, retryOn: '5xx', perTryTimeout: '200ms' }), false, 1500).perTryTimeoutMs).toBe(200);
   });
 
-  test('back-off: retry n waits uniform in [0, (2^n − 1)·25 ms), capped at 250 ms', () => {
+  test('back-off as Envoy\'s JitteredExponentialBackOffStrategy: retry n waits uniform in [0, 25·2^(n−1)) ms, the interval capped at 250 ms', () => {
     const rng = seededRandom(11);
     for (const [n, ceiling] of [
       [1, 25],
-      [2, 75],
-      [3, 175],
-      [4, 250],
+      [2, 50],
+      [3, 100],
+      [4, 200],
+      [5, 250],
       [10, 250],
     ] as const) {
       let max = 0;
@@ -64,5 +65,13 @@ describe('retry policy', () => {
       expect(sum / 4000).toBeLessThan(ceiling * 0.55);
     }
     expect(backoffMs(1, () => 0.999999)).toBe(24);
+  });
+
+  test('retries.backoff sets the base interval (max 10× it) and retryIgnorePreviousHosts is carried (default on)', () => {
+    const p = RetryPolicy.fromEffective(effectiveRetry({ attempts: 3, retryOn: '5xx', backoff: '100ms', retryIgnorePreviousHosts: false }), false, 0);
+    expect([p.backoffBaseMs, p.ignorePreviousHosts]).toEqual([100, false]);
+    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 3 }), false, 0).ignorePreviousHosts).toBe(true);
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, () => 0.999999, 100))).toEqual([99, 199, 399, 799, 999]);
+    expect(backoffMs(6, () => 0.999999, 100)).toBe(999);
   });
 });

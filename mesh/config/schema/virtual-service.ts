@@ -87,8 +87,7 @@ const routeDestination: Rule = obj(
 );
 
 const retries: Rule = obj(
-  { attempts: int(0), perTryTimeout: dur(), retryOn: str(retryOnCheck), retryRemoteLocalities: bool },
-  { unsupported: { retryIgnorePreviousHosts: '', backoff: '' } },
+  { attempts: int(0), perTryTimeout: dur(), retryOn: str(retryOnCheck), retryRemoteLocalities: bool, backoff: dur(), retryIgnorePreviousHosts: bool },
 );
 
 const exclusivePercent: Check = (v: Record<string, unknown>, path, r) => {
