@@ -31,6 +31,7 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET_BEFORE_CONNECT', 'EH
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private controller?: Dispatcher.DispatchController;
+  private readonly startNs = process.hrtime.bigint();
   private committed = false;
   private discarded = false;
   /** Set by the router before aborting on a per-try timeout, so the outcome reads "timeout". */
@@ -89,7 +90,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.committed = true;
     this.info.status = statusCode;
+    this.info.responseCodeDetails = 'via_upstream';
+    const serviceMs = Math.floor(Number(process.hrtime.bigint() - this.startNs) / 1e6);
+    this.info.upstreamServiceTimeMs = serviceMs;
     const out = downstreamHeaders(headers);
+    // Envoy's router adds it to every upstream response (Istio's access log reads it back).
+    out['x-envoy-upstream-service-time'] = String(serviceMs);
     this.owner.onCommit(statusCode, out, this.host);
     res.writeHead(statusCode, out);
   }

@@ -40,6 +40,7 @@ export interface RequestHead {
   transferEncoding: string | undefined;
   traceparent: string | undefined;
   peer: string | undefined;
+  userAgent: string | undefined;
 }
 
 /** Repeated header values as Node's IncomingMessage joins them for headers it does not discard. */
@@ -59,6 +60,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
   let transferEncoding: string | undefined;
   let traceparent: string | undefined;
   let peer: string | undefined;
+  let userAgent: string | undefined;
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
@@ -85,6 +87,9 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
         break;
       case 'x-request-id':
         requestId = value;
+        break;
+      case 'user-agent':
+        userAgent ??= value;
         break;
       case 'x-envoy-attempt-count':
         // The outbound router sets its own (Envoy's include_request_attempt_count): never two values.
@@ -115,7 +120,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
     requestId = randomUUID();
     list.push('x-request-id', requestId);
   }
-  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, peer };
+  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, peer, userAgent };
 }
 
 /** Response headers from upstream, less hop-by-hop ones, as an object `writeHead` accepts. */

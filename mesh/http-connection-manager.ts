@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { PEER_HEADER, readRequestHead, serviceFromHost } from './headers';
-import { Flags, LocalReplies } from './response-flags';
+import { Details, Flags, LocalReplies, detailsForFlag } from './response-flags';
 import { StreamInfo } from './stream-info';
 import { Router, type RequestBody } from './router';
 import type { RouteResult, RouteTable } from './route-table';
@@ -100,6 +100,7 @@ export class HttpConnectionManager {
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
     info.authority = head.host ?? '';
+    info.userAgent = head.userAgent ?? '';
     info.bytesReceived = Number(head.contentLength ?? 0) || 0;
     this.inFlight++;
     (res as TrackedResponse)[STREAM] = { hcm: this, info };
@@ -107,12 +108,21 @@ export class HttpConnectionManager {
     res.on('error', ignoreError);
     if (this.draining) res.setHeader('connection', 'close');
 
-    if (req.rawHeaders.length / 2 > REQUEST_LIMITS.maxHeadersCount) return this.rejectRequest(req, res, info, 431, 'too many headers');
-    if (info.bytesReceived > REQUEST_LIMITS.maxRequestBodyBytes) return this.rejectRequest(req, res, info, 413, 'payload too large');
+    if (req.rawHeaders.length / 2 > REQUEST_LIMITS.maxHeadersCount) {
+      info.responseCodeDetails = Details.headersTooLarge;
+      return this.rejectRequest(req, res, info, 431, 'too many headers');
+    }
+    if (info.bytesReceived > REQUEST_LIMITS.maxRequestBodyBytes) {
+      info.responseCodeDetails = Details.payloadTooLarge;
+      return this.rejectRequest(req, res, info, 413, 'payload too large');
+    }
     // Envoy normalizes :path before any filter runs; the normalized target replaces req.url, so the policy, the
     // route and the app judge one and the same path.
     const target = normalizePath(info.path, this.opts.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
-    if (target === null) return this.rejectRequest(req, res, info, 400, 'Bad Request');
+    if (target === null) {
+      info.responseCodeDetails = Details.pathNormalizationFailed;
+      return this.rejectRequest(req, res, info, 400, 'Bad Request');
+    }
     if (target !== info.path) req.url = info.path = target;
 
     let headers = head.headers;
@@ -147,7 +157,12 @@ export class HttpConnectionManager {
       const authz = this.opts.authz();
       if (authz && authz.applied.length > 0) {
         const decision = authz.evaluate({ principal: info.sourcePrincipal === 'unknown' ? undefined : info.sourcePrincipal, method: info.method, path: info.path, headers: req.headers });
-        if (!decision.allowed) return this.localReply(res, info, 403, Flags.RBAC, LocalReplies.rbac);
+        if (!decision.allowed) {
+          // Envoy: no flag, the policy in the details (Istio's policy name, or `none` when no ALLOW matched).
+          const [ns, name] = (decision.policy ?? '').split('/');
+          info.responseCodeDetails = Details.rbacDenied(decision.policy ? `ns[${ns}]-policy[${name}]-rule[${decision.rule ?? 0}]` : 'none');
+          return this.localReply(res, info, 403, Flags.NONE, LocalReplies.rbac);
+        }
       }
     }
 
@@ -240,6 +255,7 @@ export class HttpConnectionManager {
   readonly localReply = (res: ServerResponse, info: StreamInfo, status: number, flag: string, body: string, extra?: Record<string, string>): void => {
     info.status = status;
     if (flag !== Flags.NONE) info.flag(flag);
+    if (!info.responseCodeDetails) info.responseCodeDetails = detailsForFlag(flag);
     if (res.headersSent || res.destroyed) return;
     info.bytesSent = Buffer.byteLength(body);
     res.writeHead(status, { 'content-type': 'text/plain', 'content-length': info.bytesSent, 'x-request-id': info.requestId, ...extra });

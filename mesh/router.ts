@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { UpstreamAttempt, DiscardHandler, type AttemptOwner } from './forward';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
-import { Flags, LocalReplies } from './response-flags';
+import { Details, Flags, LocalReplies } from './response-flags';
 import { applyToObject } from './header-ops';
 import type { RouteResult } from './route-table';
 import type { Cluster } from './cluster';
@@ -152,6 +152,7 @@ export class Router implements AttemptOwner {
       case 'connect-failure':
         return this.finishLocal(503, Flags.UF, LocalReplies.connectFailure);
       case 'timeout':
+        this.info.responseCodeDetails = Details.perTryTimeout;
         return this.finishLocal(504, Flags.UT, LocalReplies.timeout);
       default:
         return this.finishLocal(503, Flags.UC, LocalReplies.reset);

@@ -23,6 +23,12 @@ export class StreamInfo {
   upstream?: UpstreamHost;
   status = 0;
   flags: string[] = [];
+  /** Envoy's %RESPONSE_CODE_DETAILS%: why this status (`via_upstream`, `route_not_found`, `rbac_access_denied_matched_policy[...]`…). */
+  responseCodeDetails = '';
+  /** The request's User-Agent ('' when none). */
+  userAgent = '';
+  /** Envoy's x-envoy-upstream-service-time: ms from the final attempt's start to its response headers; -1 = none. */
+  upstreamServiceTimeMs = -1;
   bytesReceived = 0;
   bytesSent = 0;
   attempts = 0;

@@ -46,7 +46,7 @@ export default defineScenario({
   name: 'authz',
   title: 'AuthorizationPolicy: only orders and the gateway may call payments; a DENY on a path wins over ALLOW',
   teaches: [
-    'An ALLOW policy on a workload denies every caller it does not match (403 "RBAC: access denied", flag RBAC);',
+    'An ALLOW policy on a workload denies every caller it does not match (403 "RBAC: access denied"; as in Envoy no response flag, the reason is in response_code_details);',
     'callers are matched by the principal of their verified mTLS certificate, not by anything they could claim in a header;',
     'DENY policies are evaluated first: a matching DENY rule wins over any ALLOW.',
   ],
@@ -61,7 +61,7 @@ export default defineScenario({
     ctx.mark(`default policy, notifications → payments: ${show(fromNotifications)}`);
     ctx.expectEqual(`orders → payments allowed (200 of ${n})`, fromOrders.get('200') ?? 0, n);
     ctx.expectEqual(`notifications → payments denied (403 RBAC: access denied of ${n})`, fromNotifications.get('403 RBAC: access denied') ?? 0, n);
-    ctx.expectEqual('payments sidecars counted the denials (response_flags="RBAC", source_principal=notifications)', (await sumRbac(ctx)) - deniedBefore, n);
+    ctx.expectEqual('payments sidecars counted the denials (response_code=403, response_flags="-" as Envoy reports RBAC, source_principal=notifications)', (await sumRbac(ctx)) - deniedBefore, n);
 
     await ctx.apply(DENY_VALIDATE, 'DENY /api/payments/validate on payments (next to the ALLOW)');
     const ordersAfterDeny = await callsFrom(ctx, 'orders-v1-0', 'payments', validate, n);
@@ -76,6 +76,6 @@ export default defineScenario({
 
 async function sumRbac(ctx: ScenarioContext): Promise<number> {
   let sum = 0;
-  for (const id of PAYMENTS) sum += await ctx.metric(id, 'istio_requests_total', { reporter: 'destination', response_flags: 'RBAC', source_principal: 'spiffe://cluster.local/ns/default/sa/notifications' });
+  for (const id of PAYMENTS) sum += await ctx.metric(id, 'istio_requests_total', { reporter: 'destination', response_code: '403', response_flags: '-', source_principal: 'spiffe://cluster.local/ns/default/sa/notifications' });
   return sum;
 }

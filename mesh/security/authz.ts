@@ -63,6 +63,8 @@ export interface AuthzDecision {
   allowed: boolean;
   /** "namespace/name" of the deciding policy, when one decided. */
   policy?: string;
+  /** Index of the matching rule of that policy. */
+  rule?: number;
   reason: string;
 }
 
@@ -134,12 +136,12 @@ export function compileAuthorization(
       const n = normalize(req);
       for (const c of deny) {
         const r = c.matchingRule(n);
-        if (r >= 0) return { allowed: false, policy: c.id, reason: `denied by DENY policy ${c.id} (rules[${r}])` };
+        if (r >= 0) return { allowed: false, policy: c.id, rule: r, reason: `denied by DENY policy ${c.id} (rules[${r}])` };
       }
       if (allow.length === 0) return { allowed: true, reason: 'allowed: no ALLOW policy applies to the workload' };
       for (const c of allow) {
         const r = c.matchingRule(n);
-        if (r >= 0) return { allowed: true, policy: c.id, reason: `allowed by ALLOW policy ${c.id} (rules[${r}])` };
+        if (r >= 0) return { allowed: true, policy: c.id, rule: r, reason: `allowed by ALLOW policy ${c.id} (rules[${r}])` };
       }
       return { allowed: false, reason: `denied: no ALLOW policy matched (${allow.map((c) => c.id).join(', ')})` };
     },

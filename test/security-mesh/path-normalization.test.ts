@@ -143,6 +143,9 @@ describe('a DENY cannot be walked around: the sidecar normalizes the path before
     for (const t of ['/api/payments/validate', ...BYPASSES]) statuses.push([t, await rawGet(payments.ports.inbound, t)]);
     expect(statuses).toEqual(['/api/payments/validate', ...BYPASSES].map((t) => [t, 403]));
     expect(app.seen.length).toBe(seen);
+    // Envoy has no RBAC response flag: "-", and the policy in the response code details.
+    expect(payments.accessLog.entries(1)[0]).toMatchObject({ response_code: 403, response_flags: '-', response_code_details: 'rbac_access_denied_matched_policy[ns[default]-policy[no-validate]-rule[0]]' });
+    expect(await payments.stats.registry.metrics()).toContain('response_flags="-"');
     // What is not denied reaches the app normalized: the app receives exactly the path the policy judged.
     expect(await rawGet(payments.ports.inbound, '/api/payments/%76alidatex/./y?amount=1')).toBe(200);
     expect(app.seen.at(-1)?.url).toBe('/api/payments/validatex/y?amount=1');
@@ -179,6 +182,7 @@ describe('a DENY cannot be walked around: the sidecar normalizes the path before
     expect(await rawGet(payments.ports.inbound, '/api/../admin')).toBe(403);
     expect(await rawGet(payments.ports.inbound, '/api/%2e%2e/admin')).toBe(403);
     expect(app.seen.length).toBe(seen);
+    expect(payments.accessLog.entries(1)[0]).toMatchObject({ path: '/admin', response_flags: '-', response_code_details: 'rbac_access_denied_matched_policy[none]' });
   });
 
   test('a path that cannot be normalized gets 400 and reaches nobody', async () => {
@@ -188,6 +192,7 @@ describe('a DENY cannot be walked around: the sidecar normalizes the path before
     const seen = app.seen.length;
     expect(await rawGet(payments.ports.inbound, '/api/%00/x')).toBe(400);
     expect(app.seen.length).toBe(seen);
+    expect(payments.accessLog.entries(1)[0]).toMatchObject({ response_code: 400, response_code_details: 'path_normalization_failed' });
   });
 
   test('the gateway routes on the normalized path: /orders/../api/payments/… goes to payments (and is denied there), not to orders', async () => {

@@ -25,7 +25,7 @@ describe('evaluation order', () => {
   });
   test('spec: {} is allow-nothing; rules: [{}] is allow-all', () => {
     expect(decide([pol('nothing', {})])).toEqual({ allowed: false, reason: 'denied: no ALLOW policy matched (default/nothing)' });
-    expect(decide([pol('all', { rules: [{}] })])).toEqual({ allowed: true, policy: 'default/all', reason: 'allowed by ALLOW policy default/all (rules[0])' });
+    expect(decide([pol('all', { rules: [{}] })])).toEqual({ allowed: true, policy: 'default/all', rule: 0, reason: 'allowed by ALLOW policy default/all (rules[0])' });
     expect(decide([pol('nothing', {}), pol('all', { rules: [{}] })]).allowed).toBe(true);
   });
   test('DENY wins over a matching ALLOW; a non-matching DENY does not deny', () => {
@@ -34,6 +34,7 @@ describe('evaluation order', () => {
     expect(decide([allowAll, denyPost], { method: 'POST' })).toEqual({
       allowed: false,
       policy: 'default/no-post',
+      rule: 0,
       reason: 'denied by DENY policy default/no-post (rules[0])',
     });
     expect(decide([allowAll, denyPost], { method: 'GET' }).allowed).toBe(true);
