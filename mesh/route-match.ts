@@ -27,8 +27,8 @@ export function compileStringMatch(m: EffectiveStringMatch, ignoreCase = false):
       return (v) => v !== undefined && v.startsWith(want);
     }
     case 'regex': {
-      const base = compileRe2(m.value);
-      const re = ignoreCase && !base.flags.includes('i') ? new RegExp(base.source, base.flags + 'i') : base;
+      // ignoreUriCase is Envoy's case_sensitive: false, which does not apply to safe_regex: a regex keeps its case.
+      const re = compileRe2(m.value);
       return (v) => v !== undefined && re.test(v);
     }
   }

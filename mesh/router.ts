@@ -244,15 +244,14 @@ export class Router implements AttemptOwner {
     this.cluster.breaker.release();
   }
 
-  /** Envoy's request mirroring: a copy to the shadow cluster with Host "<host>-shadow"; nobody waits for it. */
+  /**
+   * Envoy's request mirroring: a copy to the mirror cluster; nobody waits for it. The Host stays as it is: Istio
+   * sets disable_shadow_host_suffix_append (DISABLE_SHADOW_HOST_SUFFIX, default true), so no "-shadow" suffix.
+   */
   private shadow(cluster: Cluster): void {
     const host = cluster.pick({ hashKey: this.hashKey });
     if (!host) return;
-    const headers: string[] = [];
-    for (let i = 0; i < this.headers.length; i += 2) {
-      if (this.headers[i] === 'host') headers.push('host', `${this.headers[i + 1]}-shadow`);
-      else headers.push(this.headers[i], this.headers[i + 1]);
-    }
+    const headers = this.headers.slice(0, this.baseHeaders);
     try {
       host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: this.body as Buffer | null }, new DiscardHandler(host));
     } catch {

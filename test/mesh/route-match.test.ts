@@ -17,6 +17,11 @@ describe('route matching', () => {
     expect(m({ uri: { regex: '/orders' } })(req('/x/orders'))).toBe(false);
   });
 
+  test('ignoreUriCase leaves a regex case-sensitive (Envoy case_sensitive does not apply to safe_regex)', () => {
+    expect(m({ uri: { regex: '/login' }, ignoreUriCase: true })(req('/LOGIN'))).toBe(false);
+    expect(m({ uri: { regex: '/login' }, ignoreUriCase: true })(req('/login'))).toBe(true);
+  });
+
   test('ignoreUriCase applies to exact and prefix', () => {
     expect(m({ uri: { exact: '/Login' }, ignoreUriCase: true })(req('/LOGIN'))).toBe(true);
     expect(m({ uri: { prefix: '/API' }, ignoreUriCase: true })(req('/api/x'))).toBe(true);

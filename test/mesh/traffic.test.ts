@@ -95,7 +95,7 @@ spec:
     expect(log[log.length - 1]).toMatchObject({ response_code: 404, response_flags: 'NR' });
   });
 
-  test('mirror: a copy goes to v2 with Host "payments-shadow" and the caller never waits for it', async () => {
+  test('mirror: a copy goes to v2 with the Host unchanged (Istio disables the -shadow suffix) and the caller never waits for it', async () => {
     v2.behaviour = (_req, res) => setTimeout(() => v2.ok(res), 1500);
     push(
       sidecar,
@@ -119,7 +119,7 @@ spec:
     expect(JSON.parse(a.body).instance).toMatch(/^payments-v1-/);
     await v2.waitFor(1);
     expect(v2.seen).toHaveLength(1);
-    expect(v2.seen[0].headers.host).toBe('payments-shadow');
+    expect(v2.seen[0].headers.host).toBe('payments');
     expect(v2.seen[0].body).toBe('{"amount":5}');
   });
 
