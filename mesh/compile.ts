@@ -111,8 +111,8 @@ function labelsMatch(want: Record<string, string>, labels: Record<string, string
 /**
  * Istio's fault percentages, as Pilot translates them: `percentage.value` when set, else the
  * deprecated integer `percent` (delay only), else 0 — Pilot leaves Envoy's FractionalPercent unset
- * and Envoy reads an unset one as 0 %, so a fault without a percentage injects nothing. (The config
- * helper's effective view assumes 100 %; the sidecar follows Istio here.)
+ * and Envoy reads an unset one as 0 %, so a fault without a percentage injects nothing (the
+ * effective view, `effectiveRoute`, says the same).
  */
 function compileFault(vs: VirtualService, i: number, http: HTTPRoute, eff: EffectiveRoute): FaultPolicy | undefined {
   const f = http.fault;
