@@ -143,7 +143,8 @@ export class HttpConnectionManager {
       const peer = head.peer;
       if (peer !== undefined) {
         const sep = peer.indexOf(';');
-        info.sourceWorkload = `${peer.slice(0, sep)}-${peer.slice(sep + 1)}`;
+        info.sourceApp = peer.slice(0, sep);
+        info.sourceWorkload = `${info.sourceApp}-${peer.slice(sep + 1)}`;
         info.sourceVersion = peer.slice(sep + 1);
       }
     }

@@ -25,7 +25,23 @@ export const REQUEST_LABELS = [
   'source_principal',
   'destination_principal',
   'request_protocol',
+  // The rest of Istio's standard label set, after the labels existing queries use (exposition order only).
+  'source_app',
+  'source_canonical_service',
+  'source_canonical_revision',
+  'source_workload_namespace',
+  'source_cluster',
+  'destination_app',
+  'destination_canonical_service',
+  'destination_canonical_revision',
+  'destination_workload_namespace',
+  'destination_service_namespace',
+  'destination_cluster',
+  'grpc_response_status',
 ] as const;
+
+/** Istio's default cluster id (CLUSTER_ID), the value of source_cluster / destination_cluster. */
+export const ISTIO_CLUSTER_ID = 'Kubernetes';
 
 /**
  * The sidecar's Prometheus metrics with Istio's names and labels. The four per-request families
@@ -116,6 +132,21 @@ export class MeshStats implements ClusterObserver {
     this.certExpiry.set(Math.floor(ev.notAfter.getTime() / 1000));
   }
 
+  /** source_app, source_canonical_service, source_canonical_revision, source_workload_namespace, source_cluster. */
+  private peerLabels(src: boolean, peerApp: string, peerVersion: string): string[] {
+    if (src) return [this.workload.service, this.workload.service, this.workload.version, this.workload.namespace ?? 'default', ISTIO_CLUSTER_ID];
+    if (peerApp === 'unknown') return ['unknown', 'unknown', 'unknown', 'unknown', 'unknown'];
+    return [peerApp, peerApp, peerVersion, 'default', ISTIO_CLUSTER_ID];
+  }
+
+  /** destination_app, _canonical_service, _canonical_revision, _workload_namespace, _service_namespace, _cluster. */
+  private destinationLabels(src: boolean, destService: string, destVersion: string): string[] {
+    const ns = this.workload.namespace ?? 'default';
+    if (!src) return [this.workload.service, this.workload.service, this.workload.version, ns, ns, ISTIO_CLUSTER_ID];
+    if (destService === 'unknown') return ['unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown'];
+    return [destService, destService, destVersion, ns, ns, ISTIO_CLUSTER_ID];
+  }
+
   record(info: StreamInfo): void {
     const src = info.direction === 'outbound';
     const destVersion = src ? (info.upstream?.version ?? 'unknown') : this.workload.version;
@@ -139,6 +170,9 @@ export class MeshStats implements ClusterObserver {
       info.sourcePrincipal,
       info.destinationPrincipal,
       'http',
+      ...this.peerLabels(src, info.sourceApp, info.sourceVersion),
+      ...this.destinationLabels(src, destService, destVersion),
+      '', // grpc_response_status: empty for plain HTTP, as Istio reports it
     ]);
     this.requestMetrics.record(series, info.durationUs / 1000, info.bytesReceived, info.bytesSent);
   }

@@ -15,6 +15,8 @@ export class StreamInfo {
   destinationService = '';
   sourceWorkload = 'unknown';
   sourceVersion = 'unknown';
+  /** The calling workload's app (canonical service), from the peer header; inbound only. */
+  sourceApp = 'unknown';
   sourcePrincipal = 'unknown';
   destinationPrincipal = 'unknown';
   connectionSecurityPolicy = 'unknown';

@@ -171,6 +171,7 @@ describe('request metrics', () => {
       if (i % 11 === 0) s.flag('URX');
       s.sourceWorkload = i % 3 === 0 ? 'gateway-v1' : 'unknown';
       s.sourceVersion = i % 3 === 0 ? 'v1' : 'unknown';
+      s.sourceApp = i % 3 === 0 ? 'gateway' : 'unknown';
       s.connectionSecurityPolicy = i % 2 ? 'mutual_tls' : 'unknown';
       s.bytesReceived = Math.floor(rnd() ** 4 * 2e7);
       s.bytesSent = Math.floor(rnd() * 5000);
@@ -180,7 +181,12 @@ describe('request metrics', () => {
       const dv = src ? (s.upstream.version ?? 'unknown') : 'v1';
       const ds = s.destinationService || 'unknown';
       records.push({
-        labels: [src ? 'source' : 'destination', src ? 'orders-v1' : s.sourceWorkload, src ? 'v1' : s.sourceVersion, ds === 'unknown' ? 'unknown' : `${ds}-${dv}`, dv, ds === 'unknown' ? 'unknown' : `${ds}.default.svc.cluster.local`, ds, String(s.status), s.responseFlags, s.connectionSecurityPolicy, s.sourcePrincipal, s.destinationPrincipal, 'http'],
+        labels: [
+          src ? 'source' : 'destination', src ? 'orders-v1' : s.sourceWorkload, src ? 'v1' : s.sourceVersion, ds === 'unknown' ? 'unknown' : `${ds}-${dv}`, dv, ds === 'unknown' ? 'unknown' : `${ds}.default.svc.cluster.local`, ds, String(s.status), s.responseFlags, s.connectionSecurityPolicy, s.sourcePrincipal, s.destinationPrincipal, 'http',
+          ...(src ? ['orders', 'orders', 'v1', 'default', 'Kubernetes'] : s.sourceApp === 'unknown' ? Array(5).fill('unknown') : [s.sourceApp, s.sourceApp, s.sourceVersion, 'default', 'Kubernetes']),
+          ...(!src ? ['orders', 'orders', 'v1', 'default', 'default', 'Kubernetes'] : ds === 'unknown' ? Array(6).fill('unknown') : [ds, ds, dv, 'default', 'default', 'Kubernetes']),
+          '',
+        ],
         ms: s.durationUs / 1000,
         rx: s.bytesReceived,
         tx: s.bytesSent,

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Sidecar } from '../../mesh/sidecar/sidecar';
 import { normalizePath, parsePathNormalization, type PathNormalization } from '../../mesh/path-normalization';
-import { Upstream, push, closeAgent, call } from '../mesh/harness';
+import { Upstream, push, closeAgent, call, metric } from '../mesh/harness';
 
 /** Envoy's canonicalization (path_utility_test.cc cases, restated) plus Istio's modes. */
 describe('normalizePath: Envoy normalize_path (RFC 3986) and Istio pathNormalization modes', () => {
@@ -227,5 +227,9 @@ describe('a DENY cannot be walked around: the sidecar normalizes the path before
     expect(payments.accessLog.entries(1)[0]).toMatchObject({ source_workload: 'orders-v1' });
     const text = await payments.stats.registry.metrics();
     expect(text).not.toContain('notifications');
+    // Istio's full label set, from the sidecar's own knowledge (the peer header it set), on both reporters.
+    const labels = { source_app: 'orders', source_canonical_service: 'orders', source_canonical_revision: 'v1', source_workload_namespace: 'default', source_cluster: 'Kubernetes', destination_app: 'payments', destination_canonical_revision: 'v1', destination_service_namespace: 'default', destination_cluster: 'Kubernetes', grpc_response_status: '' };
+    expect(metric(text, 'istio_requests_total', { reporter: 'destination', ...labels })).toBe(1);
+    expect(metric(await caller.stats.registry.metrics(), 'istio_requests_total', { reporter: 'source', ...labels })).toBe(1);
   });
 });
