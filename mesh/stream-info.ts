@@ -1,6 +1,12 @@
 import type { UpstreamHost } from './upstream-host';
 
 /**
+ * Envoy's CoreResponseFlag order (stream_info.h), which %RESPONSE_FLAGS% follows when a request has several:
+ * the flags meshlab raises, in that order.
+ */
+const FLAG_ORDER: Readonly<Record<string, number>> = { UH: 1, UT: 2, LR: 3, UR: 4, UF: 5, UC: 6, UO: 7, NR: 8, DI: 9, FI: 10, DC: 14, URX: 15 };
+
+/**
  * Everything known about one request as it crosses a listener: what the access log and the
  * metrics report when it completes (Envoy's StreamInfo).
  */
@@ -47,7 +53,9 @@ export class StreamInfo {
   }
 
   get responseFlags(): string {
-    return this.flags.length === 0 ? '-' : this.flags.join(',');
+    if (this.flags.length === 0) return '-';
+    if (this.flags.length === 1) return this.flags[0];
+    return [...this.flags].sort((a, b) => (FLAG_ORDER[a] ?? 99) - (FLAG_ORDER[b] ?? 99)).join(',');
   }
 
   finish(): void {

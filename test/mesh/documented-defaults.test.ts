@@ -1,4 +1,5 @@
 import { DEFAULT_RETRY_POLICY } from '../../mesh/route-table';
+import { StreamInfo } from '../../mesh/stream-info';
 import { effectiveOutlierDetection, effectiveRoute } from '../../mesh/config/effective';
 import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffMs } from '../../mesh/retry-policy';
 import { REQUEST_LIMITS } from '../../mesh/http-connection-manager';
@@ -48,4 +49,10 @@ describe('mesh/config/README.md numbers and defaults', () => {
     for (const key of ['request.headers[x-user]', 'source.principal', 'source.namespace']) expect(() => compileAuthorization(pol(key), { service: 'payments' })).not.toThrow();
     for (const key of ['request.method', 'request.path']) expect(() => compileAuthorization(pol(key), { service: 'payments' })).toThrow(/is not supported/);
   });
+});
+
+test('several response flags come in Envoy\'s order (UH UT LR UR UF UC UO NR DI FI … DC URX), whatever order they were raised in', () => {
+  const s = new StreamInfo('outbound');
+  for (const f of ['URX', 'DC', 'UF', 'DI', 'UT']) s.flag(f);
+  expect(s.responseFlags).toBe('UT,UF,DI,DC,URX');
 });

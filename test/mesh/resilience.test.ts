@@ -150,7 +150,7 @@ describe('resilience policies through a sidecar', () => {
     push(sidecar, '', { payments: [dead] });
     const f = await call(port(), '/p');
     expect(f.status).toBe(503);
-    expect(sidecar.accessLog.entries(1)[0]).toMatchObject({ attempts: 3, response_flags: 'URX,UF' });
+    expect(sidecar.accessLog.entries(1)[0]).toMatchObject({ attempts: 3, response_flags: 'UF,URX' }); // Envoy's flag order
   });
 
   test('route timeout 1 s with a 3 s upstream answers 504 UT in 1 s ± 100 ms, not retried', async () => {
