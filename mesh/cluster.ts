@@ -4,7 +4,7 @@ import { UpstreamHost, poolOptionsFor } from './upstream-host';
 import type { LbContext, LoadBalancer } from './lb/types';
 import { RoundRobin } from './lb/round-robin';
 import { createLoadBalancer } from './lb/factory';
-import { hashKeyFunction, type HashKeyFn } from './lb/hash-key';
+import { generatedCookieSpec, hashKeyFunction, type GeneratedCookie, type HashKeyFn } from './lb/hash-key';
 import { CircuitBreaker } from './circuit-breaker';
 import { OutlierDetector, realClock, type Clock, type LocalOrigin } from './outlier-detector';
 import { CONNECTION_POOL_DEFAULTS } from './config/defaults';
@@ -49,6 +49,8 @@ export class Cluster {
   readonly breaker: CircuitBreaker;
   readonly outlier?: OutlierDetector<UpstreamHost>;
   readonly hashKey?: HashKeyFn;
+  /** httpCookie with a ttl: the cookie the sidecar sets when a request has none. */
+  readonly generatedCookie?: GeneratedCookie;
   readonly policy?: EffectiveTrafficPolicy;
   readonly observer: ClusterObserver;
   private readonly poolKey: string;
@@ -67,6 +69,7 @@ export class Cluster {
     const rng = opts.rng ?? meshRandom();
     this.lb = opts.lb ?? (opts.policy ? createLoadBalancer(opts.policy.loadBalancer, rng) : new RoundRobin());
     this.hashKey = opts.policy ? hashKeyFunction(opts.policy.loadBalancer) : undefined;
+    this.generatedCookie = opts.policy ? generatedCookieSpec(opts.policy.loadBalancer) : undefined;
     this.breaker = new CircuitBreaker(opts.policy?.connectionPool ?? CONNECTION_POOL_DEFAULTS);
     this.poolKey = JSON.stringify(poolOptionsFor(opts.policy?.connectionPool));
     this.adopt = opts.adopt;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { UpstreamAttempt, DiscardHandler, type AttemptOwner } from './forward';
+import { generateCookie } from './lb/hash-key';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
 import { Details, Flags, LocalReplies } from './response-flags';
 import { applyToObject } from './header-ops';
@@ -38,6 +39,8 @@ export class Router implements AttemptOwner {
   private perTryTimer?: NodeJS.Timeout;
   private backoffTimer?: NodeJS.Timeout;
   private readonly hashKey?: string;
+  /** Set-Cookie for a generated consistent-hash cookie (httpCookie with ttl, request without it). */
+  private readonly setCookie?: string;
   private readonly cluster: Cluster;
   private readonly baseHeaders: number;
 
@@ -53,7 +56,14 @@ export class Router implements AttemptOwner {
   ) {
     this.cluster = route.cluster;
     this.baseHeaders = headers.length;
-    this.hashKey = this.cluster.hashKey ? this.cluster.hashKeyOf(req) : undefined;
+    let hashKey = this.cluster.hashKey ? this.cluster.hashKeyOf(req) : undefined;
+    const gen = this.cluster.generatedCookie;
+    if (gen && hashKey === undefined) {
+      const cookie = generateCookie(req, gen);
+      hashKey = cookie.value;
+      this.setCookie = cookie.setCookie;
+    }
+    this.hashKey = hashKey;
   }
 
   start(): void {
@@ -123,6 +133,10 @@ export class Router implements AttemptOwner {
     clearTimeout(this.perTryTimer);
     const ops = this.route.policy.responseOps;
     if (ops) applyToObject(headers, ops);
+    if (this.setCookie) {
+      const prev = headers['set-cookie'];
+      headers['set-cookie'] = prev === undefined ? [this.setCookie] : [...(Array.isArray(prev) ? prev : [prev]), this.setCookie];
+    }
     // URX only when the retries ran out (a retry refused by the maxRetries breaker is UO instead).
     if (this.retries > 0 && this.retries >= this.route.policy.retry.numRetries && this.route.policy.retry.retriableStatus(_status)) this.info.flag(Flags.URX);
   }

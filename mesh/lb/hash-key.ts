@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { EffectiveLoadBalancer } from '../config/effective';
 
@@ -26,12 +27,48 @@ export function hashKeyFunction(lb: EffectiveLoadBalancer): HashKeyFn | undefine
   return (req) => req.socket?.remoteAddress;
 }
 
+/** A consistent-hash cookie Envoy generates when the request has none (httpCookie with a `ttl`). */
+export interface GeneratedCookie {
+  name: string;
+  path?: string;
+  ttlMs: number;
+}
+
+/** The httpCookie of a RING_HASH policy when it has a ttl (Envoy then sets the cookie itself), else undefined. */
+export function generatedCookieSpec(lb: EffectiveLoadBalancer): GeneratedCookie | undefined {
+  if (lb.type !== 'RING_HASH' || !('cookie' in lb.hashOn) || lb.hashOn.cookie.ttlMs === undefined) return undefined;
+  const { name, path, ttlMs } = lb.hashOn.cookie;
+  return { name, path, ttlMs };
+}
+
+/**
+ * Envoy's router addDownstreamSetCookie: the value is a 64-bit hash, in hex, of the downstream connection's
+ * remote + local address (one value per connection), and the response gets
+ * `Set-Cookie: <name>="<value>"; Max-Age=<ttl s>; Path=<path>; HttpOnly` (no Max-Age for a 0 ttl: a session
+ * cookie). Envoy hashes with xxHash64; meshlab takes the first 64 bits of SHA-256 (another value, same behaviour).
+ */
+export function generateCookie(req: IncomingMessage, spec: GeneratedCookie): { value: string; setCookie: string } {
+  const s = req.socket;
+  const value = createHash('sha256').update(`${s?.remoteAddress}:${s?.remotePort}${s?.localAddress}:${s?.localPort}`).digest('hex').slice(0, 16);
+  const maxAge = Math.floor(spec.ttlMs / 1000);
+  let setCookie = `${spec.name}="${value}"`;
+  if (maxAge > 0) setCookie += `; Max-Age=${maxAge}`;
+  if (spec.path) setCookie += `; Path=${spec.path}`;
+  setCookie += '; HttpOnly';
+  return { value, setCookie };
+}
+
+/** A cookie's value as Envoy parses it: surrounding double quotes removed. */
+function unquote(v: string): string {
+  return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
+}
+
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (part.slice(0, eq).trim() === name) return unquote(part.slice(eq + 1).trim());
   }
   return undefined;
 }

@@ -216,4 +216,27 @@ spec:
     const m = await adminGet(sidecar, '/metrics');
     expect(metric(m, 'istio_requests_total', { response_code: '503', response_flags: 'FI' })).toBe(1);
   });
+
+  test('consistent hash on an httpCookie with a ttl: the sidecar sets the cookie (Set-Cookie, Max-Age, Path, HttpOnly) and 10 requests carrying it stick to one host', async () => {
+    reset();
+    push(sidecar, `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: payments }
+spec:
+  host: payments
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: { name: user, path: /, ttl: 60s }
+`, eps());
+    const first = await call(port(), '/p');
+    const setCookie = first.headers['set-cookie'];
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie![0]).toMatch(/^user="[0-9a-f]{16}"; Max-Age=60; Path=\/; HttpOnly$/);
+    const cookie = setCookie![0].split(';')[0];
+    const owner = JSON.parse(first.body).instance;
+    const next = await many(10, 2, () => call(port(), '/p', { headers: { cookie } }));
+    expect(new Set(next.map((r) => JSON.parse(r.body).instance))).toEqual(new Set([owner]));
+    expect(next.every((r) => r.headers['set-cookie'] === undefined)).toBe(true);
+  });
 });
