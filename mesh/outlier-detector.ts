@@ -28,8 +28,7 @@ export const ENVOY_CONSECUTIVE_LOCAL_ORIGIN_FAILURE = 5;
 export type LocalOrigin = 'timeout' | 'connect-failed';
 
 /** Istio's effective block; the local-origin fields may be absent (off). */
-export type OutlierConfig = Omit<EffectiveOutlierDetection, 'splitExternalLocalOriginErrors' | 'consecutiveLocalOriginFailures'> &
-  Partial<Pick<EffectiveOutlierDetection, 'splitExternalLocalOriginErrors' | 'consecutiveLocalOriginFailures'>>;
+export type OutlierConfig = EffectiveOutlierDetection;
 
 interface HostState {
   consecutive5xx: number;

@@ -80,9 +80,9 @@ export interface EffectiveOutlierDetection {
   baseEjectionTimeMs: number;
   maxEjectionPercent: number;
   minHealthPercent: number;
-  /** Istio passes these only when split is on; off, local failures count as 503/504. */
-  splitExternalLocalOriginErrors: boolean;
-  consecutiveLocalOriginFailures: number;
+  /** Present only when written. Istio passes these only when split is on; off, local failures count as 503/504. */
+  splitExternalLocalOriginErrors?: boolean;
+  consecutiveLocalOriginFailures?: number;
 }
 
 /** Outlier detection with Istio's defaults, or undefined when the block is absent (no ejection). */
@@ -97,8 +97,8 @@ export function effectiveOutlierDetection(od: OutlierDetection | undefined): Eff
     baseEjectionTimeMs: od.baseEjectionTime ? parseDuration(od.baseEjectionTime) : d.baseEjectionTimeMs,
     maxEjectionPercent: od.maxEjectionPercent ?? d.maxEjectionPercent,
     minHealthPercent: od.minHealthPercent ?? d.minHealthPercent,
-    splitExternalLocalOriginErrors: od.splitExternalLocalOriginErrors ?? false,
-    consecutiveLocalOriginFailures: od.consecutiveLocalOriginFailures ?? 0,
+    ...(od.splitExternalLocalOriginErrors !== undefined ? { splitExternalLocalOriginErrors: od.splitExternalLocalOriginErrors } : {}),
+    ...(od.consecutiveLocalOriginFailures !== undefined ? { consecutiveLocalOriginFailures: od.consecutiveLocalOriginFailures } : {}),
   };
 }
 
