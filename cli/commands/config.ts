@@ -14,6 +14,9 @@ for (const [kind, names] of Object.entries({
   DestinationRule: ['destinationrule', 'destinationrules', 'dr'],
   PeerAuthentication: ['peerauthentication', 'peerauthentications', 'pa'],
   AuthorizationPolicy: ['authorizationpolicy', 'authorizationpolicies', 'ap'],
+  Gateway: ['gateway', 'gateways', 'gw'],
+  ServiceEntry: ['serviceentry', 'serviceentries', 'se'],
+  Sidecar: ['sidecar', 'sidecars'],
 }) as [Kind, string[]][]) {
   for (const n of names) KIND_ALIASES[n] = kind;
   KIND_ALIASES[kind.toLowerCase()] = kind;
@@ -24,6 +27,9 @@ const GROUP: Record<Kind, string> = {
   DestinationRule: 'destinationrule.networking.istio.io',
   PeerAuthentication: 'peerauthentication.security.istio.io',
   AuthorizationPolicy: 'authorizationpolicy.security.istio.io',
+  Gateway: 'gateway.networking.istio.io',
+  ServiceEntry: 'serviceentry.networking.istio.io',
+  Sidecar: 'sidecar.networking.istio.io',
 };
 
 export function parseKind(raw: string): Kind {

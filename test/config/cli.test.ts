@@ -60,14 +60,14 @@ spec:
     const bad = path.join(dir, 'bad.yaml');
     const r = await run(['-f', bad]);
     expect(r.code).toBe(1);
-    expect(r.out).toBe(`Error [IST0101] (VirtualService payments.default ${bad}:12:9) Referenced host+subset in destinationrule not found: "payments+v9"\n`);
+    expect(r.out).toBe(`Error [IST0101] (VirtualService default/payments ${bad}:12) Referenced host+subset in destinationrule not found: "payments+v9"\n`);
     expect(r.err).toBe('Error: Analyzers found issues when analyzing namespace: default.\n');
   });
 
   test('warnings only: printed, exit 0 (failure threshold Error)', async () => {
     const r = await run([`--filename=${path.join(dir, 'warn.yaml')}`]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^Warning \[IST0133\] \(DestinationRule orders.default .*warn.yaml:9:7\) spec.trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated, use LEAST_REQUEST\n$/);
+    expect(r.out).toMatch(/^Warning \[IST0133\] \(DestinationRule default\/orders .*warn.yaml:9\) spec.trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated, use LEAST_REQUEST\n$/);
   });
 
   test('-o json prints the messages array', async () => {

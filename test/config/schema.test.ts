@@ -20,7 +20,7 @@ describe('schema validation (IST0106 SchemaValidationError)', () => {
     const m = expectAt(y, 'IST0106', 'timout');
     expect(m.path).toBe('spec.http[0].timout');
     expect(m.level).toBe('Error');
-    expect(m.resource).toBe('VirtualService payments.default');
+    expect(m.resource).toBe('VirtualService default/payments');
     expect(m.message).toMatch(/unknown field "timout" at spec.http\[0\].timout \(allowed here: name, match, route, timeout,/);
   });
 
@@ -169,11 +169,13 @@ spec:
     expect(m.message).toMatch(/a DENY policy without rules matches no request and denies nothing/);
   });
 
-  test('namespace other than default is a clear error', () => {
+  test('any namespace is accepted; one that is not a DNS label is IST0106', () => {
     const y = DR_PAYMENTS.replace('  name: payments\n', '  name: payments\n  namespace: shop\n');
-    const m = expectAt(y, 'IST0106', 'namespace');
-    expect(m.message).toMatch(/metadata.namespace "shop" is not supported: meshlab has a single namespace "default"/);
-    expect(m.resource).toBe('DestinationRule payments.shop');
+    expect(lint(y).filter((m) => m.level === 'Error')).toEqual([]);
+    const bad = DR_PAYMENTS.replace('  name: payments\n', '  name: payments\n  namespace: Shop_1\n');
+    const m = expectAt(bad, 'IST0106', 'namespace');
+    expect(m.message).toMatch(/metadata.namespace "Shop_1" must be a DNS label/);
+    expect(m.resource).toBe('DestinationRule Shop_1/payments');
   });
 
   test('missing metadata.name and missing required fields', () => {
@@ -253,7 +255,10 @@ describe('deprecated forms are accepted with a warning (IST0133)', () => {
       ['IST0133', 'Warning', 'spec.trafficPolicy.outlierDetection.consecutiveErrors'],
     ]);
     const v = vs(route('    fault:\n      delay:\n        fixedDelay: 1s\n        percent: 50\n'));
-    const m = only(lint(DR_PAYMENTS + '---\n' + v), 'IST0133');
-    expect(m.message).toBe('spec.http[0].fault.delay.percent is deprecated, use percentage: {value: 50}');
+    const msgs2 = lint(DR_PAYMENTS + '---\n' + v);
+    expect(msgs2.filter((x) => x.code === 'IST0133')).toEqual([]);
+    const m = only(msgs2, 'IST0002'); // istioctl's deprecation.FieldAnalyzer
+    expect(m.level).toBe('Warning');
+    expect(m.message).toBe('Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage');
   });
 });

@@ -95,9 +95,7 @@ const exclusivePercent: Check = (v: Record<string, unknown>, path, r) => {
   if (v.percent !== undefined && v.percentage !== undefined) {
     r.report(S, path, `${path}: set either percentage or the deprecated percent, not both`);
   }
-  if (v.percent !== undefined) {
-    r.report(Codes.SchemaWarning, joinPath(path, 'percent'), `${joinPath(path, 'percent')} is deprecated, use percentage: {value: ${String(v.percent)}}`);
-  }
+  // The deprecation itself is IST0002, reported by the deprecation analyzer as istioctl does.
 };
 
 const fault: Rule = obj(
