@@ -59,7 +59,7 @@ describe('ConfigStore: all-or-nothing apply with a monotonically increasing vers
     expect(store.delete([{ kind: 'VirtualService', name: 'payments' }]).version).toBe(2);
     expect(store.delete([{ kind: 'DestinationRule', name: 'payments', namespace: 'default' }]).version).toBe(3);
     expect(store.list()).toEqual([]);
-    expect(() => store.delete([{ kind: 'VirtualService', name: 'gone' }])).toThrow('cannot delete: not found: VirtualService gone.default');
+    expect(() => store.delete([{ kind: 'VirtualService', name: 'gone' }])).toThrow('cannot delete: not found: VirtualService default/gone');
   });
 
   test('re-applying a resource replaces it; a duplicate within one batch is rejected', () => {
