@@ -222,7 +222,8 @@ spec:
 describe('unsupported Istio fields are rejected by path (ML0003)', () => {
   test.each<[string, string, string, string]>([
     ['VirtualService tcp', vs(route()) + '  tcp:\n  - route: []\n', 'tcp:', 'spec.tcp'],
-    ['VirtualService exportTo', vs(route()) + '  exportTo:\n  - "."\n', 'exportTo', 'spec.exportTo'],
+    ['DR workloadSelector', DR_PAYMENTS.replace('  subsets:', '  workloadSelector:\n    matchLabels:\n      app: orders\n  subsets:'), 'workloadSelector', 'spec.workloadSelector'],
+    ['VirtualService without hosts (a delegate)', vs(route()).replace('  hosts:\n  - payments\n', ''), 'spec:', 'spec.hosts'],
     ['HTTPRoute redirect', vs(route('    redirect:\n      uri: /x\n')), 'redirect', 'spec.http[0].redirect'],
     ['match authority', vs(`  - match:\n    - authority:\n        exact: x\n    route:\n    - destination:\n        host: payments\n`), 'authority', 'spec.http[0].match[0].authority'],
     ['abort grpcStatus', vs(route('    fault:\n      abort:\n        httpStatus: 503\n        grpcStatus: UNAVAILABLE\n')), 'grpcStatus', 'spec.http[0].fault.abort.grpcStatus'],

@@ -60,6 +60,8 @@ const rule: Rule = obj({
             notRemoteIpBlocks: '',
             serviceAccounts: '',
             notServiceAccounts: '',
+            trustDomains: 'one trust domain (cluster.local) in the lab',
+            notTrustDomains: 'one trust domain (cluster.local) in the lab',
           },
         },
       ),

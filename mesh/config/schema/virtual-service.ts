@@ -2,7 +2,7 @@
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
 import { arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
-import { destination, headers, labels, meshHost, percent, stringMatch } from './common';
+import { destination, exportTo, headers, labels, meshHost, percent, stringMatch } from './common';
 
 const S = Codes.SchemaValidationError;
 
@@ -86,10 +86,14 @@ const routeDestination: Rule = obj(
   { required: ['destination'] },
 );
 
-const retries: Rule = obj(
-  { attempts: int(0), perTryTimeout: dur(), retryOn: str(retryOnCheck), retryRemoteLocalities: bool },
-  { unsupported: { retryIgnorePreviousHosts: '', backoff: '' } },
-);
+const retries: Rule = obj({
+  attempts: int(0),
+  perTryTimeout: dur(),
+  retryOn: str(retryOnCheck),
+  retryRemoteLocalities: bool,
+  retryIgnorePreviousHosts: bool,
+  backoff: dur(),
+});
 
 const exclusivePercent: Check = (v: Record<string, unknown>, path, r) => {
   if (v.percent !== undefined && v.percentage !== undefined) {
@@ -153,16 +157,29 @@ const gatewaysCheck: Check = (v: unknown[], path, r) => {
 
 export const virtualServiceSpec: Rule = obj(
   {
-    hosts: arr(str(meshHost), undefined, 1),
+    hosts: arr(str(meshHost)),
     gateways: arr(str(), gatewaysCheck),
-    http: arr(httpRoute, undefined, 1),
+    http: arr(httpRoute),
+    exportTo,
   },
   {
-    required: ['hosts', 'http'],
     unsupported: {
       tcp: 'meshlab routes HTTP only',
       tls: 'meshlab routes HTTP only',
-      exportTo: 'the lab has a single namespace',
+    },
+    check: (v: Record<string, unknown>, path, r) => {
+      const has = (k: string) => Array.isArray(v[k]) && (v[k] as unknown[]).length > 0;
+      if (!has('http') && !has('tcp') && !has('tls')) r.report(S, path, `${path}: http, tcp or tls must be provided in virtual service`);
+      const hosts = Array.isArray(v.hosts) ? (v.hosts as unknown[]) : [];
+      if (hosts.length === 0) {
+        // Istio reads a VirtualService without hosts as a delegate (routes another VirtualService delegates to).
+        r.report(Codes.UnsupportedField, joinPath(path, 'hosts'), `${joinPath(path, 'hosts')}: a VirtualService without hosts is a delegate; delegation is valid Istio, not supported by meshlab (name the hosts)`);
+      }
+      const gw = Array.isArray(v.gateways) ? (v.gateways as unknown[]) : [];
+      const mesh = gw.length === 0 || gw.includes('mesh');
+      hosts.forEach((h, i) => {
+        if (mesh && h === '*') r.report(S, joinPath(joinPath(path, 'hosts'), i), `${joinPath(joinPath(path, 'hosts'), i)}: wildcard host * is not allowed for virtual services bound to the mesh gateway`);
+      });
     },
   },
 );
