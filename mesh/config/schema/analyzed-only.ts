@@ -43,12 +43,40 @@ const server: Rule = obj(
 
 export const gatewaySpec: Rule = obj({ servers: arr(server), selector: labels });
 
+/** Istio's ValidateServiceEntry rules (and the CRD's list-map keys). */
 const resolutionCheck: Check = (v: Record<string, unknown>, path, r) => {
+  const at = (k: string | number, base = path) => joinPath(base, k);
   const hosts = Array.isArray(v.hosts) ? v.hosts : [];
-  if (hosts.length === 0) r.report(S, joinPath(path, 'hosts'), `${joinPath(path, 'hosts')}: at least one host is required`);
-  if (v.workloadSelector !== undefined && Array.isArray(v.endpoints) && v.endpoints.length > 0) {
-    r.report(S, path, `${path}: only one of workloadSelector or endpoints is allowed in a service entry`);
+  if (hosts.length === 0) r.report(S, at('hosts'), `${at('hosts')}: at least one host is required`);
+  hosts.forEach((h, i) => {
+    if (h === '*') r.report(S, at(i, at('hosts')), `${at(i, at('hosts'))}: hostname cannot be wildcard`);
+  });
+  const endpoints = Array.isArray(v.endpoints) ? v.endpoints : [];
+  if (v.workloadSelector !== undefined && endpoints.length > 0) {
+    r.report(S, path, `${path}: only one of WorkloadSelector or Endpoints can be set per ServiceEntry`);
   }
+  const sel = (v.workloadSelector as { labels?: Record<string, unknown> } | undefined)?.labels ?? {};
+  for (const [k, x] of Object.entries(sel)) {
+    if (k.includes('*') || String(x).includes('*')) r.report(S, at('workloadSelector'), `${at('workloadSelector')}: wildcard is not supported in selector (${k}: ${String(x)})`);
+  }
+  const resolution = typeof v.resolution === 'string' ? v.resolution : 'NONE';
+  (Array.isArray(v.addresses) ? v.addresses : []).forEach((a, i) => {
+    if (typeof a === 'string' && a.includes('/') && resolution !== 'NONE' && resolution !== 'STATIC') {
+      r.report(S, at(i, at('addresses')), `${at(i, at('addresses'))}: CIDR addresses are allowed only for NONE/STATIC resolution types`);
+    }
+  });
+  if (resolution === 'NONE' && endpoints.length > 0) r.report(S, at('endpoints'), `${at('endpoints')}: no endpoints should be provided for resolution type none`);
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1) r.report(S, at('endpoints'), `${at('endpoints')}: there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN`);
+  const numbers = new Set<unknown>();
+  const names = new Set<unknown>();
+  (Array.isArray(v.ports) ? v.ports : []).forEach((p: Record<string, unknown>, i) => {
+    if (!p || typeof p !== 'object') return;
+    const pp = at(i, at('ports'));
+    if (p.number !== undefined && numbers.has(p.number)) r.report(S, pp, `${pp}: port number cannot be duplicated: ${String(p.number)}`);
+    if (p.name !== undefined && names.has(p.name)) r.report(S, pp, `${pp}: Duplicate value: port name ${JSON.stringify(p.name)}`);
+    numbers.add(p.number);
+    names.add(p.name);
+  });
 };
 
 export const serviceEntrySpec: Rule = obj(

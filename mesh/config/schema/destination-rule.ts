@@ -1,7 +1,7 @@
 /** Schema of the DestinationRule fields meshlab implements. */
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
-import { arr, bool, dur, int, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
+import { arr, bool, dur, int, num, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
 import { exportTo, labels, meshHost } from './common';
 
 const S = Codes.SchemaValidationError;
@@ -58,6 +58,19 @@ const loadBalancer: Rule = obj(
       warmupDurationSecs: '',
       warmup: '',
       backendUtilization: 'no ORCA load reports in the lab',
+    },
+    // Istio's validateLoadBalancer rules for warmup, checked although meshlab does not warm up.
+    unsupportedRules: {
+      warmup: obj(
+        {
+          duration: dur(),
+          minimumPercent: num(0, 100),
+          aggression: num(undefined, undefined, (v: number, path, r) => {
+            if (v <= 0) r.report(S, path, `${path}: aggression should be greater than 0`);
+          }),
+        },
+        { required: ['duration'] },
+      ),
     },
     check: atMostOne(['simple', 'consistentHash'], 'load balancer'),
   },

@@ -25,6 +25,10 @@ export const peerAuthenticationSpec: Rule = obj(
   },
   {
     check: (v: Record<string, unknown>, path, r) => {
+      if (v.portLevelMtls && typeof v.portLevelMtls === 'object' && Object.keys(v.portLevelMtls).length === 0) {
+        const p = joinPath(path, 'portLevelMtls');
+        r.report(S, p, `${p}: port level mTLS, if defined, must have at least one element`);
+      }
       if (v.portLevelMtls !== undefined && v.selector === undefined) {
         const p = joinPath(path, 'portLevelMtls');
         r.report(S, p, `${p} requires a selector (as in Istio): port-level mTLS applies to selected workloads only`);
@@ -62,6 +66,11 @@ const rule: Rule = obj({
             notServiceAccounts: '',
             trustDomains: 'one trust domain (cluster.local) in the lab',
             notTrustDomains: 'one trust domain (cluster.local) in the lab',
+          },
+          check: (v: Record<string, unknown>, path, r) => {
+            const sa = v.serviceAccounts !== undefined || v.notServiceAccounts !== undefined;
+            const other = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some((k) => v[k] !== undefined);
+            if (sa && other) r.report(S, path, `${path}: Cannot set serviceAccounts with namespaces or principals`);
           },
         },
       ),

@@ -36,6 +36,8 @@ export function walk(value: unknown, rule: Rule, path: string, r: Reporter): voi
         const hint = rule.unsupported?.[k];
         if (hint !== undefined) {
           r.report(Codes.UnsupportedField, p, `${p} is not supported by meshlab${hint ? `: ${hint}` : ''}`);
+          const inner = rule.unsupportedRules?.[k];
+          if (inner && child !== null && child !== undefined) walk(child, inner, p, r);
         } else {
           const known = Object.keys(rule.fields).join(', ');
           r.report(S, p, `unknown field "${k}" at ${p} (allowed here: ${known})`);
