@@ -107,7 +107,12 @@ export function formatMessage(m: Message): string {
   const ref = reference(m);
   if (ref) origin.push(ref);
   const at = origin.length ? ` (${origin.join(' ')})` : '';
-  return `${m.level} [${m.code}]${at} ${m.message}`;
+  return `${m.level} [${m.code}]${at} ${text(m)}`;
+}
+
+/** The message as istioctl words it: IST0106's template is "Schema validation error: %v". */
+function text(m: Message): string {
+  return m.code === 'IST0106' ? `Schema validation error: ${m.message}` : m.message;
 }
 
 const LEVEL_RANK: Record<Level, number> = { Info: 0, Warning: 1, Error: 2 };
@@ -123,7 +128,7 @@ export function structured(m: Message): Record<string, unknown> {
   if (m.resource) out.origin = m.resource;
   const ref = reference(m);
   if (ref) out.reference = ref;
-  out.message = m.message;
+  out.message = text(m);
   out.documentationUrl = m.code.startsWith('IST')
     ? `https://istio.io/latest/docs/reference/config/analysis/${m.code.toLowerCase()}/`
     : `mesh/config/README.md#message-codes (${m.code})`;

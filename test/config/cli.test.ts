@@ -111,6 +111,15 @@ spec:
     expect((await run(['-f', shop, '-A'])).code).toBe(79);
   });
 
+  test("IST0106 is worded as istioctl's template: 'Schema validation error: …'", async () => {
+    const typo = path.join(dir, 'typo', 'typo.yaml');
+    fs.mkdirSync(path.dirname(typo), { recursive: true });
+    fs.writeFileSync(typo, 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: orders\nspec:\n  host: orders\n  trafficPolice: {}\n');
+    const r = await run(['-f', typo]);
+    expect(r.code).toBe(79);
+    expect(r.out).toBe(`Error [IST0106] (DestinationRule default/orders ${typo}:7) Schema validation error: unknown field "trafficPolice" at spec.trafficPolice (allowed here: host, trafficPolicy, subsets, exportTo)\n`);
+  });
+
   test('usage errors exit 1 with a hint', async () => {
     expect((await run(['-o', 'xml', '-f', dir])).code).toBe(1);
     expect((await run(['--bogus'])).err).toMatch(/unknown option --bogus/);
