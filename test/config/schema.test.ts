@@ -71,6 +71,14 @@ describe('schema validation (IST0106 SchemaValidationError)', () => {
     expect(m.message).toMatch(/total destination weight = 0 with 2 destinations/);
   });
 
+  test("a rule needs route, redirect or direct_response (Istio's rule); redirect alone is ML0003, not IST0106", () => {
+    const none = vs('  - timeout: 1s\n');
+    const m = expectAt(none, 'IST0106', 'timeout: 1s');
+    expect(m.message).toBe('spec.http[0]: HTTP route, redirect or direct_response is required');
+    const redirect = lint(vs('  - redirect:\n      uri: /v2\n'));
+    expect(redirect.map((x) => [x.code, x.path])).toEqual([['ML0003', 'spec.http[0].redirect']]);
+  });
+
   test('bad retryOn token', () => {
     const y = vs(route('    retries:\n      attempts: 3\n      retryOn: 5xx,connect-failur\n'));
     const m = expectAt(y, 'IST0106', 'retryOn');

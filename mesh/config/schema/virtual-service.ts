@@ -124,7 +124,7 @@ const httpRoute: Rule = obj(
   {
     name: str(),
     match: arr(match),
-    route: arr(routeDestination, weightsCheck, 1),
+    route: arr(routeDestination, weightsCheck),
     timeout: dur({ allowZero: true }),
     retries,
     fault,
@@ -133,7 +133,13 @@ const httpRoute: Rule = obj(
     headers,
   },
   {
-    required: ['route'],
+    check: (v: Record<string, unknown>, path, r) => {
+      const routes = Array.isArray(v.route) ? v.route.length : 0;
+      if (routes === 0 && !v.redirect && !v.directResponse && !v.delegate) {
+        r.report(S, path, `${path}: HTTP route, redirect or direct_response is required`);
+      }
+      if (v.mirror && Array.isArray(v.mirrors) && v.mirrors.length > 0) r.report(S, path, `${path}: HTTP route cannot contain both mirror and mirrors`);
+    },
     unsupported: {
       redirect: '',
       directResponse: '',
