@@ -107,11 +107,13 @@ export class ConfigService {
   delete(files: ConfigFile[] | undefined, refs: ResourceRef[] | undefined): ApplyOutcome {
     let targets = refs ?? [];
     let messages: Message[] = [];
+    let objectResults: ApplyResult[] = [];
     if (files) {
       const loaded = this.load(files);
       if (hasErrors(loaded.messages)) return { ok: false, version: this.store.version, results: [], messages: loaded.messages };
-      // Kubernetes objects in the files are not mesh config: deleting a file's config leaves them be.
+      // Kubernetes objects in the files are not mesh config: deleting a file's config leaves them be, and says so.
       targets = loaded.resources.map((r) => ({ kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace }));
+      objectResults = loaded.objects.map((o) => ({ ...objectResult(o), action: 'ignored' as const, reason: o.ignored ?? `a Kubernetes ${o.kind} is not mesh config; delete removes only the Istio resources of the files` }));
       messages = loaded.messages;
     }
     const missing = targets.filter((t) => !this.store.get(t.kind, t.name, t.namespace));
@@ -124,7 +126,9 @@ export class ConfigService {
       };
     }
     const results = targets.map((t) => ({ kind: t.kind, name: t.name, namespace: t.namespace ?? 'default', action: 'deleted' as const }));
-    return this.commit(() => this.store.delete(targets), results, messages);
+    if (targets.length === 0) return { ok: true, version: this.store.version, results: objectResults, messages };
+    const out = this.commit(() => this.store.delete(targets), results, messages);
+    return { ...out, results: [...out.results, ...objectResults] };
   }
 
   list(kind?: Kind, name?: string): MeshResource[] {

@@ -119,3 +119,20 @@ ${extra}  hosts:
     expect(svc.list().map((r) => r.metadata.namespace).sort()).toEqual(['default', 'shop', 'team']);
   });
 });
+
+describe('delete -f with Kubernetes objects in the files', () => {
+  test('deletes the Istio resources and reports each Kubernetes object as left alone', () => {
+    const { svc } = service();
+    expect(svc.apply([{ name: 'all.yaml', text: `${K8S}---\n${DR}` }]).ok).toBe(true);
+    const out = svc.delete([{ name: 'all.yaml', text: `${K8S}---\n${DR}` }], undefined);
+    expect(out.ok).toBe(true);
+    expect(out.results.map((r) => [r.kind, r.action])).toEqual([
+      ['DestinationRule', 'deleted'],
+      ['Namespace', 'ignored'],
+      ['Service', 'ignored'],
+      ['Deployment', 'ignored'],
+      ['ConfigMap', 'ignored'],
+    ]);
+    expect(svc.list()).toEqual([]);
+  });
+});
