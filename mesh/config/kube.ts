@@ -165,6 +165,11 @@ export function buildInventory(ctx: AnalyzeContext, namespacesInUse: Iterable<st
     }
     if (o.kind !== 'Namespace' && o.metadata.namespace && !inv.namespaces.has(o.metadata.namespace)) inv.namespaces.set(o.metadata.namespace, {});
   }
+  if (ctx.runtimeResources) {
+    inv.servicesKnown = true;
+    inv.workloadsKnown = true;
+    inv.declaredNamespaces ??= new Map();
+  }
   for (const w of inv.workloads) {
     const inject = w.labels['sidecar.istio.io/inject'] ?? w.annotations?.['sidecar.istio.io/inject'];
     const nsLabels = inv.namespaces.get(w.namespace);

@@ -250,6 +250,13 @@ export interface AnalyzeContext {
   objects?: readonly KubeObject[];
   /** Services of the running world (namespace default) when analyzing it live. */
   services?: readonly { name: string; namespace?: string; ports?: number[]; labels?: Record<string, string> }[];
+  /**
+   * The Service, Pod and Namespace objects given are all there are (a live cluster, or istioctl's
+   * analyzer test harness with its runtime resources): a missing one does not exist. Without it,
+   * checks that need them run only when such objects (or the running world) are present — as
+   * `istioctl analyze --use-kube=false` skips analyzers whose inputs it has not read.
+   */
+  runtimeResources?: boolean;
   /** Built by `analyze` from the above; analyzers read services, workloads and namespaces here. */
   inventory?: import('./kube').Inventory;
 }

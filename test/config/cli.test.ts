@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeCommand } from '../../cli/commands/analyze';
 import YAML from 'yaml';
-import { REPO } from './helpers';
+import { istioCorpus, REPO } from './helpers';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -125,5 +125,25 @@ spec:
     expect((await run(['--bogus'])).err).toMatch(/unknown option --bogus/);
     const help = await run(['-h']);
     expect([help.code, help.out.startsWith('Usage: meshlab analyze')]).toEqual([0, true]);
+  });
+});
+
+const corpus = istioCorpus();
+(corpus ? describe : describe.skip)("istioctl's own CLI and integration cases (../shared/istio-corpus)", () => {
+  test('public-gateway.yaml with -A --failure-threshold ERROR passes: without pods the gateway workload checks do not run (TestSkipPodsInFiles)', async () => {
+    const r = await run(['-A', '--failure-threshold', 'ERROR', '-f', path.join(corpus!, 'istioctl/public-gateway.yaml')]);
+    expect([r.code, r.out]).toEqual([0, '']);
+  });
+
+  test('specific-analyzer.yaml fails on the schema (servers without a port), as failed-with-all-analyzers', async () => {
+    const r = await run(['-f', path.join(corpus!, 'istioctl/specific-analyzer.yaml')]);
+    expect(r.code).toBe(79);
+    expect(r.out.split('\n').filter(Boolean).map((l) => /^Error \[IST0106\] \(Gateway (\S+) /.exec(l)?.[1])).toEqual(['default/beta', 'default/alpha']);
+  });
+
+  test('integration missing-gateway.yaml: a VirtualService with no http/tcp/tls is IST0106', async () => {
+    const r = await run(['-f', path.join(corpus!, 'integration/missing-gateway.yaml')]);
+    expect(r.code).toBe(79);
+    expect(r.out).toMatch(/^Error \[IST0106\] \(VirtualService default\/missing-gateway .*missing-gateway.yaml:5\) Schema validation error: spec: http, tcp or tls must be provided in virtual service\n$/);
   });
 });

@@ -31,6 +31,8 @@ const fullName = (r: MeshResource): string => `${r.metadata.namespace}/${r.metad
 
 export const gatewayPorts: Analyzer = (resources, ctx) => {
   const inv = ctx.inventory!;
+  // istioctl skips this analyzer when it has no pods to read (its inputs are Gateway, Pod, Service).
+  if (!inv.workloadsKnown) return [];
   const out: Message[] = [];
   for (const gw of resources) {
     if (gw.kind !== 'Gateway') continue;
@@ -102,7 +104,7 @@ export const conflictingGateways: Analyzer = (resources, ctx) => {
       }
       if (matched) hit.set(key, g);
     }
-    if (sels !== '' && hit.size === 0) {
+    if (sels !== '' && hit.size === 0 && inv.workloadsKnown) {
       out.push(messageAt(gw, Codes.ReferencedResourceNotFound, 'spec.selector', `Referenced selector not found: ${JSON.stringify(sels)}`));
       continue;
     }

@@ -31,7 +31,7 @@ export const sidecarSelectors: Analyzer = (resources, ctx) => {
       e.list.push(sc);
       podsToSidecars.set(key, e);
     }
-    if (!found) out.push(messageAt(sc, Codes.ReferencedResourceNotFound, 'spec.workloadSelector', `Referenced selector not found: ${JSON.stringify(selectorString(sel))}`));
+    if (!found && inv.workloadsKnown) out.push(messageAt(sc, Codes.ReferencedResourceNotFound, 'spec.workloadSelector', `Referenced selector not found: ${JSON.stringify(selectorString(sel))}`));
   }
   const reported = new Set<string>();
   const names = (l: MeshResource[]): string => `[${l.map(fullName).sort().join(' ')}]`;
