@@ -249,3 +249,30 @@ describe('load-level messages', () => {
     expect(m2.message).toMatch(/apiVersion "security.istio.io\/v1" is not valid for DestinationRule; use one of networking.istio.io\/v1alpha3, networking.istio.io\/v1beta1, networking.istio.io\/v1/);
   });
 });
+
+describe('every resource is analyzed even when it or another has schema errors', () => {
+  test('a typo in one VirtualService hides neither the host conflict (IST0109) nor its missing subset (IST0101)', () => {
+    const a = vs(`  - route:
+    - destination:
+        host: payments
+        subset: v9
+    timout: 1s
+`, 'payments-a');
+    const b = vs(`  - route:
+    - destination:
+        host: payments
+`, 'payments-b');
+    const msgs = lint(`${a}---\n${b}`);
+    expect(msgs.map((m) => [m.code, m.resource]).sort()).toEqual([
+      ['IST0101', 'VirtualService default/payments-a'],
+      ['IST0106', 'VirtualService default/payments-a'],
+      ['IST0109', 'VirtualService default/payments-a'],
+      ['IST0109', 'VirtualService default/payments-b'],
+    ]);
+  });
+
+  test('a spec that is not even a map is IST0106 and no analyzer trips over it', () => {
+    const msgs = lint('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: x\nspec: [1, 2]\n---\n' + DR_PAYMENTS);
+    expect(msgs.map((m) => [m.code, m.message])).toEqual([['IST0106', 'spec: expected a map, got list']]);
+  });
+});
