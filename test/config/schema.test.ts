@@ -243,7 +243,6 @@ describe('unsupported Istio fields are rejected by path (ML0003)', () => {
     ['AuthorizationPolicy CUSTOM', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  rules:\n  - {}\n`, 'action', 'spec.action'],
     ['AuthorizationPolicy ipBlocks', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/8"]\n`, 'ipBlocks', 'spec.rules[0].from[0].source.ipBlocks'],
     ['when key', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: jwt\nspec:\n  rules:\n  - when:\n    - key: request.auth.claims[iss]\n      values: ["x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
-    ['when key request.path (not an Istio key: paths go in to.operation)', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n  - when:\n    - key: request.path\n      values: ["/x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
   ])('%s', (_name, y, needle, path) => {
     const m = expectAt(y, 'ML0003', needle);
     expect(m.path).toBe(path);
@@ -269,5 +268,14 @@ describe('deprecated forms are accepted with a warning (IST0133)', () => {
     const m = only(msgs2, 'IST0002'); // istioctl's deprecation.FieldAnalyzer
     expect(m.level).toBe('Warning');
     expect(m.message).toBe('Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage');
+  });
+});
+
+describe('AuthorizationPolicy condition keys: Istio rejects an unknown key (IST0106)', () => {
+  test('request.path is not an Istio key (paths go in to.operation)', () => {
+    const y = `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n  - when:\n    - key: request.path\n      values: ["/x"]\n`;
+    const m = only(lint(y), 'IST0106');
+    expect(m.path).toBe('spec.rules[0].when[0].key');
+    expect(m.message).toMatch(/^spec.rules\[0\].when\[0\].key: unknown attribute: request.path/);
   });
 });
