@@ -100,6 +100,9 @@ export interface HTTPRetry {
   retryOn?: string;
   /** Accepted and ignored: the lab has a single locality. */
   retryRemoteLocalities?: boolean;
+  retryIgnorePreviousHosts?: boolean;
+  /** Base interval of Envoy's exponential back-off between attempts (Istio duration). */
+  backoff?: string;
 }
 
 export interface HTTPFaultInjection {
@@ -123,6 +126,8 @@ export interface VirtualServiceSpec {
   hosts: string[];
   gateways?: string[];
   http?: HTTPRoute[];
+  /** Namespaces the VirtualService is visible to ("." = its own, "*" = all; unset = all). */
+  exportTo?: string[];
 }
 
 // ---------- DestinationRule ----------
@@ -164,6 +169,8 @@ export interface OutlierDetection {
   baseEjectionTime?: string;
   maxEjectionPercent?: number;
   minHealthPercent?: number;
+  splitExternalLocalOriginErrors?: boolean;
+  consecutiveLocalOriginFailures?: number;
 }
 
 export interface ClientTLSSettings {
@@ -189,6 +196,7 @@ export interface DestinationRuleSpec {
   host: string;
   trafficPolicy?: TrafficPolicy;
   subsets?: Subset[];
+  exportTo?: string[];
 }
 
 // ---------- security ----------
