@@ -51,3 +51,18 @@ export function runtimeView(resources: readonly MeshResource[]): MeshResource[] 
   }
   return out;
 }
+
+/**
+ * Why a committed resource reaches no sidecar of the running world (namespace "default"), or
+ * undefined when it does — so `apply` can say so instead of applying it in silence.
+ */
+export function worldSkips(r: MeshResource): string | undefined {
+  if (r.kind === 'VirtualService' || r.kind === 'DestinationRule') {
+    if (runtimeView([r]).length > 0) return undefined;
+    return `stored; not exported to namespace ${MESH_NAMESPACE}, where the running world's workloads are (exportTo ${JSON.stringify(objOf(r.spec).exportTo)})`;
+  }
+  if ((r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy') && r.metadata.namespace !== MESH_NAMESPACE && r.metadata.namespace !== 'istio-system') {
+    return `stored; it applies to workloads of namespace ${r.metadata.namespace}, and the running world's are in ${MESH_NAMESPACE}`;
+  }
+  return undefined;
+}

@@ -5,7 +5,7 @@ import { loadPath, loadYaml } from '../config/load';
 import { analyze } from '../config/analyze';
 import { Codes, hasErrors, type Message } from '../config/messages';
 import { messageAt, resourceLabel } from '../config/schema/validate';
-import { runtimeView } from '../config/runtime-view';
+import { runtimeView, worldSkips } from '../config/runtime-view';
 import { RUNTIME_KINDS, type AnalyzeContext, type Kind, type KubeObject, type MeshResource } from '../config/types';
 
 /** A file as the CLI sends it: its name (for messages with file:line:col) and its YAML text. */
@@ -95,7 +95,8 @@ export class ConfigService {
     const results: ApplyResult[] = resources.map((r) => {
       const old = this.store.get(r.kind, r.metadata.name, r.metadata.namespace);
       const action: ApplyAction = !old ? 'created' : JSON.stringify(old.spec) === JSON.stringify(r.spec) ? 'unchanged' : 'configured';
-      return { kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace, action };
+      const reason = worldSkips(r);
+      return { kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace, action, ...(reason ? { reason } : {}) };
     });
     if (results.every((r) => r.action === 'unchanged')) {
       return { ok: true, version: this.store.version, results: [...results, ...objectResults], messages: analyze(this.store.list(), { ...this.context(), objects }) };

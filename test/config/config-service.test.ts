@@ -117,6 +117,10 @@ ${extra}  hosts:
       ['default', 'payments'],
     ]);
     expect(svc.list().map((r) => r.metadata.namespace).sort()).toEqual(['default', 'shop', 'team']);
+    const again = svc.apply([{ name: 'b.yaml', text: vsIn('team', '  exportTo: ["."]\n').replace('name: payments', 'name: ledger').replace(/host(s?):(\s+-?\s*)payments/g, 'host$1:$2ledger') }]);
+    expect(again.results.map((r) => [r.namespace, r.action, r.reason])).toEqual([
+      ['team', 'created', 'stored; not exported to namespace default, where the running world\'s workloads are (exportTo ["."])'],
+    ]);
   });
 });
 
