@@ -33,7 +33,12 @@ const consistentHash: Rule = obj(
   {
     unsupported: { maglev: 'use ringHash', localityLbSetting: '' },
     check: (v: Record<string, unknown>, path, r) => {
-      atMostOne(['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], 'hash key')(v, path, r);
+      const keys = ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'];
+      atMostOne(keys, 'hash key')(v, path, r);
+      if (!keys.some((k) => v[k] !== undefined && v[k] !== null)) {
+        // Valid Istio: a ring without a hash policy, so Envoy hashes every request at random.
+        r.report(Codes.UnsupportedField, path, `${path}: a consistentHash without a hash key (httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName) is valid Istio, not supported by meshlab (Envoy then hashes each request at random); name a key`);
+      }
       if (v.minimumRingSize !== undefined) {
         const p = joinPath(path, 'minimumRingSize');
         if (v.ringHash !== undefined) r.report(S, p, `${p}: set ringHash.minimumRingSize only (the top-level field is its deprecated form)`);
