@@ -1,18 +1,53 @@
 import { defineScenario } from './runner/scenario';
+import { hasFlag } from './runner/flags';
 import { ORDER, PAYMENTS, paymentsDestinationRule, paymentsVirtualService } from './runner/fixtures';
+import type { AccessLogEntry } from '../mesh/access-log';
+import { percentile } from './runner/load';
+
+const CLUSTER = 'outbound|80||payments.default.svc.cluster.local';
+const MAX_CONNECTIONS = 5;
+const MAX_PENDING = 2;
+const TIMEOUT_MS = 300;
+
+/**
+ * The most payments calls that were waiting at one instant, from the caller's access log. Start
+ * times are whole milliseconds (up to 1 ms early), so each call counts from 1 ms after its logged
+ * start: the count can only be under, never over, the truth.
+ */
+function mostWaitingAtOnce(calls: readonly AccessLogEntry[]): number {
+  const edges: [number, number][] = [];
+  for (const e of calls) {
+    const start = Date.parse(e.start_time) + 1;
+    const end = Date.parse(e.start_time) + e.duration_ms;
+    if (end > start) edges.push([start, 1], [end, -1]);
+  }
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, (now += d));
+  return most;
+}
 
 /** A hanging dependency, with and without the policies that stop a cascade. */
 export default defineScenario({
   name: 'cascade',
-  title: 'payments hangs: without policies orders collapses; with a timeout + breaker it fails fast. Side by side.',
+  title: 'payments hangs: without policies orders collapses; with a timeout + connection pool it fails fast and recovers. Side by side.',
   teaches: [
-    'A dependency that hangs is worse than one that fails: callers pile up waiting. A route timeout bounds each wait,',
-    'and a connection-pool limit caps how many callers can be stuck at once, so orders answers fast 503s and recovers',
-    'the moment payments does.',
+    'A dependency that hangs is worse than one that fails: callers pile up waiting. A route timeout bounds each wait;',
+    `a connection pool (maxConnections ${MAX_CONNECTIONS}, http1MaxPendingRequests ${MAX_PENDING}) caps how many calls can be stuck at once and answers the`,
+    'rest at once with 503 UO, so orders answers fast 503s and confirms again the moment payments is back.',
   ],
+  control: {
+    removes: 'the second arm runs without the timeout and the connection pool too',
+    shows: 'without the timeout and pool the second arm collapses like the first: no UO, every call waits',
+    fails: ['with policies: p99 latency', 'with policies: share answered within 1 s', 'with policies: payments calls refused by the pool', 'with policies: payments calls waiting at once'],
+  },
   async run(ctx) {
     const phaseMs = ctx.pick(5000, 3000);
-    const load = { path: '/orders', body: ORDER, rps: 20, durationMs: phaseMs, concurrency: 200 };
+    const recoveryMs = ctx.pick(2000, 1500);
+    // 60 orders/s × 300 ms ≈ 18 calls waiting at once: the timeout alone would allow them all; the pool allows 7.
+    const rps = 60;
+    const load = { path: '/orders', body: ORDER, rps, durationMs: phaseMs, concurrency: 400 };
 
     for (const id of PAYMENTS) await ctx.lab(id).sick({ hang: true });
     const stop = { stopped: false };
@@ -22,24 +57,49 @@ export default defineScenario({
     for (const id of PAYMENTS) await ctx.lab(id).heal();
     const a = await without;
 
-    await ctx.apply(paymentsDestinationRule(`connectionPool:
+    await ctx.applyPolicy(
+      paymentsDestinationRule(`connectionPool:
   tcp:
-    maxConnections: 10
+    maxConnections: ${MAX_CONNECTIONS}
   http:
-    http1MaxPendingRequests: 5`));
-    await ctx.apply(paymentsVirtualService(`- route:
+    http1MaxPendingRequests: ${MAX_PENDING}`),
+      `connectionPool: maxConnections ${MAX_CONNECTIONS}, http1MaxPendingRequests ${MAX_PENDING}`,
+    );
+    await ctx.applyPolicy(
+      paymentsVirtualService(`- route:
   - destination: {host: payments}
-  timeout: 300ms
+  timeout: ${TIMEOUT_MS}ms
   retries:
-    attempts: 0`));
+    attempts: 0`),
+      `route timeout ${TIMEOUT_MS}ms, no retries`,
+    );
     for (const id of PAYMENTS) await ctx.lab(id).sick({ hang: true });
-    const b = await ctx.load('with timeout + breaker', load);
+    const since = Date.now();
+    const hangStart = ctx.now();
+    const second = ctx.load(ctx.control ? 'control: still without policies' : 'with timeout + pool', { ...load, durationMs: phaseMs + recoveryMs });
+    await new Promise((r) => setTimeout(r, phaseMs));
     for (const id of PAYMENTS) await ctx.lab(id).heal();
+    const healedAt = ctx.now();
+    const b = await second;
 
-    const answeredWithin = (s: typeof a, ms: number): number => (100 * s.filter((x) => x.status > 0 && x.latencyMs <= ms).length) / s.length;
+    const duringHang = b.filter((s) => s.t >= hangStart && s.t < healedAt);
+    const answeredWithin = (s: typeof a, ms: number): number => (100 * s.filter((x) => x.status > 0 && x.latencyMs <= ms).length) / Math.max(1, s.length);
     ctx.expectAtLeast(`without policies: p50 latency (${a.length} orders) — collapsed`, ctx.latency(a, 50), 1000, ' ms');
-    ctx.expectAtMost(`with policies: p99 latency (${b.length} orders)`, ctx.latency(b, 99), 500, ' ms');
-    ctx.expectEqual('with policies: share answered within 1 s', answeredWithin(b, 1000), 100);
-    ctx.check('side by side: p99 without vs with', 'with ≪ without', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(b, 99))} ms`, ctx.latency(b, 99) * 3 < ctx.latency(a, 99));
+    ctx.expectAtMost(`with policies: p99 latency while payments hangs (${duringHang.length} orders)`, ctx.latency(duringHang, 99), TIMEOUT_MS + 200, ' ms');
+    ctx.expectEqual('with policies: share answered within 1 s', answeredWithin(duringHang, 1000), 100);
+
+    // The pool itself, from the orders sidecar's records: calls refused at once (503 UO), and how many waited at once.
+    const calls = (await ctx.accessLog('orders-v1-0')).filter((e) => e.direction === 'outbound' && e.upstream_cluster === CLUSTER && Date.parse(e.start_time) >= since && ctx.at(e.start_time) < healedAt);
+    const uo = calls.filter((e) => e.response_code === 503 && hasFlag(e, 'UO'));
+    ctx.expectAtLeast(`with policies: payments calls refused by the pool (503 UO) of ${calls.length}`, (100 * uo.length) / Math.max(1, calls.length), 30, '%');
+    ctx.expectAtMost('with policies: payments calls waiting at once (orders sidecar access log)', mostWaitingAtOnce(calls), MAX_CONNECTIONS + MAX_PENDING);
+    ctx.expectAtMost('with policies: p99 duration of a refused call (UO answers without waiting)', percentile(uo.map((e) => e.duration_ms), 99), 20, ' ms');
+
+    // Recovery: orders sent once payments is back (and the last timed-out calls are gone) are confirmed.
+    const afterHeal = b.filter((s) => s.t >= healedAt + TIMEOUT_MS);
+    ctx.expectAtLeast(`with policies: orders confirmed from ${TIMEOUT_MS} ms after payments recovered (${afterHeal.length})`, (100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length), 99, '%');
+    const firstOk = b.find((s) => s.t >= healedAt && s.status === 201);
+    ctx.check('with policies: first order confirmed after recovery', `within ${TIMEOUT_MS} ms of payments recovering`, firstOk ? `${Math.round(firstOk.t - healedAt)} ms` : 'none', !!firstOk && firstOk.t - healedAt <= TIMEOUT_MS);
+    ctx.check('side by side: p99 without vs with', 'with ≪ without', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(duringHang, 99))} ms`, ctx.latency(duringHang, 99) * 3 < ctx.latency(a, 99));
   },
 });

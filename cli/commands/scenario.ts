@@ -5,15 +5,17 @@ import { flag, parseArgs } from '../args';
 import { AttachedWorld } from '../../world/attached';
 import type { ScenarioWorld } from '../../scenarios/runner/context';
 
-export const SCENARIO_HELP = `meshlab scenario NAME [--quick] [--seed N] [--json FILE] [--target embedded|running|compose]
+export const SCENARIO_HELP = `meshlab scenario NAME [--quick] [--control] [--seed N] [--json FILE] [--target embedded|running|compose]
   Runs a lab and prints its verdict (exit 0 = PASS). embedded (default): a fresh world of its own;
   running: the world \`npm start\` runs; compose: the \`docker compose up\` world.
+  --control runs the lab's control arm: the same fault and load without its policy. Its verdict is FAIL,
+  naming the expectations the policy is responsible for; exit 0 when exactly those failed as predicted.
   meshlab scenario --list   Lists the labs.`;
 
 export async function scenarioCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['quick', 'list']);
+  const args = parseArgs(argv, ['quick', 'list', 'control']);
   if (flag(args, 'list') || args.positionals.length === 0) {
-    console.log(table(['SCENARIO', 'WHAT IT SHOWS'], SCENARIOS.map((s) => [s.name, s.title])));
+    console.log(table(['SCENARIO', 'WHAT IT SHOWS', 'CONTROL ARM (--control)'], SCENARIOS.map((s) => [s.name, s.title, s.control?.shows ?? '-'])));
     if (!flag(args, 'list')) {
       console.log('\nusage: npm run scenario <name> [-- --quick --seed N --json FILE]');
       return 2;
@@ -27,6 +29,9 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   const target = flag(args, 'target', 'embedded')!;
   if (!['embedded', 'running', 'compose'].includes(target)) throw new Error(`--target must be embedded, running or compose, got "${target}"`);
   const scenarios = names.map(findScenario);
+  const control = flag(args, 'control') === 'true';
+  const noControl = control ? scenarios.filter((s) => !s.control) : [];
+  if (noControl.length) throw new Error(`${noControl.map((s) => s.name).join(', ')} ha${noControl.length > 1 ? 've' : 's'} no control arm; labs with one: ${SCENARIOS.filter((s) => s.control).map((s) => s.name).join(', ')}`);
   let world: ScenarioWorld | undefined;
   if (target !== 'embedded') {
     const custom = scenarios.filter((s) => s.topology || s.bus);
@@ -35,8 +40,8 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   }
   let failed = 0;
   for (const scenario of scenarios) {
-    const report = await runScenario(scenario, { quick: flag(args, 'quick') === 'true', seed, jsonFile: flag(args, 'json'), world });
-    if (!report.passed) failed++;
+    const report = await runScenario(scenario, { quick: flag(args, 'quick') === 'true', control, seed, jsonFile: flag(args, 'json'), world });
+    if (control ? !report.control?.proved : !report.passed) failed++;
   }
   return failed === 0 ? 0 : 1;
 }

@@ -31,11 +31,13 @@ export interface ContextOptions {
   live: boolean;
   /** Where the run is streamed live (the dashboard), if anywhere. */
   sink?: LiveSink;
+  /** The control arm: the lab leaves its policy out. */
+  control?: boolean;
 }
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
 export interface LabHandle {
-  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number }): Promise<void>;
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean }): Promise<void>;
   heal(): Promise<void>;
 }
 
@@ -69,6 +71,17 @@ export class ScenarioContext {
   /** Milliseconds since the scenario started. */
   now(): number {
     return performance.now() - this.t0;
+  }
+
+  /** The control arm (`--control`): the lab runs the same fault and load without its policy. */
+  get control(): boolean {
+    return this.opts.control ?? false;
+  }
+
+  /** Applies `yaml` like `apply`, except in the control arm, which only marks on the timeline what it leaves out. */
+  async applyPolicy(yaml: string, label = 'config applied'): Promise<void> {
+    if (this.control) this.mark(`control arm: not applied — ${label}`);
+    else await this.apply(yaml, label);
   }
 
   /** `normal` in a full run, `quick` under --quick (CI). */

@@ -11,9 +11,14 @@ export interface Sickness {
   /** Requests never get an answer (until healed). */
   hang: boolean;
   seed: number;
+  /**
+   * Fail after the handler ran: its writes are committed (a charge made), then the answer is replaced
+   * by `status` — the failure that only an idempotency key makes safe to retry. Applies to answers < 400.
+   */
+  after: boolean;
 }
 
-const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1 };
+const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false };
 /** Paths a sick instance still answers: the platform's probes, not business traffic. */
 const EXEMPT = new Set(['/healthz', '/metrics']);
 
@@ -40,9 +45,18 @@ export class LabControl {
       return reply;
     }
     if (s.latency_ms > 0) await new Promise((r) => setTimeout(r, s.latency_ms));
-    if (s.error_rate > 0 && this.random() < s.error_rate) {
+    if (s.error_rate > 0 && !s.after && this.random() < s.error_rate) {
       return reply.code(s.status).send({ error: `lab: injected failure (status ${s.status}, error_rate ${s.error_rate})` });
     }
+  };
+
+  /** The fastify onSend hook for `after`: the handler's work is done and committed; the answer becomes an error. */
+  readonly onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    const s = this.sickness;
+    if (!s.after || s.error_rate === 0 || EXEMPT.has(req.url) || reply.statusCode >= 400) return payload;
+    if (this.random() >= s.error_rate) return payload;
+    reply.code(s.status).header('content-type', 'application/json; charset=utf-8');
+    return JSON.stringify({ error: `lab: injected failure after the handler committed its work (status ${s.status}, error_rate ${s.error_rate})` });
   };
 
   set(patch: Partial<Sickness>): Sickness {
@@ -52,6 +66,7 @@ export class LabControl {
     if (!(Number.isInteger(next.status) && next.status >= 200 && next.status <= 599)) errors.push(`status must be an HTTP status 200–599, got ${next.status}`);
     if (!(next.latency_ms >= 0)) errors.push(`latency_ms must be >= 0, got ${next.latency_ms}`);
     if (typeof next.hang !== 'boolean') errors.push(`hang must be true or false, got ${JSON.stringify(next.hang)}`);
+    if (typeof next.after !== 'boolean') errors.push(`after must be true or false, got ${JSON.stringify(next.after)}`);
     if (errors.length) throw Object.assign(new Error(errors.join('; ')), { statusCode: 400 });
     if (patch.seed !== undefined) this.random = seededRandom(next.seed);
     this.sickness = next;

@@ -5,7 +5,9 @@ import { runScenario } from '../../scenarios/runner/run';
 
 /**
  * Every lab runs in --quick mode with a fixed seed against one shared world (reset between labs),
- * and must end in PASS: its expectations and the nothing-lost invariants.
+ * and must end in PASS: its expectations and the nothing-lost invariants. Right after it, its
+ * control arm (the same fault and load without the lab's policy) must end in FAIL on exactly the
+ * expectations the lab says its policy is responsible for.
  */
 describe('scenarios (--quick, seed 7)', () => {
   const dir = tempWorldDir('meshlab-scenarios-');
@@ -26,7 +28,21 @@ describe('scenarios (--quick, seed 7)', () => {
       const report = await runScenario(scenario, { quick: true, seed: 7, world, log: (l) => lines.push(l) });
       verdict(report, lines, scenario.benchmark);
     }, 120_000);
+    if (!scenario.control) continue;
+    test(`${scenario.name} --control (${scenario.control.removes}) fails on: ${scenario.control.fails.join('; ')}`, async () => {
+      lines.length = 0;
+      const report = await runScenario(scenario, { quick: true, seed: 7, world, control: true, log: (l) => lines.push(l) });
+      if (!report.control?.proved) console.log(lines.join('\n'));
+      expect(report.error).toBeUndefined();
+      expect(report.control?.held).toEqual([]);
+      expect(report.control?.failed.length).toBeGreaterThanOrEqual(scenario.control!.fails.length);
+      expect(report.passed).toBe(false);
+    }, 120_000);
   }
+
+  test('every lab on the shared world has a control arm', () => {
+    expect(SCENARIOS.filter((s) => !s.topology && !s.bus && !s.control).map((s) => s.name)).toEqual([]);
+  });
 });
 
 /** Labs that need a world of their own (a real broker as the bus) start one each. */
