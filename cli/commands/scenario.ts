@@ -9,7 +9,7 @@ export const SCENARIO_HELP = `meshlab scenario NAME [--quick] [--control] [--see
   Runs a lab and prints its verdict (exit 0 = PASS). embedded (default): a fresh world of its own;
   running: the world \`npm start\` runs; compose: the \`docker compose up\` world.
   --control runs the lab's control arm: the same fault and load without its policy. Its verdict is FAIL,
-  naming the expectations the policy is responsible for; exit 0 when exactly those failed as predicted.
+  naming the expectations the policy is responsible for; exit 0 when every one of them failed as predicted.
   meshlab scenario --list   Lists the labs.`;
 
 export async function scenarioCommand(argv: string[]): Promise<number> {

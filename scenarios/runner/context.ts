@@ -37,7 +37,7 @@ export interface ContextOptions {
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
 export interface LabHandle {
-  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean }): Promise<void>;
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean }): Promise<void>;
   heal(): Promise<void>;
 }
 
@@ -111,6 +111,22 @@ export class ScenarioContext {
   /** A sidecar's recent access-log records (Envoy-style, with response flags and the upstream instance). */
   async accessLog(instance: string, limit = 5000): Promise<AccessLogEntry[]> {
     return (await (await fetch(`${this.adminUrl(instance)}/access_log?limit=${limit}`)).json()) as AccessLogEntry[];
+  }
+
+  /**
+   * The versions that answered requests for `pathPrefix`, as the gateway routed them between two
+   * wall-clock times (its access log: the instant of the routing decision, whatever the client's lag).
+   */
+  async routedVersions(pathPrefix: string, fromWall: number, toWall: number): Promise<Map<string, number>> {
+    const versionOf = new Map(this.world.state().instances.map((i) => [i.id, i.version]));
+    const out = new Map<string, number>();
+    for (const e of await this.accessLog('gateway')) {
+      const t = Date.parse(e.start_time);
+      if (!e.path.startsWith(pathPrefix) || t < fromWall || t >= toWall) continue;
+      const v = versionOf.get(e.upstream_instance) ?? (e.upstream_instance === '-' ? 'none' : e.upstream_instance);
+      out.set(v, (out.get(v) ?? 0) + 1);
+    }
+    return out;
   }
 
   /** A sidecar's view of its clusters: hosts, active requests, ejections. */

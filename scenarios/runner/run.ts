@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { World, tempWorldDir } from '../../world/world';
 import { ScenarioContext, type ScenarioWorld } from './context';
-import { checkInvariants } from './invariants';
+import { checkInvariants, invariantBaseline } from './invariants';
 import { judgeControl, renderVerdict, type ScenarioReport } from './report';
 import type { Scenario } from './scenario';
 import { renderTimeline } from './timeline';
@@ -73,10 +73,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       await ctx.healAll();
       await ctx.resetConfig();
     }
+    const baseline = await invariantBaseline(() => world!.state());
     await scenario.run(ctx);
     // Heal first: the invariant check reads the services' own APIs, which a sick instance would fail.
     await ctx.healAll();
-    report.invariants = await checkInvariants(() => world!.state());
+    report.invariants = await checkInvariants(() => world!.state(), undefined, undefined, baseline);
     for (const e of report.invariants) sink.expectation(e);
   } catch (err) {
     report.error = (err as Error).message;

@@ -16,9 +16,16 @@ export interface Sickness {
    * by `status` — the failure that only an idempotency key makes safe to retry. Applies to answers < 400.
    */
   after: boolean;
+  /**
+   * Share of consumed messages (0–1) whose acknowledgement fails after the handler did its work and
+   * committed its side effect: the bus delivers the message again (at-least-once delivery).
+   */
+  ack_failure_rate: number;
+  /** false turns the service's idempotency off: a redelivered message repeats its side effect (control arms). */
+  idempotency: boolean;
 }
 
-const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false };
+const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false, ack_failure_rate: 0, idempotency: true };
 /** Paths a sick instance still answers: the platform's probes, not business traffic. */
 const EXEMPT = new Set(['/healthz', '/metrics']);
 
@@ -50,6 +57,11 @@ export class LabControl {
     }
   };
 
+  /** Whether this consumed message's acknowledgement should fail (after its side effect), per `ack_failure_rate`. */
+  failAck(): boolean {
+    return this.sickness.ack_failure_rate > 0 && this.random() < this.sickness.ack_failure_rate;
+  }
+
   /** The fastify onSend hook for `after`: the handler's work is done and committed; the answer becomes an error. */
   readonly onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
     const s = this.sickness;
@@ -67,6 +79,8 @@ export class LabControl {
     if (!(next.latency_ms >= 0)) errors.push(`latency_ms must be >= 0, got ${next.latency_ms}`);
     if (typeof next.hang !== 'boolean') errors.push(`hang must be true or false, got ${JSON.stringify(next.hang)}`);
     if (typeof next.after !== 'boolean') errors.push(`after must be true or false, got ${JSON.stringify(next.after)}`);
+    if (!(next.ack_failure_rate >= 0 && next.ack_failure_rate <= 1)) errors.push(`ack_failure_rate must be between 0 and 1, got ${next.ack_failure_rate}`);
+    if (typeof next.idempotency !== 'boolean') errors.push(`idempotency must be true or false, got ${JSON.stringify(next.idempotency)}`);
     if (errors.length) throw Object.assign(new Error(errors.join('; ')), { statusCode: 400 });
     if (patch.seed !== undefined) this.random = seededRandom(next.seed);
     this.sickness = next;
