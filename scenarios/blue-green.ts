@@ -27,7 +27,12 @@ export default defineScenario({
     const stop = { stopped: false };
     const load = ctx.load('blue-green', { path: '/api/payments/validate?amount=5', rps: 200, durationMs: 3 * phaseMs + 60_000, concurrency: 32 }, stop);
     const windows: { name: string; old: string; routed: Map<string, number> }[] = [];
-    const routed = (from: number): Promise<Map<string, number>> => ctx.routedVersions('/api/payments/validate', from, Date.now());
+    // Requests the gateway started in the window are logged once they complete: read 500 ms after its end.
+    const routed = async (from: number): Promise<Map<string, number>> => {
+      const to = Date.now();
+      await new Promise((r) => setTimeout(r, 500));
+      return ctx.routedVersions('/api/payments/validate', from, to);
+    };
     let from = Date.now();
     const wait = (): Promise<void> => new Promise((r) => setTimeout(r, phaseMs));
     try {
@@ -57,6 +62,7 @@ export default defineScenario({
       const total = [...w.routed.values()].reduce((a, b) => a + b, 0);
       const label = w.old === GREEN ? 'green' : 'blue';
       ctx.expectEqual(`requests answered by ${label} ${w.name} (of ${total} the gateway routed)`, w.routed.get(w.old) ?? 0, 0);
+      ctx.expectAtLeast(`requests the gateway routed ${w.name}`, total, Math.floor((200 * phaseMs) / 1000 / 4));
     }
     ctx.expectEqual(`failed requests across both switches (of ${samples.length})`, samples.filter((s) => s.status !== 200).length, 0);
   },

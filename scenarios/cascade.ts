@@ -7,7 +7,9 @@ import { percentile } from './runner/load';
 const CLUSTER = 'outbound|80||payments.default.svc.cluster.local';
 const MAX_CONNECTIONS = 3;
 const MAX_PENDING = 1;
-const TIMEOUT_MS = 300;
+// A timed-out call closes its upstream connection (as Envoy resets the stream); the next needs a new
+// mTLS handshake, which a loaded machine can make slower than a very short timeout.
+const TIMEOUT_MS = 1000;
 
 /**
  * The most payments calls that were waiting at one instant, from the caller's access log. Start
@@ -40,12 +42,12 @@ export default defineScenario({
   control: {
     removes: 'the second arm runs without the timeout and the connection pool too',
     shows: 'without the timeout and pool the second arm collapses like the first: no UO, every call waits',
-    fails: ['with policies: p99 latency', 'with policies: share answered within 1 s', 'with policies: payments calls refused by the pool', 'with policies: payments calls admitted while payments hangs'],
+    fails: ['with policies: p99 latency', 'with policies: share answered within', 'with policies: payments calls refused by the pool', 'with policies: payments calls admitted while payments hangs'],
   },
   async run(ctx) {
     const phaseMs = ctx.pick(5000, 3000);
     const recoveryMs = 2000;
-    // 40 orders/s × 300 ms ≈ 12 calls waiting at once: the timeout alone would allow them all; the pool allows 4.
+    // 40 orders/s × 1 s ≈ 40 calls waiting at once: the timeout alone would allow them all; the pool allows 4.
     const rps = 40;
     const load = { path: '/orders', body: ORDER, rps, durationMs: phaseMs, concurrency: 400 };
 
@@ -87,9 +89,9 @@ export default defineScenario({
 
     const duringHang = b.filter((s) => s.t >= hangStart && s.t < healedAt);
     const answeredWithin = (s: typeof a, ms: number): number => (100 * s.filter((x) => x.status > 0 && x.latencyMs <= ms).length) / Math.max(1, s.length);
-    ctx.expectAtLeast(`without policies: p50 latency (${a.length} orders) — collapsed`, ctx.latency(a, 50), 1000, ' ms');
+    ctx.expectAtLeast(`without policies: p50 latency (${a.length} orders) — collapsed`, ctx.latency(a, 50), 2 * TIMEOUT_MS, ' ms');
     ctx.expectAtMost(`with policies: p99 latency while payments hangs (${duringHang.length} orders)`, ctx.latency(duringHang, 99), TIMEOUT_MS + 500, ' ms');
-    ctx.expectEqual('with policies: share answered within 1 s', answeredWithin(duringHang, 1000), 100);
+    ctx.expectEqual(`with policies: share answered within ${(TIMEOUT_MS + 1000) / 1000} s`, answeredWithin(duringHang, TIMEOUT_MS + 1000), 100);
 
     // The pool itself, from the orders sidecar's records: calls refused at once (503 UO), and how many waited at once.
     const calls = (await ctx.accessLog('orders-v1-0')).filter((e) => e.direction === 'outbound' && e.upstream_cluster === CLUSTER && Date.parse(e.start_time) >= since && ctx.at(e.start_time) < healedAt);
@@ -104,10 +106,17 @@ export default defineScenario({
     ctx.expectAtMost('with policies: p99 duration of a refused call (UO answers without waiting)', percentile(uo.map((e) => e.duration_ms), 99), 20, ' ms');
 
     // Recovery: orders sent once payments is back (and the pool's connections re-established) are confirmed.
-    const afterHeal = b.filter((s) => s.t >= healedAt + 1000);
-    ctx.expectAtLeast(`with policies: orders confirmed from 1 s after payments recovered (${afterHeal.length})`, (100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length), 99, '%');
+    const afterHeal = b.filter((s) => s.t >= healedAt + 500);
+    const healWall = ctx.wallStart + healedAt;
+    const flagsAfter = new Map<string, number>();
+    for (const e of (await ctx.accessLog('orders-v1-0')).filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER && Date.parse(x.start_time) >= healWall)) {
+      const k = `${e.response_code} ${e.response_flags}`;
+      flagsAfter.set(k, (flagsAfter.get(k) ?? 0) + 1);
+    }
+    ctx.mark(`payments calls after recovery (code flags): ${[...flagsAfter].map(([k, v]) => `${v}× ${k}`).join(', ')}`);
+    ctx.expectAtLeast(`with policies: orders confirmed from 0.5 s after payments recovered (${afterHeal.length})`, (100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length), 99, '%');
     const firstOk = b.find((s) => s.t >= healedAt && s.status === 201);
-    ctx.check('with policies: first order confirmed after recovery', `within ${TIMEOUT_MS} ms of payments recovering`, firstOk ? `${Math.round(firstOk.t - healedAt)} ms` : 'none', !!firstOk && firstOk.t - healedAt <= TIMEOUT_MS);
-    ctx.check('side by side: p99 without vs with', 'with ≪ without', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(duringHang, 99))} ms`, ctx.latency(duringHang, 99) * 3 < ctx.latency(a, 99));
+    ctx.check('with policies: first order confirmed after recovery', 'within 300 ms of payments recovering', firstOk ? `${Math.round(firstOk.t - healedAt)} ms` : 'none', !!firstOk && firstOk.t - healedAt <= 300);
+    ctx.check('side by side: p99 without vs with', 'with < without / 2', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(duringHang, 99))} ms`, ctx.latency(duringHang, 99) * 2 < ctx.latency(a, 99));
   },
 });
