@@ -1,7 +1,11 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { World, tempWorldDir } from '../../world/world';
 import { SCENARIOS } from '../../scenarios';
 import { runScenario } from '../../scenarios/runner/run';
+import { loadYamlLab } from '../../scenarios/yaml/lab-file';
+
+const YAML_LABS = path.resolve(__dirname, '..', '..', '..', 'scenarios', 'labs');
 
 /**
  * Every lab runs in --quick mode with a fixed seed against one shared world (reset between labs),
@@ -36,6 +40,24 @@ describe('scenarios (--quick, seed 7)', () => {
       expect(report.error).toBeUndefined();
       expect(report.control?.held).toEqual([]);
       expect(report.control?.failed.length).toBeGreaterThanOrEqual(scenario.control!.fails.length);
+      expect(report.passed).toBe(false);
+    }, 120_000);
+  }
+
+  // The YAML forms of built-in labs must give the same verdicts: PASS, and FAIL on the same policy in their control arm.
+  for (const file of fs.readdirSync(YAML_LABS).filter((f) => f.endsWith('.yaml'))) {
+    const lab = loadYamlLab(path.join(YAML_LABS, file)).scenario;
+    test(`YAML lab ${file}: PASS like its TypeScript form`, async () => {
+      lines.length = 0;
+      const report = await runScenario(lab, { quick: true, seed: 7, world, log: (l) => lines.push(l) });
+      verdict(report, lines);
+    }, 120_000);
+    test(`YAML lab ${file} --control: FAIL on ${lab.control!.fails.join('; ')}`, async () => {
+      lines.length = 0;
+      const report = await runScenario(lab, { quick: true, seed: 7, world, control: true, log: (l) => lines.push(l) });
+      if (!report.control?.proved) console.log(lines.join('\n'));
+      expect(report.error).toBeUndefined();
+      expect(report.control?.held).toEqual([]);
       expect(report.passed).toBe(false);
     }, 120_000);
   }
