@@ -2,7 +2,7 @@ import { defineScenario } from './runner/scenario';
 import { ORDER, paymentsDestinationRule } from './runner/fixtures';
 
 const SLOW = 'payments-v1-0';
-const SLOW_MS = 200;
+const SLOW_MS = 500;
 
 /** The world with no policy at all: the reference every other lab is compared with, and the default load balancer. */
 export default defineScenario({

@@ -20,6 +20,10 @@ export interface ClusterView {
 export type ScenarioWorld = WorldHandle & {
   readonly chaosUrl?: string;
   lab?(instance: string): LabHandle;
+  /** Live instances (the embedded world): add one, remove one gracefully, replace one by another version. */
+  addInstance?(service: string, version: string): Promise<string>;
+  removeInstance?(id: string): Promise<void>;
+  replaceInstance?(id: string, version: string): Promise<string>;
 };
 
 export interface ContextOptions {
@@ -37,7 +41,7 @@ export interface ContextOptions {
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
 export interface LabHandle {
-  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean }): Promise<void>;
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean; ready?: boolean }): Promise<void>;
   heal(): Promise<void>;
 }
 

@@ -23,9 +23,11 @@ export interface Sickness {
   ack_failure_rate: number;
   /** false turns the service's idempotency off: a redelivered message repeats its side effect (control arms). */
   idempotency: boolean;
+  /** false fails the readiness probe (/healthz answers 503): the mesh stops routing to this instance (a drain). */
+  ready: boolean;
 }
 
-const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false, ack_failure_rate: 0, idempotency: true };
+const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false, ack_failure_rate: 0, idempotency: true, ready: true };
 /** Paths a sick instance still answers: the platform's probes, not business traffic. */
 const EXEMPT = new Set(['/healthz', '/metrics']);
 
@@ -42,6 +44,7 @@ export class LabControl {
 
   /** The fastify hook applying the sickness to business routes. */
   readonly hook = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (req.url === '/healthz' && !this.sickness.ready) return reply.code(503).send({ status: 'draining' });
     if (EXEMPT.has(req.url)) return;
     this.served++;
     const s = this.sickness;
@@ -80,6 +83,7 @@ export class LabControl {
     if (typeof next.hang !== 'boolean') errors.push(`hang must be true or false, got ${JSON.stringify(next.hang)}`);
     if (typeof next.after !== 'boolean') errors.push(`after must be true or false, got ${JSON.stringify(next.after)}`);
     if (!(next.ack_failure_rate >= 0 && next.ack_failure_rate <= 1)) errors.push(`ack_failure_rate must be between 0 and 1, got ${next.ack_failure_rate}`);
+    if (typeof next.ready !== 'boolean') errors.push(`ready must be true or false, got ${JSON.stringify(next.ready)}`);
     if (typeof next.idempotency !== 'boolean') errors.push(`idempotency must be true or false, got ${JSON.stringify(next.idempotency)}`);
     if (errors.length) throw Object.assign(new Error(errors.join('; ')), { statusCode: 400 });
     if (patch.seed !== undefined) this.random = seededRandom(next.seed);

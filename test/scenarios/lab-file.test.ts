@@ -15,6 +15,13 @@ describe('labs in YAML: validation', () => {
     }
   });
 
+  test("the README's YAML lab example is a valid lab", () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const example = /```yaml\n(name: header-routing-yaml[\s\S]*?)```/.exec(readme);
+    expect(example).not.toBeNull();
+    expect(parseYamlLab(example![1], 'README.md').scenario.control?.fails).toEqual(["jason's requests answered by v2", "other users' requests answered by v1"]);
+  });
+
   test('each mistake is reported at its file:line:column with what would be right, all at once', () => {
     const text = ['name: lab', 'title: t', 'steps:', '  - load: {name: a, path: /x, rps: 10, duration: 2s}', '  - wait: 2 seconds', 'expect:', '  - name: e', '    of: b', '    count: {}', '    equal: 0', '  - name: f', '    of: a', '    latency: {p: 99}', '    max: 10', '    colour: red', ''].join('\n');
     let message = '';
