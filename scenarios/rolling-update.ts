@@ -69,6 +69,12 @@ export default defineScenario({
       stop.stopped = true;
     }
     const samples = await load;
+    const failures = samples.filter((s) => s.status !== 200);
+    if (failures.length) {
+      const bad = (await ctx.accessLog('gateway')).filter((e) => e.response_code >= 500 && e.path.startsWith('/api/payments/validate'));
+      ctx.mark(`the gateway's failed requests: ${bad.slice(0, 8).map((e) => `${e.start_time.slice(17, 23)} ${e.response_code} ${e.response_flags} → ${e.upstream_instance} (${e.duration_ms} ms, ${e.attempts} attempts)`).join('; ')}`);
+    }
+    if (failures.length) ctx.mark(`failed requests: ${failures.slice(0, 8).map((f) => `${(f.t / 1000).toFixed(2)}s ${f.status || f.error}`).join(', ')}${failures.length > 8 ? ' …' : ''}`);
     ctx.expectEqual(`failed requests during the roll and the roll back (of ${samples.length})`, samples.filter((s) => s.status !== 200).length, 0);
     ctx.check(`both versions served during the roll (${OLD} and ${NEW})`, 'both > 0', `${OLD}: ${during.get(OLD) ?? 0}, ${NEW}: ${during.get(NEW) ?? 0}`, (during.get(OLD) ?? 0) > 0 && (during.get(NEW) ?? 0) > 0);
     ctx.expectEqual(`requests answered by ${OLD} once the roll ended (of ${[...afterRoll.values()].reduce((a, b) => a + b, 0)})`, afterRoll.get(OLD) ?? 0, 0);

@@ -248,7 +248,7 @@ export class World {
 
   /**
    * Removes an instance gracefully: its readiness probe fails (so the mesh takes its endpoint out and
-   * every sidecar ACKs that), requests already in flight finish, then its app and sidecar stop.
+   * every sidecar ACKs that), its sidecar drains the requests already on their way, then it and the app stop.
    */
   async removeInstance(id: string): Promise<void> {
     const inst = this.mustInstance(id);
@@ -258,8 +258,9 @@ export class World {
       await res.arrayBuffer();
       await waitForSync(this.controlPlaneUrl, ready);
     }
-    await inst.app.stop();
+    // The sidecar first: it drains (requests still on their way in finish, through the app that is still up), then the app.
     await inst.sidecar.stop();
+    await inst.app.stop();
     this.instances.delete(id);
     await this.tellDashboard();
     this.writeStateIfAny();

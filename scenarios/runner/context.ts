@@ -127,7 +127,8 @@ export class ScenarioContext {
     for (const e of await this.accessLog('gateway')) {
       const t = Date.parse(e.start_time);
       if (!e.path.startsWith(pathPrefix) || t < fromWall || t >= toWall) continue;
-      const v = versionOf.get(e.upstream_instance) ?? (e.upstream_instance === '-' ? 'none' : e.upstream_instance);
+      // An instance removed since (a rolling update) is no longer in the state: its id names its version.
+      const v = versionOf.get(e.upstream_instance) ?? /-(v[\w.]+)-\d+$/.exec(e.upstream_instance)?.[1] ?? (e.upstream_instance === '-' ? 'none' : e.upstream_instance);
       out.set(v, (out.get(v) ?? 0) + 1);
     }
     return out;
