@@ -6,8 +6,12 @@ type Command = { help: string; run: (argv: string[]) => Promise<number> };
 const COMMANDS: Record<string, Command> = {
   start: { help: START_HELP, run: startCommand },
   scenario: {
-    help: 'meshlab scenario NAME [--quick] [--seed N] [--json FILE] | --list   Runs a lab and prints its verdict.',
+    help: 'meshlab scenario NAME|FILE.yaml [--quick] [--control] [--seed N] [--json FILE] | --list   Runs a lab and prints its verdict.',
     run: async (argv) => (await import('./commands/scenario')).scenarioCommand(argv),
+  },
+  canary: {
+    help: 'meshlab canary [SERVICE] [--steps 5,10,25,50,100] [--interval 10s] [--threshold 2]   An automated canary (Flagger-style analysis).',
+    run: async (argv) => (await import('./commands/canary')).canaryCommand(argv),
   },
   analyze: {
     help: 'meshlab analyze [-f FILE|DIR] [-o log|json|yaml] [-n NS|-A]   istioctl analyze: files offline, or the running world.',

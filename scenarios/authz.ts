@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { defineScenario } from './runner/scenario';
+import { DENIED_LABELS } from './runner/flags';
 import { ORDER, PAYMENTS } from './runner/fixtures';
 import type { ScenarioContext } from './runner/context';
 
@@ -50,8 +51,17 @@ export default defineScenario({
     'callers are matched by the principal of their verified mTLS certificate, not by anything they could claim in a header;',
     'DENY policies are evaluated first: a matching DENY rule wins over any ALLOW.',
   ],
+  control: {
+    removes: "no AuthorizationPolicy (config/default's ALLOW deleted, the DENY not applied)",
+    shows: 'without AuthorizationPolicies notifications reaches payments and nothing is denied',
+    fails: ['notifications → payments denied', 'payments sidecars counted the denials', 'orders → /api/payments/validate now denied'],
+  },
   async run(ctx) {
     const n = ctx.pick(20, 10);
+    if (ctx.control) {
+      await ctx.world.deleteConfig([{ kind: 'AuthorizationPolicy', name: 'payments' }]);
+      ctx.mark("control arm: config/default's AuthorizationPolicy payments deleted");
+    }
     const validate = '/api/payments/validate?amount=1';
     const deniedBefore = await sumRbac(ctx);
 
@@ -63,7 +73,7 @@ export default defineScenario({
     ctx.expectEqual(`notifications → payments denied (403 RBAC: access denied of ${n})`, fromNotifications.get('403 RBAC: access denied') ?? 0, n);
     ctx.expectEqual('payments sidecars counted the denials (response_code=403, response_flags="-" as Envoy reports RBAC, source_principal=notifications)', (await sumRbac(ctx)) - deniedBefore, n);
 
-    await ctx.apply(DENY_VALIDATE, 'DENY /api/payments/validate on payments (next to the ALLOW)');
+    await ctx.applyPolicy(DENY_VALIDATE, 'DENY /api/payments/validate on payments (next to the ALLOW)');
     const ordersAfterDeny = await callsFrom(ctx, 'orders-v1-0', 'payments', validate, n);
     ctx.mark(`with the DENY, orders → payments /api/payments/validate: ${show(ordersAfterDeny)}`);
     ctx.expectEqual(`orders → /api/payments/validate now denied though ALLOW matches (403 of ${n})`, ordersAfterDeny.get('403 RBAC: access denied') ?? 0, n);
@@ -76,6 +86,6 @@ export default defineScenario({
 
 async function sumRbac(ctx: ScenarioContext): Promise<number> {
   let sum = 0;
-  for (const id of PAYMENTS) sum += await ctx.metric(id, 'istio_requests_total', { reporter: 'destination', response_code: '403', response_flags: '-', source_principal: 'spiffe://cluster.local/ns/default/sa/notifications' });
+  for (const id of PAYMENTS) sum += await ctx.metric(id, 'istio_requests_total', { reporter: 'destination', ...DENIED_LABELS, source_principal: 'spiffe://cluster.local/ns/default/sa/notifications' });
   return sum;
 }

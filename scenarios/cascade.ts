@@ -1,18 +1,55 @@
 import { defineScenario } from './runner/scenario';
+import { hasFlag } from './runner/flags';
 import { ORDER, PAYMENTS, paymentsDestinationRule, paymentsVirtualService } from './runner/fixtures';
+import type { AccessLogEntry } from '../mesh/access-log';
+import { percentile } from './runner/load';
+
+const CLUSTER = 'outbound|80||payments.default.svc.cluster.local';
+const MAX_CONNECTIONS = 3;
+const MAX_PENDING = 1;
+// A timed-out call closes its upstream connection (as Envoy resets the stream); the next needs a new
+// mTLS handshake, which a loaded machine can make slower than a very short timeout.
+const TIMEOUT_MS = 1000;
+
+/**
+ * The most payments calls that were waiting at one instant, from the caller's access log. Start
+ * times are whole milliseconds (up to 1 ms early), so each call counts from 1 ms after its logged
+ * start: the count can only be under, never over, the truth.
+ */
+function mostWaitingAtOnce(calls: readonly AccessLogEntry[]): number {
+  const edges: [number, number][] = [];
+  for (const e of calls) {
+    const start = Date.parse(e.start_time) + 1;
+    const end = Date.parse(e.start_time) + e.duration_ms;
+    if (end > start) edges.push([start, 1], [end, -1]);
+  }
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, (now += d));
+  return most;
+}
 
 /** A hanging dependency, with and without the policies that stop a cascade. */
 export default defineScenario({
   name: 'cascade',
-  title: 'payments hangs: without policies orders collapses; with a timeout + breaker it fails fast. Side by side.',
+  title: 'payments hangs: without policies orders collapses; with a timeout + connection pool it fails fast and recovers. Side by side.',
   teaches: [
-    'A dependency that hangs is worse than one that fails: callers pile up waiting. A route timeout bounds each wait,',
-    'and a connection-pool limit caps how many callers can be stuck at once, so orders answers fast 503s and recovers',
-    'the moment payments does.',
+    'A dependency that hangs is worse than one that fails: callers pile up waiting. A route timeout bounds each wait;',
+    `a connection pool (maxConnections ${MAX_CONNECTIONS}, http1MaxPendingRequests ${MAX_PENDING}) caps how many calls can be stuck at once and answers the`,
+    'rest at once with 503 UO, so orders answers fast 503s and confirms again the moment payments is back.',
   ],
+  control: {
+    removes: 'the second arm runs without the timeout and the connection pool too',
+    shows: 'without the timeout and pool the second arm collapses like the first: no UO, every call waits',
+    fails: ['with policies: p99 latency', 'with policies: share answered within', 'with policies: payments calls refused by the pool', 'with policies: payments calls admitted while payments hangs'],
+  },
   async run(ctx) {
     const phaseMs = ctx.pick(5000, 3000);
-    const load = { path: '/orders', body: ORDER, rps: 20, durationMs: phaseMs, concurrency: 200 };
+    const recoveryMs = 2000;
+    // 40 orders/s × 1 s ≈ 40 calls waiting at once: the timeout alone would allow them all; the pool allows 4.
+    const rps = 40;
+    const load = { path: '/orders', body: ORDER, rps, durationMs: phaseMs, concurrency: 400 };
 
     for (const id of PAYMENTS) await ctx.lab(id).sick({ hang: true });
     const stop = { stopped: false };
@@ -21,25 +58,65 @@ export default defineScenario({
     // Hung requests stay hung until payments comes back: release them so the run can end.
     for (const id of PAYMENTS) await ctx.lab(id).heal();
     const a = await without;
+    // Let the pile-up clear (the released calls answered, their orders back to the reconciler) before the second arm.
+    const cleared = await ctx.waitFor(async () => ((await ctx.clusters('orders-v1-0')).find((c) => c.name === CLUSTER)?.hosts.every((h) => h.active === 0) ? true : undefined), 20000);
+    ctx.mark(cleared ? 'the pile-up has cleared: no payments call in flight at orders' : 'payments calls still in flight at orders after 20 s');
 
-    await ctx.apply(paymentsDestinationRule(`connectionPool:
+    await ctx.applyPolicy(
+      paymentsDestinationRule(`connectionPool:
   tcp:
-    maxConnections: 10
+    maxConnections: ${MAX_CONNECTIONS}
   http:
-    http1MaxPendingRequests: 5`));
-    await ctx.apply(paymentsVirtualService(`- route:
+    http1MaxPendingRequests: ${MAX_PENDING}`),
+      `connectionPool: maxConnections ${MAX_CONNECTIONS}, http1MaxPendingRequests ${MAX_PENDING}`,
+    );
+    await ctx.applyPolicy(
+      paymentsVirtualService(`- route:
   - destination: {host: payments}
-  timeout: 300ms
+  timeout: ${TIMEOUT_MS}ms
   retries:
-    attempts: 0`));
+    attempts: 0`),
+      `route timeout ${TIMEOUT_MS}ms, no retries`,
+    );
     for (const id of PAYMENTS) await ctx.lab(id).sick({ hang: true });
-    const b = await ctx.load('with timeout + breaker', load);
+    const since = Date.now();
+    const hangStart = ctx.now();
+    const second = ctx.load(ctx.control ? 'control: still without policies' : 'with timeout + pool', { ...load, durationMs: phaseMs + recoveryMs });
+    await new Promise((r) => setTimeout(r, phaseMs));
     for (const id of PAYMENTS) await ctx.lab(id).heal();
+    const healedAt = ctx.now();
+    const b = await second;
 
-    const answeredWithin = (s: typeof a, ms: number): number => (100 * s.filter((x) => x.status > 0 && x.latencyMs <= ms).length) / s.length;
-    ctx.expectAtLeast(`without policies: p50 latency (${a.length} orders) — collapsed`, ctx.latency(a, 50), 1000, ' ms');
-    ctx.expectAtMost(`with policies: p99 latency (${b.length} orders)`, ctx.latency(b, 99), 500, ' ms');
-    ctx.expectEqual('with policies: share answered within 1 s', answeredWithin(b, 1000), 100);
-    ctx.check('side by side: p99 without vs with', 'with ≪ without', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(b, 99))} ms`, ctx.latency(b, 99) * 3 < ctx.latency(a, 99));
+    const duringHang = b.filter((s) => s.t >= hangStart && s.t < healedAt);
+    const answeredWithin = (s: typeof a, ms: number): number => (100 * s.filter((x) => x.status > 0 && x.latencyMs <= ms).length) / Math.max(1, s.length);
+    ctx.expectAtLeast(`without policies: p50 latency (${a.length} orders) — collapsed`, ctx.latency(a, 50), 2 * TIMEOUT_MS, ' ms');
+    ctx.expectAtMost(`with policies: p99 latency while payments hangs (${duringHang.length} orders)`, ctx.latency(duringHang, 99), TIMEOUT_MS + 500, ' ms');
+    ctx.expectEqual(`with policies: share answered within ${(TIMEOUT_MS + 1000) / 1000} s`, answeredWithin(duringHang, TIMEOUT_MS + 1000), 100);
+
+    // The pool itself, from the orders sidecar's records: calls refused at once (503 UO), and how many waited at once.
+    const calls = (await ctx.accessLog('orders-v1-0')).filter((e) => e.direction === 'outbound' && e.upstream_cluster === CLUSTER && Date.parse(e.start_time) >= since && ctx.at(e.start_time) < healedAt);
+    const uo = calls.filter((e) => e.response_code === 503 && hasFlag(e, 'UO'));
+    ctx.expectAtLeast(`with policies: payments calls refused by the pool (503 UO) of ${calls.length}`, (100 * uo.length) / Math.max(1, calls.length), 30, '%');
+    // Each admitted call holds its slot until the timeout: at most (hang / timeout + 1) × (maxConnections + pending) get one.
+    const hangMs = healedAt - hangStart;
+    const admitted = calls.filter((e) => !hasFlag(e, 'UO')).length;
+    const slots = (Math.ceil(hangMs / TIMEOUT_MS) + 1) * (MAX_CONNECTIONS + MAX_PENDING);
+    ctx.expectAtMost(`with policies: payments calls admitted while payments hangs ${Math.round(hangMs)} ms (the rest refused; the timeout alone admits all)`, admitted, slots);
+    ctx.mark(`most payments calls waiting at once (orders' access log): ${mostWaitingAtOnce(calls)}`);
+    ctx.expectAtMost('with policies: p99 duration of a refused call (UO answers without waiting)', percentile(uo.map((e) => e.duration_ms), 99), 20, ' ms');
+
+    // Recovery: orders sent once payments is back (and the pool's connections re-established) are confirmed.
+    const afterHeal = b.filter((s) => s.t >= healedAt + 500);
+    const healWall = ctx.wallStart + healedAt;
+    const flagsAfter = new Map<string, number>();
+    for (const e of (await ctx.accessLog('orders-v1-0')).filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER && Date.parse(x.start_time) >= healWall)) {
+      const k = `${e.response_code} ${e.response_flags}`;
+      flagsAfter.set(k, (flagsAfter.get(k) ?? 0) + 1);
+    }
+    ctx.mark(`payments calls after recovery (code flags): ${[...flagsAfter].map(([k, v]) => `${v}× ${k}`).join(', ')}`);
+    ctx.expectAtLeast(`with policies: orders confirmed from 0.5 s after payments recovered (${afterHeal.length})`, (100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length), 99, '%');
+    const firstOk = b.find((s) => s.t >= healedAt && s.status === 201);
+    ctx.check('with policies: first order confirmed after recovery', 'within 300 ms of payments recovering', firstOk ? `${Math.round(firstOk.t - healedAt)} ms` : 'none', !!firstOk && firstOk.t - healedAt <= 300);
+    ctx.check('side by side: p99 without vs with', 'with < without / 2', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(duringHang, 99))} ms`, ctx.latency(duringHang, 99) * 2 < ctx.latency(a, 99));
   },
 });

@@ -9,14 +9,20 @@ export default defineScenario({
     'connectionPool limits are per client sidecar and cluster: past maxConnections in flight and http1MaxPendingRequests',
     'queued, the caller answers 503 at once with flag UO and x-envoy-overloaded: true; the request never reaches payments.',
   ],
+  control: {
+    removes: 'no connectionPool limits (the DestinationRule without them)',
+    shows: 'without connectionPool limits every request queues and reaches payments: no 503 UO',
+    fails: ['share of 503 UO'],
+  },
   async run(ctx) {
-    await ctx.apply(
+    await ctx.applyPolicy(
       paymentsDestinationRule(`connectionPool:
   tcp:
     maxConnections: 1
   http:
     http1MaxPendingRequests: 1
     maxRequestsPerConnection: 1`),
+      'connectionPool: maxConnections 1, http1MaxPendingRequests 1',
     );
     // Each payments call takes 20 ms, so one connection serves at most ~50/s; 20 callers offer 150/s.
     for (const id of PAYMENTS) await ctx.lab(id).sick({ latency_ms: 20 });

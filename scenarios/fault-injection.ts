@@ -1,4 +1,5 @@
 import { defineScenario } from './runner/scenario';
+import { hasFlag } from './runner/flags';
 import { GATEWAY, PAYMENTS, paymentsVirtualService } from './runner/fixtures';
 
 /** The mesh's own fault injection: delays and aborts at given percentages, on the client side. */
@@ -9,8 +10,13 @@ export default defineScenario({
     "Fault injection happens in the caller's sidecar before routing: a delayed request (flag DI) still reaches",
     'payments, an aborted one (flag FI) never does and is never retried. Each request rolls its own dice.',
   ],
+  control: {
+    removes: 'no fault (the VirtualService without its fault block)',
+    shows: 'without the fault block nothing is delayed (DI) or aborted (FI)',
+    fails: ['aborted (503, flag FI)', 'delayed (flag DI)'],
+  },
   async run(ctx) {
-    await ctx.apply(
+    await ctx.applyPolicy(
       paymentsVirtualService(`- fault:
     delay:
       fixedDelay: 100ms
@@ -20,6 +26,7 @@ export default defineScenario({
       percentage: {value: 10}
   route:
   - destination: {host: payments}`),
+      'fault: delay 100ms on 50%, abort 503 on 10%',
     );
     const n = 1000;
     const since = Date.now();
@@ -28,7 +35,7 @@ export default defineScenario({
     const served = (await ctx.served(PAYMENTS, GATEWAY)) - servedBefore;
     // The gateway is the caller here: its access log records which requests it delayed (DI) or aborted (FI).
     const log = (await ctx.accessLog('gateway')).filter((e) => e.path.startsWith('/api/payments/validate') && Date.parse(e.start_time) >= since);
-    const flagged = (f: string) => log.filter((e) => e.response_flags.split(',').includes(f));
+    const flagged = (f: string) => log.filter((e) => hasFlag(e, f));
     const aborted = samples.filter((s) => s.status === 503).length;
     const delayed = flagged('DI');
     ctx.expectEqual('requests the gateway logged', log.length, n);

@@ -9,8 +9,13 @@ export default defineScenario({
     'VirtualService rules are tried in order and the first match wins: a header match sends a user to a subset,',
     'and a rule without match catches everyone else.',
   ],
+  control: {
+    removes: 'no VirtualService (payments load-balanced over every instance)',
+    shows: 'without the header match jason lands on v1 and others on v2 in proportion to the instances',
+    fails: ["jason's requests answered by v2", "other users' requests answered by v1"],
+  },
   async run(ctx) {
-    await ctx.apply(
+    await ctx.applyPolicy(
       paymentsVirtualService(`- match:
   - headers:
       end-user:
@@ -19,6 +24,7 @@ export default defineScenario({
   - destination: {host: payments, subset: v2}
 - route:
   - destination: {host: payments, subset: v1}`),
+      'end-user: jason → v2, else v1',
     );
     const n = ctx.pick(1000, 400);
     const samples = await ctx.load('A/B', { path: '/api/payments/validate?amount=5', rps: 200, count: n, concurrency: 16, headers: (i) => (i % 2 === 0 ? { 'end-user': 'jason' } : { 'end-user': 'alice' }) });

@@ -34,6 +34,11 @@ export default defineScenario({
     'PERMISSIVE also admits plaintext on the same port, STRICT refuses it at the connection (counted by reason) — and the',
     'receiving side labels requests with the verified source_principal and connection_security_policy="mutual_tls".',
   ],
+  control: {
+    removes: 'PeerAuthentication STRICT not applied (the mesh stays PERMISSIVE)',
+    shows: 'left PERMISSIVE, the plaintext client is still admitted and nothing is refused',
+    fails: ['plaintext client under STRICT', 'refused connections counted'],
+  },
   async run(ctx) {
     const state = ctx.world.state();
     const orders = state.instances.find((i) => i.id === 'orders-v1-0');
@@ -55,7 +60,7 @@ export default defineScenario({
     const durationMs = ctx.pick(8000, 4000);
     const load = ctx.load('orders', { method: 'POST', path: '/orders', body: ORDER, rps: 20, durationMs, concurrency: 8 });
     await new Promise((r) => setTimeout(r, durationMs / 3));
-    await ctx.apply(STRICT, 'PeerAuthentication STRICT (namespace-wide)');
+    await ctx.applyPolicy(STRICT, 'PeerAuthentication STRICT (namespace-wide)');
     const strict = await plaintextGet(host, inboundPort, '/orders?limit=1');
     ctx.mark(`STRICT: plaintext GET to orders' inbound port → ${strict}`);
     const samples = await load;

@@ -226,6 +226,54 @@ export class World {
     this.writeStateIfAny();
   }
 
+  // ── live instances: add, remove, replace (rolling updates) ──────────────────────────────────
+
+  /** Starts a new instance of `service` at `version` (the next free index); resolves once the mesh routes to it. */
+  async addInstance(service: string, version: string): Promise<string> {
+    const svc = this.options.topology.services.find((s) => s.name === service);
+    if (!svc) throw new Error(`no service "${service}"; services: ${this.options.topology.services.map((s) => s.name).join(', ')}`);
+    if (!/^v[\w.-]+$/.test(version)) throw new Error(`version must look like v2 or v1.1, got "${version}"`);
+    let index = 0;
+    while (this.instances.has(`${service}-${version}-${index}`)) index++;
+    const spec = { id: `${service}-${version}-${index}`, service: svc, version, index };
+    const inst = this.instance(spec);
+    this.instances.set(spec.id, inst);
+    await this.startInstance(inst);
+    // Ready before traffic: the endpoint joins only once its sidecar saw the app healthy; wait until every sidecar has it.
+    await this.waitForSync();
+    await this.tellDashboard();
+    this.writeStateIfAny();
+    return spec.id;
+  }
+
+  /**
+   * Removes an instance gracefully: its readiness probe fails (so the mesh takes its endpoint out and
+   * every sidecar ACKs that), its sidecar drains the requests already on their way, then it and the app stop.
+   */
+  async removeInstance(id: string): Promise<void> {
+    const inst = this.mustInstance(id);
+    const ready = [...this.instances.values()].filter((i) => i.app.running).length - 1;
+    if (inst.app.running && inst.app.ports.lab) {
+      const res = await fetch(`http://${this.options.host}:${inst.app.ports.lab}/lab/sick`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ready: false }) });
+      await res.arrayBuffer();
+      await waitForSync(this.controlPlaneUrl, ready);
+    }
+    // The sidecar first: it drains (requests still on their way in finish, through the app that is still up), then the app.
+    await inst.sidecar.stop();
+    await inst.app.stop();
+    this.instances.delete(id);
+    await this.tellDashboard();
+    this.writeStateIfAny();
+  }
+
+  /** A rolling-update step (maxSurge 1, maxUnavailable 0): the new instance ready first, then the old one drained. */
+  async replaceInstance(id: string, version: string): Promise<string> {
+    const old = this.mustInstance(id);
+    const fresh = await this.addInstance(old.spec.service.name, version);
+    await this.removeInstance(id);
+    return fresh;
+  }
+
   /** Ready-endpoint count and config sync, from the control plane's point of view. */
   async waitForSync(timeoutMs = 10000): Promise<void> {
     await waitForSync(this.controlPlaneUrl, [...this.instances.values()].filter((i) => i.app.running).length, timeoutMs);

@@ -1,19 +1,24 @@
+import path from 'node:path';
 import { table } from '../../lib/table';
+import { isLabFile, loadYamlLab } from '../../scenarios/yaml/lab-file';
 import { SCENARIOS, findScenario } from '../../scenarios';
 import { runScenario } from '../../scenarios/runner/run';
 import { flag, parseArgs } from '../args';
 import { AttachedWorld } from '../../world/attached';
 import type { ScenarioWorld } from '../../scenarios/runner/context';
 
-export const SCENARIO_HELP = `meshlab scenario NAME [--quick] [--seed N] [--json FILE] [--target embedded|running|compose]
+export const SCENARIO_HELP = `meshlab scenario NAME|FILE.yaml [--quick] [--control] [--seed N] [--json FILE] [--target embedded|running|compose]
   Runs a lab and prints its verdict (exit 0 = PASS). embedded (default): a fresh world of its own;
-  running: the world \`npm start\` runs; compose: the \`docker compose up\` world.
+  running: the world \`npm start\` runs; compose: the \`docker compose up\` world. FILE.yaml is a lab written in
+  YAML (see scenarios/labs/), validated before it runs.
+  --control runs the lab's control arm: the same fault and load without its policy. Its verdict is FAIL,
+  naming the expectations the policy is responsible for; exit 0 when every one of them failed as predicted.
   meshlab scenario --list   Lists the labs.`;
 
 export async function scenarioCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['quick', 'list']);
+  const args = parseArgs(argv, ['quick', 'list', 'control']);
   if (flag(args, 'list') || args.positionals.length === 0) {
-    console.log(table(['SCENARIO', 'WHAT IT SHOWS'], SCENARIOS.map((s) => [s.name, s.title])));
+    console.log(table(['SCENARIO', 'WHAT IT SHOWS', 'CONTROL ARM (--control)'], SCENARIOS.map((s) => [s.name, s.title, s.control?.shows ?? '-'])));
     if (!flag(args, 'list')) {
       console.log('\nusage: npm run scenario <name> [-- --quick --seed N --json FILE]');
       return 2;
@@ -26,7 +31,12 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${seedRaw}"`);
   const target = flag(args, 'target', 'embedded')!;
   if (!['embedded', 'running', 'compose'].includes(target)) throw new Error(`--target must be embedded, running or compose, got "${target}"`);
-  const scenarios = names.map(findScenario);
+  // A lab file is found from where the user typed the command (npm run changes the directory to the project's).
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const scenarios = names.map((n) => (isLabFile(n) ? loadYamlLab(path.resolve(cwd, n)).scenario : findScenario(n)));
+  const control = flag(args, 'control') === 'true';
+  const noControl = control ? scenarios.filter((s) => !s.control) : [];
+  if (noControl.length) throw new Error(`${noControl.map((s) => s.name).join(', ')} ha${noControl.length > 1 ? 've' : 's'} no control arm; labs with one: ${SCENARIOS.filter((s) => s.control).map((s) => s.name).join(', ')}`);
   let world: ScenarioWorld | undefined;
   if (target !== 'embedded') {
     const custom = scenarios.filter((s) => s.topology || s.bus);
@@ -35,8 +45,8 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   }
   let failed = 0;
   for (const scenario of scenarios) {
-    const report = await runScenario(scenario, { quick: flag(args, 'quick') === 'true', seed, jsonFile: flag(args, 'json'), world });
-    if (!report.passed) failed++;
+    const report = await runScenario(scenario, { quick: flag(args, 'quick') === 'true', control, seed, jsonFile: flag(args, 'json'), world });
+    if (control ? !report.control?.proved : !report.passed) failed++;
   }
   return failed === 0 ? 0 : 1;
 }

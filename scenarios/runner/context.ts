@@ -20,6 +20,10 @@ export interface ClusterView {
 export type ScenarioWorld = WorldHandle & {
   readonly chaosUrl?: string;
   lab?(instance: string): LabHandle;
+  /** Live instances (the embedded world): add one, remove one gracefully, replace one by another version. */
+  addInstance?(service: string, version: string): Promise<string>;
+  removeInstance?(id: string): Promise<void>;
+  replaceInstance?(id: string, version: string): Promise<string>;
 };
 
 export interface ContextOptions {
@@ -31,11 +35,13 @@ export interface ContextOptions {
   live: boolean;
   /** Where the run is streamed live (the dashboard), if anywhere. */
   sink?: LiveSink;
+  /** The control arm: the lab leaves its policy out. */
+  control?: boolean;
 }
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
 export interface LabHandle {
-  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number }): Promise<void>;
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean; ready?: boolean }): Promise<void>;
   heal(): Promise<void>;
 }
 
@@ -71,6 +77,17 @@ export class ScenarioContext {
     return performance.now() - this.t0;
   }
 
+  /** The control arm (`--control`): the lab runs the same fault and load without its policy. */
+  get control(): boolean {
+    return this.opts.control ?? false;
+  }
+
+  /** Applies `yaml` like `apply`, except in the control arm, which only marks on the timeline what it leaves out. */
+  async applyPolicy(yaml: string, label = 'config applied'): Promise<void> {
+    if (this.control) this.mark(`control arm: not applied — ${label}`);
+    else await this.apply(yaml, label);
+  }
+
   /** `normal` in a full run, `quick` under --quick (CI). */
   pick<T>(normal: T, quick: T): T {
     return this.opts.quick ? quick : normal;
@@ -98,6 +115,23 @@ export class ScenarioContext {
   /** A sidecar's recent access-log records (Envoy-style, with response flags and the upstream instance). */
   async accessLog(instance: string, limit = 5000): Promise<AccessLogEntry[]> {
     return (await (await fetch(`${this.adminUrl(instance)}/access_log?limit=${limit}`)).json()) as AccessLogEntry[];
+  }
+
+  /**
+   * The versions that answered requests for `pathPrefix`, as the gateway routed them between two
+   * wall-clock times (its access log: the instant of the routing decision, whatever the client's lag).
+   */
+  async routedVersions(pathPrefix: string, fromWall: number, toWall: number): Promise<Map<string, number>> {
+    const versionOf = new Map(this.world.state().instances.map((i) => [i.id, i.version]));
+    const out = new Map<string, number>();
+    for (const e of await this.accessLog('gateway')) {
+      const t = Date.parse(e.start_time);
+      if (!e.path.startsWith(pathPrefix) || t < fromWall || t >= toWall) continue;
+      // An instance removed since (a rolling update) is no longer in the state: its id names its version.
+      const v = versionOf.get(e.upstream_instance) ?? /-(v[\w.]+)-\d+$/.exec(e.upstream_instance)?.[1] ?? (e.upstream_instance === '-' ? 'none' : e.upstream_instance);
+      out.set(v, (out.get(v) ?? 0) + 1);
+    }
+    return out;
   }
 
   /** A sidecar's view of its clusters: hosts, active requests, ejections. */

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { World, tempWorldDir } from '../../world/world';
 import { ScenarioContext, type ScenarioWorld } from './context';
-import { checkInvariants } from './invariants';
-import { renderVerdict, type ScenarioReport } from './report';
+import { checkInvariants, invariantBaseline } from './invariants';
+import { judgeControl, renderVerdict, type ScenarioReport } from './report';
 import type { Scenario } from './scenario';
 import { renderTimeline } from './timeline';
 import { percentile } from './load';
@@ -16,6 +16,8 @@ export interface RunOptions {
   world?: ScenarioWorld;
   /** Write the full report here. */
   jsonFile?: string;
+  /** The control arm: the same fault and load without the lab's policy (the lab must declare one). */
+  control?: boolean;
   /** Where report lines go (default stdout). */
   log?: (line: string) => void;
 }
@@ -30,8 +32,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const seed = opts.seed ?? 42;
   const started = new Date();
   const t0 = performance.now();
-  log(`\n━━ scenario ${scenario.name}: ${scenario.title}`);
+  const control = opts.control ?? false;
+  if (control && !scenario.control) throw new Error(`${scenario.name} has no control arm`);
+  log(`\n━━ scenario ${scenario.name}${control ? ' (control arm)' : ''}: ${scenario.title}`);
   for (const line of scenario.teaches) log(`   ${line}`);
+  if (control) log(`   control arm: ${scenario.control!.removes}; predicted to FAIL: ${scenario.control!.fails.join('; ')}`);
   log('');
 
   let world: ScenarioWorld | undefined = opts.world;
@@ -63,15 +68,16 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     }
     sink = new LiveSink(world.controlPlaneUrl);
     sink.start({ scenario: scenario.name, title: scenario.title, teaches: scenario.teaches, seed, quick });
-    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log, sink });
+    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log, sink, control });
     if (opts.world) {
       await ctx.healAll();
       await ctx.resetConfig();
     }
+    const baseline = await invariantBaseline(() => world!.state());
     await scenario.run(ctx);
     // Heal first: the invariant check reads the services' own APIs, which a sick instance would fail.
     await ctx.healAll();
-    report.invariants = await checkInvariants(() => world!.state());
+    report.invariants = await checkInvariants(() => world!.state(), undefined, undefined, baseline);
     for (const e of report.invariants) sink.expectation(e);
   } catch (err) {
     report.error = (err as Error).message;
@@ -88,6 +94,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
         log(`\n  timeline — ${name}`);
         log(renderTimeline(samples, ctx.events, scenario.bucketMs ?? (quick ? 500 : 1000)).replace(/^/gm, '  '));
       }
+    }
+    if (control) {
+      report.control = judgeControl(scenario.control!.removes, scenario.control!.fails, [...report.expectations, ...report.invariants]);
+      if (report.error) Object.assign(report.control, { proved: false, held: [...report.control.held, `the run ended in an error: ${report.error}`] });
     }
     report.passed = !report.error && report.expectations.length > 0 && report.invariants.length > 0 && [...report.expectations, ...report.invariants].every((e) => e.pass);
     report.durationMs = performance.now() - t0;

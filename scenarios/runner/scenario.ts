@@ -17,6 +17,20 @@ export interface Scenario {
    * measured without errors, not their values, which depend on the machine's load.
    */
   benchmark?: boolean;
+  /**
+   * The control arm (`--control`): the same fault and load with the lab's policy removed (or the
+   * protection turned off). `run` reads `ctx.control` to leave the policy out. The control arm must
+   * end in FAIL on every expectation named in `fails` (name prefixes): the ones the policy is
+   * responsible for. A lab that teaches side by side has both arms in its normal report too.
+   */
+  control?: {
+    /** What the control arm leaves out, e.g. "no retries (the VirtualService without retryOn: 5xx)". */
+    removes: string;
+    /** What the control arm shows, one line (the README's lab table). */
+    shows: string;
+    /** Expectations (name prefixes) that must FAIL without the policy. */
+    fails: string[];
+  };
   /** Timeline resolution, ms. */
   bucketMs?: number;
   run(ctx: ScenarioContext): Promise<void>;

@@ -1,12 +1,14 @@
 import { PoisonMessageError, type ReceivedMessage } from '../../bus/types';
 import type { NotificationStore } from './store';
+import type { LabControl } from '../shared/lab';
 
 /**
  * The idempotent `order.created` handler: a message that can never be processed (bad JSON, wrong
  * shape) is poison and goes to the dead-letter topic with its reason; a redelivered event is
- * recognised by its id and changes nothing.
+ * recognised by its id and sends nothing again. The lab control can make the acknowledgement fail
+ * after the notification was sent (so the bus redelivers) and turn the idempotency off (control arms).
  */
-export function orderCreatedHandler(store: NotificationStore) {
+export function orderCreatedHandler(store: NotificationStore, lab?: LabControl) {
   return async (msg: ReceivedMessage): Promise<void> => {
     let event: Record<string, unknown>;
     try {
@@ -22,6 +24,7 @@ export function orderCreatedHandler(store: NotificationStore) {
     if (typeof event.timestamp !== 'string' || Number.isNaN(Date.parse(event.timestamp))) problems.push('timestamp must be an ISO date-time');
     if (problems.length) throw new PoisonMessageError(`order.created schema violation: ${problems.join('; ')}`);
     const eventId = typeof event.event_id === 'string' && event.event_id ? event.event_id : msg.id;
-    store.record({ event_id: eventId, order_id: event.order_id as string, user_id: event.user_id as string, total: event.total as number, event_time: event.timestamp as string });
+    store.record({ event_id: eventId, order_id: event.order_id as string, user_id: event.user_id as string, total: event.total as number, event_time: event.timestamp as string }, lab?.sickness.idempotency ?? true);
+    if (lab?.failAck()) throw new Error(`lab: acknowledgement of event ${eventId} failed after its notification was sent (delivery ${(msg.redeliveries ?? 0) + 1})`);
   };
 }

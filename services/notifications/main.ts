@@ -4,10 +4,10 @@ import { fatal, runService } from '../shared/runtime';
 import { orderCreatedHandler } from './consumer';
 import { NotificationStore } from './store';
 
-runService(async ({ ctx, app, metrics }) => {
+runService(async ({ ctx, app, metrics, lab }) => {
   const store = new NotificationStore(ctx.dataDir);
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
-  const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store));
+  const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store, lab));
   new Gauge({
     name: 'meshlab_consumer_lag',
     help: 'order.created messages not yet consumed by the notifications group (broker-side lag).',
@@ -26,6 +26,8 @@ runService(async ({ ctx, app, metrics }) => {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) return reply.code(400).send({ error: `limit must be an integer from 1 to 1000000, got "${q.limit}"` });
     return { notifications: store.list(limit, q.order_id), ...store.stats() };
   });
+  // Every notification sent, counted per order (the invariant check counts duplicate side effects here).
+  app.get('/notifications/sent', async () => ({ sent_per_order: store.sentPerOrder(), ...store.stats() }));
 
   return async () => {
     await subscription.close();

@@ -11,9 +11,23 @@ export interface Sickness {
   /** Requests never get an answer (until healed). */
   hang: boolean;
   seed: number;
+  /**
+   * Fail after the handler ran: its writes are committed (a charge made), then the answer is replaced
+   * by `status` — the failure that only an idempotency key makes safe to retry. Applies to answers < 400.
+   */
+  after: boolean;
+  /**
+   * Share of consumed messages (0–1) whose acknowledgement fails after the handler did its work and
+   * committed its side effect: the bus delivers the message again (at-least-once delivery).
+   */
+  ack_failure_rate: number;
+  /** false turns the service's idempotency off: a redelivered message repeats its side effect (control arms). */
+  idempotency: boolean;
+  /** false fails the readiness probe (/healthz answers 503): the mesh stops routing to this instance (a drain). */
+  ready: boolean;
 }
 
-const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1 };
+const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false, ack_failure_rate: 0, idempotency: true, ready: true };
 /** Paths a sick instance still answers: the platform's probes, not business traffic. */
 const EXEMPT = new Set(['/healthz', '/metrics']);
 
@@ -30,6 +44,7 @@ export class LabControl {
 
   /** The fastify hook applying the sickness to business routes. */
   readonly hook = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (req.url === '/healthz' && !this.sickness.ready) return reply.code(503).send({ status: 'draining' });
     if (EXEMPT.has(req.url)) return;
     this.served++;
     const s = this.sickness;
@@ -40,9 +55,23 @@ export class LabControl {
       return reply;
     }
     if (s.latency_ms > 0) await new Promise((r) => setTimeout(r, s.latency_ms));
-    if (s.error_rate > 0 && this.random() < s.error_rate) {
+    if (s.error_rate > 0 && !s.after && this.random() < s.error_rate) {
       return reply.code(s.status).send({ error: `lab: injected failure (status ${s.status}, error_rate ${s.error_rate})` });
     }
+  };
+
+  /** Whether this consumed message's acknowledgement should fail (after its side effect), per `ack_failure_rate`. */
+  failAck(): boolean {
+    return this.sickness.ack_failure_rate > 0 && this.random() < this.sickness.ack_failure_rate;
+  }
+
+  /** The fastify onSend hook for `after`: the handler's work is done and committed; the answer becomes an error. */
+  readonly onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    const s = this.sickness;
+    if (!s.after || s.error_rate === 0 || EXEMPT.has(req.url) || reply.statusCode >= 400) return payload;
+    if (this.random() >= s.error_rate) return payload;
+    reply.code(s.status).header('content-type', 'application/json; charset=utf-8');
+    return JSON.stringify({ error: `lab: injected failure after the handler committed its work (status ${s.status}, error_rate ${s.error_rate})` });
   };
 
   set(patch: Partial<Sickness>): Sickness {
@@ -52,6 +81,10 @@ export class LabControl {
     if (!(Number.isInteger(next.status) && next.status >= 200 && next.status <= 599)) errors.push(`status must be an HTTP status 200–599, got ${next.status}`);
     if (!(next.latency_ms >= 0)) errors.push(`latency_ms must be >= 0, got ${next.latency_ms}`);
     if (typeof next.hang !== 'boolean') errors.push(`hang must be true or false, got ${JSON.stringify(next.hang)}`);
+    if (typeof next.after !== 'boolean') errors.push(`after must be true or false, got ${JSON.stringify(next.after)}`);
+    if (!(next.ack_failure_rate >= 0 && next.ack_failure_rate <= 1)) errors.push(`ack_failure_rate must be between 0 and 1, got ${next.ack_failure_rate}`);
+    if (typeof next.ready !== 'boolean') errors.push(`ready must be true or false, got ${JSON.stringify(next.ready)}`);
+    if (typeof next.idempotency !== 'boolean') errors.push(`idempotency must be true or false, got ${JSON.stringify(next.idempotency)}`);
     if (errors.length) throw Object.assign(new Error(errors.join('; ')), { statusCode: 400 });
     if (patch.seed !== undefined) this.random = seededRandom(next.seed);
     this.sickness = next;

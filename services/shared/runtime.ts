@@ -28,6 +28,7 @@ export function createRuntime(ctx: ServiceContext): ServiceRuntime {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   const lab = new LabControl();
   app.addHook('onRequest', lab.hook);
+  app.addHook('onSend', lab.onSend);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ method: req.method, route, status: reply.statusCode });
