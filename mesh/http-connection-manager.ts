@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PEER_HEADER, readRequestHead, serviceFromHost } from './headers';
 import { Flags, LocalReplies } from './response-flags';
@@ -184,7 +185,7 @@ export class HttpConnectionManager {
     const hasBody = hasLength ? info.bytesReceived > 0 : chunked;
     if (!hasBody) return new Router(req, res, info, route, headers, null, this.localReply, this.rng).start();
     const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && hasLength && info.bytesReceived <= REQUEST_LIMITS.retryBufferBytes;
-    if (!replay) return new Router(req, res, info, route, headers, req, this.localReply, this.rng).start();
+    if (!replay) return new Router(req, res, info, route, headers, hasLength ? req : this.limitChunked(req, res, info), this.localReply, this.rng).start();
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -200,6 +201,32 @@ export class HttpConnectionManager {
       info.flag(Flags.DC);
       res.destroy();
     });
+  }
+
+  /**
+   * A chunked body has no length to check up front: it is counted as it streams, and past
+   * maxRequestBodyBytes the request is answered 413 (as a Content-Length over the limit is) and
+   * both sides are cut, so no more than the limit ever reaches the upstream.
+   */
+  private limitChunked(req: IncomingMessage, res: ServerResponse, info: StreamInfo): Transform {
+    let size = 0;
+    const limited = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        size += chunk.length;
+        info.bytesReceived = size;
+        if (size <= REQUEST_LIMITS.maxRequestBodyBytes) return done(null, chunk);
+        req.unpipe(limited);
+        if (res.headersSent) req.destroy();
+        else {
+          res.setHeader('connection', 'close');
+          this.localReply(res, info, 413, Flags.NONE, 'payload too large');
+          res.once('finish', () => req.destroy());
+        }
+        done(new Error(`request body over ${REQUEST_LIMITS.maxRequestBodyBytes} bytes`));
+      },
+    });
+    req.once('error', (err) => limited.destroy(err));
+    return req.pipe(limited);
   }
 
   /** A request the listener refuses before routing: answer, then close the connection (its body is not read). */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { UpstreamAttempt, DiscardHandler, type AttemptOwner } from './forward';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
@@ -14,7 +15,7 @@ import type { Rng } from './rng';
 export type LocalReply = (res: ServerResponse, info: StreamInfo, status: number, flag: string, body: string, extra?: Record<string, string>) => void;
 
 /** A request body as the router holds it: replayable bytes, a one-shot stream, or none. */
-export type RequestBody = Buffer | IncomingMessage | null;
+export type RequestBody = Buffer | Readable | null;
 
 const OVERLOADED = { 'x-envoy-overloaded': 'true' };
 
