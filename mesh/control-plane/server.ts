@@ -10,6 +10,7 @@ import { canonicalHost } from '../config/hosts';
 import { effectiveHostConfig } from '../config/effective';
 import { DISCOVERY_PATH, type NodeInfo } from '../xds';
 import { registerDashboard } from './dashboard';
+import { bearer, sameSecret, verifyWorkloadToken, type WorkloadClaims } from '../../lib/cp-auth';
 import { CP_BODY_LIMIT_BYTES, readAck, readApply, readCertificateRequest, readConfigQuery, readDelete, readEdges, readNode, readReady, readSyncQuery } from './input';
 
 export interface ControlPlaneOptions {
@@ -22,7 +23,15 @@ export interface ControlPlaneOptions {
   configDir?: string;
   /** Workload certificate lifetime (Istio's default 24 h; a lab can set seconds to watch rotation). */
   certTtlMs?: number;
+  /**
+   * Who may do what (lib/cp-auth.ts): the key that verifies the launcher's workload tokens and the
+   * operator token. Without it the control plane is open (in-process benchmarks, the compose demo).
+   */
+  auth?: { tokenKey: string; operatorToken: string };
 }
+
+/** Routes that change the mesh and are the operator's (the launcher's, the CLI's). */
+const OPERATOR_ROUTES = new Set(['/v1/config/apply', '/v1/config/delete', '/v1/edges', '/v1/dashboard/world']);
 
 /** The repository's default mesh config, next to dist/. */
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', '..', '..', 'config', 'default');
@@ -58,6 +67,33 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (status === 500) console.error(`control plane: ${req.method} ${req.url} failed: ${(err as Error).stack ?? err.message}`);
     return reply.code(status).send({ error: status === 500 ? `internal error: ${err.message}` : err.message });
   });
+  const auth = opts.auth;
+  const operatorHint = 'send "Authorization: Bearer <operator token>": the launcher stores it (0600) in ~/.meshlab/credentials/<host>_<port>.operator-token, which the CLI and the world clients read, or set $MESHLAB_OPERATOR_TOKEN';
+  app.addHook('onRequest', async (req, reply) => {
+    if (!auth || !OPERATOR_ROUTES.has(req.routeOptions.url ?? '')) return;
+    const token = bearer(req.headers.authorization);
+    if (!token) return reply.code(401).send({ error: `${req.method} ${req.routeOptions.url} needs the operator credential: ${operatorHint}` });
+    if (!sameSecret(token, auth.operatorToken)) {
+      const workload = verifyWorkloadToken(auth.tokenKey, token);
+      if (workload.ok) return reply.code(403).send({ error: `${req.method} ${req.routeOptions.url} is for the operator; the workload token of ${workload.claims.node} may not change the mesh` });
+      return reply.code(401).send({ error: `${req.method} ${req.routeOptions.url}: the bearer token is not this control plane's operator token; ${operatorHint}` });
+    }
+  });
+  /**
+   * The workload credential of `node`: its claims, or undefined after answering 401/403. Open
+   * control plane: `{}` (anyone may claim anything, as before).
+   */
+  const workloadFor = (req: { headers: Record<string, string | string[] | undefined> }, reply: import('fastify').FastifyReply, node: string, what: string): WorkloadClaims | Record<string, never> | undefined => {
+    if (!auth) return {};
+    const token = bearer(req.headers.authorization);
+    const hint = 'a sidecar proves who it is with the workload token its launcher wrote for it (MESH_TOKEN_FILE), sent as "Authorization: Bearer <token>"';
+    if (!token) return void reply.code(401).send({ error: `${what} of node "${node}" needs a workload credential: ${hint}` });
+    const v = verifyWorkloadToken(auth.tokenKey, token);
+    if (!v.ok) return void reply.code(401).send({ error: `${what} of node "${node}" refused: ${v.error}` });
+    if (v.claims.node !== node) return void reply.code(403).send({ error: `${what} of node "${node}" refused: the workload token is for node "${v.claims.node}" (service ${v.claims.service})` });
+    return v.claims;
+  };
+
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url} on the control plane` }));
   const streams = new Set<() => void>();
   registry.on('snapshot', () => {
@@ -73,6 +109,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return;
     }
     const node: NodeInfo = checked.value;
+    const claims = workloadFor(req, reply, node.id, 'a discovery stream');
+    if (!claims) return;
+    if ('service' in claims && (claims.service !== node.service || claims.role !== node.role)) {
+      reply.code(403).send({ error: `a discovery stream of node "${node.id}" refused: it claims ${node.role} of service "${node.service}", its workload token names ${claims.role} of "${claims.service}"` });
+      return;
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -92,6 +134,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   app.post('/v1/ack', async (req, reply) => {
     const ack = readAck(req.body);
     if (!ack.ok) return reply.code(400).send({ error: ack.error });
+    if (!workloadFor(req, reply, ack.value.node, 'an ACK')) return reply;
     registry.ack(ack.value);
     return { ok: true };
   });
@@ -100,6 +143,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const checked = readReady(req.body);
     if (!checked.ok) return reply.code(400).send({ error: checked.error });
     const { node, ready } = checked.value;
+    if (!workloadFor(req, reply, node, 'a readiness report')) return reply;
     if (!registry.setReady(node, ready)) return reply.code(404).send({ error: `unknown node ${node}: open a discovery stream first` });
     return { ok: true };
   });
@@ -204,11 +248,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const checked = readCertificateRequest(req.body);
     if (!checked.ok) return reply.code(400).send({ error: checked.error });
     const { node, csr } = checked.value;
-    // A lab-level trust gap, stated: the CA believes the service a registered node claims (Istio checks a Kubernetes token).
+    // As istiod checks the pod's service-account token: the identity signed is the one the workload token names.
+    const claims = workloadFor(req, reply, node, 'a certificate request');
+    if (!claims) return reply;
     const known = registry.list().find((n) => n.info.id === node);
     if (!known) return reply.code(403).send({ error: `unknown node "${node}": open a discovery stream before asking for a certificate` });
+    const service = 'service' in claims ? claims.service : known.info.service;
     try {
-      const signed = await ca.signCsr(csr, { identity: spiffeId(known.info.service), ttlMs: certTtlMs });
+      const signed = await ca.signCsr(csr, { identity: spiffeId(service), ttlMs: certTtlMs });
       return { certPem: signed.certPem, chainPem: signed.chainPem, rootPem: ca.rootPem, notAfter: signed.notAfter };
     } catch (err) {
       return reply.code(err instanceof CsrRejectedError ? 400 : 500).send({ error: (err as Error).message });
