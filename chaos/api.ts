@@ -52,11 +52,37 @@ function decodeSegment(s: string): string {
   }
 }
 
+/**
+ * The largest request body the API reads (Toxiproxy reads without a limit; a populate of a few
+ * thousand proxies is well under it). A larger one, by Content-Length or as it streams (chunked),
+ * is answered 413 in Toxiproxy's error shape and changes nothing.
+ */
+export const API_BODY_LIMIT_BYTES = 1024 * 1024;
+
 export function createApiHandler(state: ApiState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const tooLarge = (): void => {
+      res.setHeader('Connection', 'close');
+      sendError(res, new ApiError(`request body too large: the limit is ${API_BODY_LIMIT_BYTES} bytes`, 413));
+      res.once('finish', () => req.destroy());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > API_BODY_LIMIT_BYTES) return tooLarge();
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    let refused = false;
+    req.on('data', (c: Buffer) => {
+      if (refused) return;
+      size += c.length;
+      if (size > API_BODY_LIMIT_BYTES) {
+        refused = true;
+        chunks.length = 0;
+        return tooLarge();
+      }
+      chunks.push(c);
+    });
+    req.on('error', () => {});
     req.on('end', () => {
+      if (refused) return;
       dispatch(state, req, Buffer.concat(chunks).toString('utf8'), res).catch((e) => sendError(res, toApiError(e)));
     });
   };

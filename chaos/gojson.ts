@@ -14,6 +14,7 @@ export interface GoField {
 export function parseGoJson(text: string): { value: unknown } | { error: string } {
   const trimmed = text.trim();
   if (trimmed === '') return { error: 'EOF' };
+  if (nestedDeeperThan(trimmed, GO_MAX_DEPTH)) return { error: 'exceeded max depth' };
   try {
     return { value: JSON.parse(trimmed) };
   } catch {
@@ -21,15 +22,39 @@ export function parseGoJson(text: string): { value: unknown } | { error: string 
   }
 }
 
-function describeSyntaxError(text: string): string {
-  // Go reports the first offending character; a clean prefix that just stops is "unexpected EOF".
+/**
+ * Go reports the first offending character; a clean prefix that just stops is "unexpected EOF".
+ * It is found by parsing growing prefixes: every prefix before it is an incomplete document, every
+ * prefix from it on is not. Short bodies are scanned prefix by prefix; a long one (a hostile
+ * `[[[[…` of a megabyte would take hours that way) by bisecting that boundary, 20-odd parses.
+ */
+/** encoding/json's nesting limit (scanner.go maxNestingDepth): deeper input is "exceeded max depth". */
+const GO_MAX_DEPTH = 10000;
+
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
   for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
+function describeSyntaxError(text: string): string {
+  const verdict = (i: number): string | undefined => {
     try {
       JSON.parse(text.slice(0, i + 1));
       return `invalid character '${text[i + 1] ?? ''}' after top-level value`;
     } catch (e) {
       const msg = (e as Error).message;
-      if (/end of JSON input|Unterminated/i.test(msg) && i < text.length - 1) continue;
+      if (/end of JSON input|Unterminated/i.test(msg) && i < text.length - 1) return undefined;
       if (/end of JSON input|Unterminated/i.test(msg)) return 'unexpected EOF';
       const m = /position (\d+)/.exec(msg);
       const pos = m ? Number(m[1]) : i;
@@ -38,8 +63,22 @@ function describeSyntaxError(text: string): string {
         ? `invalid character '${ch}' looking for beginning of value`
         : `invalid character '${ch}' looking for beginning of object key string or value`;
     }
+  };
+  if (text.length <= 256) {
+    for (let i = 0; i < text.length; i++) {
+      const v = verdict(i);
+      if (v !== undefined) return v;
+    }
+    return 'unexpected EOF';
   }
-  return 'unexpected EOF';
+  let lo = 0;
+  let hi = text.length - 1; // verdict(last) is always defined
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (verdict(mid) === undefined) lo = mid + 1;
+    else hi = mid;
+  }
+  return verdict(lo) ?? 'unexpected EOF';
 }
 
 export function goTypeOf(v: unknown): string {

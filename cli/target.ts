@@ -1,5 +1,6 @@
 import { readState } from '../world/state';
 import { flag, type Parsed } from './args';
+import { operatorHeaders } from '../lib/cp-auth';
 
 /**
  * Which control plane a command talks to: `--cp URL`, else $MESHLAB_CP_URL, else the running
@@ -16,7 +17,7 @@ export async function cpFetch<T>(base: string, path: string, init?: { method?: s
   try {
     res = await fetch(`${base}${path}`, {
       method: init?.method ?? (init?.body ? 'POST' : 'GET'),
-      headers: init?.body ? { 'content-type': 'application/json' } : undefined,
+      headers: { ...(init?.body ? { 'content-type': 'application/json' } : {}), ...operatorHeaders(base) },
       body: init?.body ? JSON.stringify(init.body) : undefined,
     });
   } catch (err) {

@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { PEER_HEADER, readRequestHead, serviceFromHost } from './headers';
@@ -211,8 +212,10 @@ export class HttpConnectionManager {
     const hasBody = hasLength ? info.bytesReceived > 0 : chunked;
     if (!hasBody) return new Router(req, res, info, route, headers, null, this.localReply, this.rng).start();
     const limit = REQUEST_LIMITS.retryBufferBytes;
+    // A chunked body has no length to check up front: it is counted (and cut at maxRequestBodyBytes) as it streams.
+    const source = hasLength ? req : this.limitChunked(req, res, info);
     const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && (!hasLength || info.bytesReceived <= limit);
-    if (!replay) return new Router(req, res, info, route, headers, req, this.localReply, this.rng).start();
+    if (!replay) return new Router(req, res, info, route, headers, source, this.localReply, this.rng).start();
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (c: Buffer): void => {
@@ -220,13 +223,13 @@ export class HttpConnectionManager {
       chunks.push(c);
       if (size <= limit) return;
       // A chunked body outgrew the buffer: what was read so far, then the rest, streamed once (no retry, no mirror).
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.pause();
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.pause();
       const rest = Readable.from(
         (async function* () {
           yield* chunks;
-          for await (const more of req) yield more as Buffer;
+          for await (const more of source) yield more as Buffer;
         })(),
         { objectMode: false },
       );
@@ -238,12 +241,38 @@ export class HttpConnectionManager {
       const body: RequestBody = Buffer.concat(chunks, size);
       new Router(req, res, info, route, headers, body, this.localReply, this.rng).start();
     };
-    req.on('data', onData);
-    req.once('end', onEnd);
+    source.on('data', onData);
+    source.once('end', onEnd);
     req.once('error', () => {
       info.flag(Flags.DC);
       res.destroy();
     });
+  }
+
+  /**
+   * A chunked body has no length to check up front: it is counted as it streams, and past
+   * maxRequestBodyBytes the request is answered 413 (as a Content-Length over the limit is) and
+   * both sides are cut, so no more than the limit ever reaches the upstream.
+   */
+  private limitChunked(req: IncomingMessage, res: ServerResponse, info: StreamInfo): Transform {
+    let size = 0;
+    const limited = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        size += chunk.length;
+        info.bytesReceived = size;
+        if (size <= REQUEST_LIMITS.maxRequestBodyBytes) return done(null, chunk);
+        req.unpipe(limited);
+        if (res.headersSent) req.destroy();
+        else {
+          res.setHeader('connection', 'close');
+          this.localReply(res, info, 413, Flags.NONE, 'payload too large');
+          res.once('finish', () => req.destroy());
+        }
+        done(new Error(`request body over ${REQUEST_LIMITS.maxRequestBodyBytes} bytes`));
+      },
+    });
+    req.once('error', (err) => limited.destroy(err));
+    return req.pipe(limited);
   }
 
   /** A request the listener refuses before routing: answer, then close the connection (its body is not read). */

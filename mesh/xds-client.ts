@@ -4,6 +4,8 @@ import { DISCOVERY_PATH, type NodeInfo, type Snapshot } from './xds';
 export interface XdsClientOptions {
   controlPlaneUrl: string;
   node: NodeInfo;
+  /** The node's workload token (lib/cp-auth.ts), read at each use; none against an open control plane. */
+  token?: () => string | undefined;
   /** Applies a snapshot; throw to NACK it (the sidecar keeps its previous config). */
   onSnapshot(snapshot: Snapshot): void;
   onConnectionChange?(connected: boolean): void;
@@ -42,7 +44,7 @@ export class XdsClient {
   private connect(): void {
     if (this.stopped) return;
     const url = new URL(DISCOVERY_PATH, this.opts.controlPlaneUrl);
-    const req = http.get(url, { headers: { 'x-mesh-node': JSON.stringify(this.opts.node), accept: 'text/event-stream' } });
+    const req = http.get(url, { headers: { 'x-mesh-node': JSON.stringify(this.opts.node), accept: 'text/event-stream', ...this.authorization() } });
     this.req = req;
     req.on('response', (res) => {
       if (res.statusCode !== 200) {
@@ -102,9 +104,14 @@ export class XdsClient {
     this.opts.onConnectionChange?.(connected);
   }
 
+  private authorization(): Record<string, string> {
+    const t = this.opts.token?.();
+    return t ? { authorization: `Bearer ${t}` } : {};
+  }
+
   private async post(path: string, body: unknown): Promise<void> {
     try {
-      const res = await fetch(new URL(path, this.opts.controlPlaneUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(new URL(path, this.opts.controlPlaneUrl), { method: 'POST', headers: { 'content-type': 'application/json', ...this.authorization() }, body: JSON.stringify(body) });
       await res.arrayBuffer();
     } catch {
       // The control plane is away; the stream's reconnect re-registers this node.

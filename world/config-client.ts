@@ -1,5 +1,6 @@
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { formatMessages } from '../mesh/config/messages';
+import { operatorHeaders } from '../lib/cp-auth';
 
 /** Talking to a control plane's config API, shared by every kind of world handle (embedded, attached, compose). */
 
@@ -18,8 +19,9 @@ export async function waitForSync(controlPlaneUrl: string, ready: number, timeou
 }
 
 async function post(controlPlaneUrl: string, path: string, body: unknown, what: string): Promise<ApplyOutcome> {
-  const res = await fetch(`${controlPlaneUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const out = (await res.json()) as ApplyOutcome;
+  const res = await fetch(`${controlPlaneUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...operatorHeaders(controlPlaneUrl) }, body: JSON.stringify(body) });
+  const out = (await res.json()) as ApplyOutcome & { error?: string };
+  if (res.status === 401 || res.status === 403) throw new Error(`${what}: ${res.status} ${out.error}`);
   if (!out.ok) throw new Error(`${what}:\n${formatMessages(out.messages)}`);
   return out;
 }

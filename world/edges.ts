@@ -1,5 +1,6 @@
 import type { ChaosClient } from '../chaos/client';
 import type { Topology } from './topology';
+import { operatorHeaders } from '../lib/cp-auth';
 
 /** A caller's way to one destination instance through its chaos proxy. */
 export interface Edge {
@@ -49,6 +50,6 @@ export async function ensureEdgeProxies(client: ChaosClient, topology: Topology,
 /** Tells the control plane that callers reach instances through these edge proxies. */
 export async function postEdges(controlPlaneUrl: string, edges: Edge[]): Promise<void> {
   if (edges.length === 0) return;
-  const res = await fetch(`${controlPlaneUrl}/v1/edges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ edges }) });
+  const res = await fetch(`${controlPlaneUrl}/v1/edges`, { method: 'POST', headers: { 'content-type': 'application/json', ...operatorHeaders(controlPlaneUrl) }, body: JSON.stringify({ edges }) });
   if (!res.ok) throw new Error(`registering chaos edges with the control plane failed: ${await res.text()}`);
 }

@@ -8,6 +8,8 @@ import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
 import { ChaosClient } from '../chaos/client';
 import { ensureEdgeProxies, postEdges, type Edge } from './edges';
+import { WorldCredentials } from './credentials';
+import { operatorHeaders } from '../lib/cp-auth';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -67,6 +69,8 @@ export class World {
   readonly instances = new Map<string, Instance>();
   busUrl = '';
   readyMs = 0;
+  /** Signing key, operator token and each sidecar's workload token (world/credentials.ts). */
+  credentials?: WorldCredentials;
   private startedAt = new Date();
 
   constructor(options: WorldOptions = {}) {
@@ -126,8 +130,10 @@ export class World {
     const { host, dataDir, logDir } = this.options;
     fs.mkdirSync(dataDir, { recursive: true });
     fs.mkdirSync(logDir, { recursive: true });
+    this.credentials = new WorldCredentials(dataDir);
 
     this.controlPlane = this.process('control-plane', 'control-plane', 'mesh/control-plane/main.js', {
+      ...this.credentials.controlPlaneEnv(),
       MESH_HOST: host,
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
@@ -143,6 +149,7 @@ export class World {
       this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
     }
     await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start()]);
+    this.credentials.storeOperator(this.controlPlaneUrl);
     if (this.chaosUrl) this.chaosClient = new ChaosClient(this.chaosUrl);
     this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
     this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
@@ -155,6 +162,7 @@ export class World {
       MESH_INSTANCE: 'gateway',
       MESH_OUTBOUND_PORT: String(this.options.gatewayPort),
       MESH_GATEWAY_ROUTES: JSON.stringify(this.options.topology.gateway.routes),
+      MESH_TOKEN_FILE: this.credentials.issue('gateway', 'istio-ingressgateway', 'gateway'),
     });
     await Promise.all([...[...this.instances.values()].map((i) => this.startInstance(i)), this.gateway.start()]);
     await this.waitForSync();
@@ -170,6 +178,7 @@ export class World {
     await Promise.all(all.map((i) => i.sidecar.stop()));
     await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop()]);
     if (this.options.stateFile) removeState(this.options.stateFile);
+    this.credentials?.close();
   }
 
   /** Kills an instance's app and sidecar without grace, as a crashed pod. */
@@ -306,6 +315,7 @@ export class World {
 
   /** A pod comes up: the sidecar first (so the app has a way out), then the app, then the sidecar learns the app's port. */
   private async startInstance(inst: Instance): Promise<void> {
+    if (this.credentials) inst.sidecar.spec.env.MESH_TOKEN_FILE = this.credentials.issue(inst.spec.id, inst.spec.service.name, 'sidecar');
     const sidecarPorts = await inst.sidecar.start();
     await this.registerEdges(inst.spec, sidecarPorts.inbound);
     inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
@@ -316,7 +326,7 @@ export class World {
   /** Tells the control plane's dashboard where the chaos server and each instance's lab control are. */
   private async tellDashboard(): Promise<void> {
     const labs = [...this.instances.values()].filter((i) => i.app.running).map((i) => ({ instance: i.spec.id, url: `http://${this.options.host}:${i.app.ports.lab}` }));
-    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs }) });
+    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json', ...operatorHeaders(this.controlPlaneUrl) }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs }) });
     await res.arrayBuffer();
   }
 

@@ -115,7 +115,15 @@ export function loadYaml(text: string, file: string): LoadResult {
     }
     // Empty documents (a trailing `---`, comments only) are skipped, as kubectl does.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
-    const r = docToResource(doc, lc, file, messages);
+    // Converting to values can still fail (an alias to an anchor set later, too many aliases): a message, never a throw.
+    let r: ReturnType<typeof docToResource>;
+    try {
+      r = docToResource(doc, lc, file, messages);
+    } catch (err) {
+      const p = lc.linePos(doc.range?.[0] ?? 0);
+      messages.push(makeMessage(Codes.YamlSyntaxError, `YAML error: ${(err as Error).message.split('\n')[0]}`, { file, line: p.line, column: p.col }));
+      continue;
+    }
     if (!r) continue;
     if (isKind(r.kind) && 'spec' in r && !('raw' in r)) resources.push(r as MeshResource);
     else if (r.kind === 'List' && Array.isArray((r as KubeObject).raw.items)) {

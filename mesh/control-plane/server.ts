@@ -5,13 +5,13 @@ import path from 'node:path';
 import { MeshCA, CsrRejectedError } from '../security/ca';
 import { spiffeId } from '../security/identity';
 import { Registry } from './registry';
-import { ConfigService, type ConfigFile } from './config-service';
-import type { ResourceRef } from '../config/store';
-import type { Kind } from '../config/types';
+import { ConfigService } from './config-service';
 import { canonicalHost } from '../config/hosts';
 import { effectiveHostConfig } from '../config/effective';
-import { Ack, DISCOVERY_PATH, NodeInfo } from '../xds';
+import { DISCOVERY_PATH, type NodeInfo } from '../xds';
 import { registerDashboard } from './dashboard';
+import { bearer, sameSecret, verifyWorkloadToken, type WorkloadClaims } from '../../lib/cp-auth';
+import { CP_BODY_LIMIT_BYTES, readAck, readApply, readCertificateRequest, readConfigQuery, readDelete, readEdges, readNode, readReady, readSyncQuery } from './input';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -23,7 +23,15 @@ export interface ControlPlaneOptions {
   configDir?: string;
   /** Workload certificate lifetime (Istio's default 24 h; a lab can set seconds to watch rotation). */
   certTtlMs?: number;
+  /**
+   * Who may do what (lib/cp-auth.ts): the key that verifies the launcher's workload tokens and the
+   * operator token. Without it the control plane is open (in-process benchmarks, the compose demo).
+   */
+  auth?: { tokenKey: string; operatorToken: string };
 }
+
+/** Routes that change the mesh and are the operator's (the launcher's, the CLI's). */
+const OPERATOR_ROUTES = new Set(['/v1/config/apply', '/v1/config/delete', '/v1/edges', '/v1/dashboard/world']);
 
 /** The repository's default mesh config, next to dist/. */
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', '..', '..', 'config', 'default');
@@ -49,7 +57,44 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }));
   config.store.onChange((_version, resources) => registry.setResources([...resources]));
   config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: CP_BODY_LIMIT_BYTES });
+  // Fastify's own refusals (body too large, not JSON, truncated JSON, wrong content type) in the
+  // same clear {error} shape as ours; anything unexpected is a 500 that says so.
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: `request body too large: the control plane reads at most ${CP_BODY_LIMIT_BYTES} bytes` });
+    if (status === 400 && err.code?.startsWith('FST_ERR_CTP')) return reply.code(400).send({ error: `bad request body for ${req.method} ${req.url}: ${err.message} (send a JSON object with content-type: application/json)` });
+    if (status === 500) console.error(`control plane: ${req.method} ${req.url} failed: ${(err as Error).stack ?? err.message}`);
+    return reply.code(status).send({ error: status === 500 ? `internal error: ${err.message}` : err.message });
+  });
+  const auth = opts.auth;
+  const operatorHint = 'send "Authorization: Bearer <operator token>": the launcher stores it (0600) in ~/.meshlab/credentials/<host>_<port>.operator-token, which the CLI and the world clients read, or set $MESHLAB_OPERATOR_TOKEN';
+  app.addHook('onRequest', async (req, reply) => {
+    if (!auth || !OPERATOR_ROUTES.has(req.routeOptions.url ?? '')) return;
+    const token = bearer(req.headers.authorization);
+    if (!token) return reply.code(401).send({ error: `${req.method} ${req.routeOptions.url} needs the operator credential: ${operatorHint}` });
+    if (!sameSecret(token, auth.operatorToken)) {
+      const workload = verifyWorkloadToken(auth.tokenKey, token);
+      if (workload.ok) return reply.code(403).send({ error: `${req.method} ${req.routeOptions.url} is for the operator; the workload token of ${workload.claims.node} may not change the mesh` });
+      return reply.code(401).send({ error: `${req.method} ${req.routeOptions.url}: the bearer token is not this control plane's operator token; ${operatorHint}` });
+    }
+  });
+  /**
+   * The workload credential of `node`: its claims, or undefined after answering 401/403. Open
+   * control plane: `{}` (anyone may claim anything, as before).
+   */
+  const workloadFor = (req: { headers: Record<string, string | string[] | undefined> }, reply: import('fastify').FastifyReply, node: string, what: string): WorkloadClaims | Record<string, never> | undefined => {
+    if (!auth) return {};
+    const token = bearer(req.headers.authorization);
+    const hint = 'a sidecar proves who it is with the workload token its launcher wrote for it (MESH_TOKEN_FILE), sent as "Authorization: Bearer <token>"';
+    if (!token) return void reply.code(401).send({ error: `${what} of node "${node}" needs a workload credential: ${hint}` });
+    const v = verifyWorkloadToken(auth.tokenKey, token);
+    if (!v.ok) return void reply.code(401).send({ error: `${what} of node "${node}" refused: ${v.error}` });
+    if (v.claims.node !== node) return void reply.code(403).send({ error: `${what} of node "${node}" refused: the workload token is for node "${v.claims.node}" (service ${v.claims.service})` });
+    return v.claims;
+  };
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url} on the control plane` }));
   const streams = new Set<() => void>();
   registry.on('snapshot', () => {
     for (const push of streams) push();
@@ -58,12 +103,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   app.get('/healthz', async () => ({ ok: true, version: registry.currentVersion }));
 
   app.get(DISCOVERY_PATH, (req, reply) => {
-    let node: NodeInfo;
-    try {
-      node = JSON.parse(String(req.headers['x-mesh-node'] ?? '')) as NodeInfo;
-      if (!node.id || !node.service) throw new Error('id and service are required');
-    } catch (err) {
-      reply.code(400).send({ error: `bad x-mesh-node header: ${(err as Error).message}` });
+    const checked = readNode(req.headers['x-mesh-node']);
+    if (!checked.ok) {
+      reply.code(400).send({ error: checked.error });
+      return;
+    }
+    const node: NodeInfo = checked.value;
+    const claims = workloadFor(req, reply, node.id, 'a discovery stream');
+    if (!claims) return;
+    if ('service' in claims && (claims.service !== node.service || claims.role !== node.role)) {
+      reply.code(403).send({ error: `a discovery stream of node "${node.id}" refused: it claims ${node.role} of service "${node.service}", its workload token names ${claims.role} of "${claims.service}"` });
       return;
     }
     reply.hijack();
@@ -82,46 +131,49 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     });
   });
 
-  app.post('/v1/ack', async (req) => {
-    registry.ack(req.body as Ack);
+  app.post('/v1/ack', async (req, reply) => {
+    const ack = readAck(req.body);
+    if (!ack.ok) return reply.code(400).send({ error: ack.error });
+    if (!workloadFor(req, reply, ack.value.node, 'an ACK')) return reply;
+    registry.ack(ack.value);
     return { ok: true };
   });
 
   app.post('/v1/ready', async (req, reply) => {
-    const { node, ready } = req.body as { node: string; ready: boolean };
-    if (!registry.setReady(node, !!ready)) return reply.code(404).send({ error: `unknown node ${node}: open a discovery stream first` });
+    const checked = readReady(req.body);
+    if (!checked.ok) return reply.code(400).send({ error: checked.error });
+    const { node, ready } = checked.value;
+    if (!workloadFor(req, reply, node, 'a readiness report')) return reply;
+    if (!registry.setReady(node, ready)) return reply.code(404).send({ error: `unknown node ${node}: open a discovery stream first` });
     return { ok: true };
   });
 
   app.get('/v1/endpoints', async () => registry.snapshot());
   // Edge proxies (chaos): per-source address overrides for endpoints.
   app.post('/v1/edges', async (req, reply) => {
-    const { edges } = (req.body ?? {}) as { edges?: { from: string; instance: string; host: string; port: number }[] };
-    if (!Array.isArray(edges) || edges.some((e) => !e.from || !e.instance || !e.host || !Number.isInteger(e.port))) {
-      return reply.code(400).send({ error: 'body must be {"edges": [{"from": "orders", "instance": "payments-v1-0", "host": "127.0.0.1", "port": 41000}]}' });
-    }
-    registry.setEdges(edges);
+    const edges = readEdges(req.body);
+    if (!edges.ok) return reply.code(400).send({ error: edges.error });
+    registry.setEdges(edges.value);
     return { ok: true, version: registry.currentVersion };
   });
 
   // Configuration: Istio YAML in (validated as a whole, all-or-nothing), resources out.
   app.post('/v1/config/apply', async (req, reply) => {
-    const { files } = (req.body ?? {}) as { files?: ConfigFile[] };
-    if (!Array.isArray(files) || files.some((f) => typeof f?.name !== 'string' || typeof f?.text !== 'string')) {
-      return reply.code(400).send({ error: 'body must be {"files": [{"name": "file.yaml", "text": "<yaml>"}]}' });
-    }
-    const out = config.apply(files);
+    const files = readApply(req.body);
+    if (!files.ok) return reply.code(400).send({ error: files.error });
+    const out = config.apply(files.value);
     return reply.code(out.ok ? 200 : 422).send(out);
   });
   app.post('/v1/config/delete', async (req, reply) => {
-    const { files, refs } = (req.body ?? {}) as { files?: ConfigFile[]; refs?: ResourceRef[] };
-    if (!files && !refs) return reply.code(400).send({ error: 'body must be {"files": [...]} or {"refs": [{"kind", "name"}]}' });
-    const out = config.delete(files, refs);
+    const checked = readDelete(req.body);
+    if (!checked.ok) return reply.code(400).send({ error: checked.error });
+    const out = config.delete(checked.value.files, checked.value.refs);
     return reply.code(out.ok ? 200 : 422).send(out);
   });
-  app.get('/v1/config', async (req) => {
-    const q = req.query as { kind?: Kind; name?: string };
-    return { version: config.store.version, resources: config.list(q.kind, q.name) };
+  app.get('/v1/config', async (req, reply) => {
+    const q = readConfigQuery(req.query as { kind?: string; name?: string });
+    if (!q.ok) return reply.code(400).send({ error: q.error });
+    return { version: config.store.version, resources: config.list(q.value.kind, q.value.name) };
   });
   app.get('/v1/analyze', async () => ({ messages: config.analyze() }));
   app.get('/v1/describe/service/:name', async (req, reply) => {
@@ -158,9 +210,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   // Resolves once `ready` endpoints are ready and every node ACKed the newest version (launcher, tests).
   app.get('/v1/sync', (req, reply) => {
-    const q = req.query as { ready?: string; timeoutMs?: string };
-    const ready = Number(q.ready ?? 0);
-    const timeoutMs = Math.min(Number(q.timeoutMs ?? 10000), 60000);
+    const q = readSyncQuery(req.query as { ready?: string; timeoutMs?: string });
+    if (!q.ok) {
+      reply.code(400).send({ error: q.error });
+      return;
+    }
+    const { ready, timeoutMs } = q.value;
     const check = (): boolean => {
       if (!registry.inSync(ready)) return false;
       cleanup();
@@ -190,13 +245,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const certTtlMs = opts.certTtlMs ?? 24 * 3600 * 1000;
   app.get('/v1/ca/root', async () => ({ rootPem: ca.rootPem }));
   app.post('/v1/certificates', async (req, reply) => {
-    const { node, csr } = (req.body ?? {}) as { node?: string; csr?: string };
-    // A lab-level trust gap, stated: the CA believes the service a registered node claims (Istio checks a Kubernetes token).
+    const checked = readCertificateRequest(req.body);
+    if (!checked.ok) return reply.code(400).send({ error: checked.error });
+    const { node, csr } = checked.value;
+    // As istiod checks the pod's service-account token: the identity signed is the one the workload token names.
+    const claims = workloadFor(req, reply, node, 'a certificate request');
+    if (!claims) return reply;
     const known = registry.list().find((n) => n.info.id === node);
     if (!known) return reply.code(403).send({ error: `unknown node "${node}": open a discovery stream before asking for a certificate` });
-    if (typeof csr !== 'string') return reply.code(400).send({ error: 'body must be {"node": "<id>", "csr": "<PEM CSR>"}' });
+    const service = 'service' in claims ? claims.service : known.info.service;
     try {
-      const signed = await ca.signCsr(csr, { identity: spiffeId(known.info.service), ttlMs: certTtlMs });
+      const signed = await ca.signCsr(csr, { identity: spiffeId(service), ttlMs: certTtlMs });
       return { certPem: signed.certPem, chainPem: signed.chainPem, rootPem: ca.rootPem, notAfter: signed.notAfter };
     } catch (err) {
       return reply.code(err instanceof CsrRejectedError ? 400 : 500).send({ error: (err as Error).message });

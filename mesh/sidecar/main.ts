@@ -1,6 +1,7 @@
 import { env, envInt, onShutdown, reportReady } from '../../lib/ipc';
 import { Sidecar } from './sidecar';
 import { parsePathNormalization } from '../path-normalization';
+import { tokenFileReader } from '../../lib/cp-auth';
 
 /** The sidecar process: configured by environment (MESH_*), or late by the launcher over IPC (the app's port). */
 async function main(): Promise<void> {
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     appPort: process.env.MESH_APP_PORT ? envInt('MESH_APP_PORT') : undefined,
     mtls: process.env.MESH_MTLS !== 'off',
     pathNormalization: parsePathNormalization(process.env.MESH_PATH_NORMALIZATION, 'MESH_PATH_NORMALIZATION'),
+    token: tokenFileReader(process.env.MESH_TOKEN_FILE),
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
   });
   await sidecar.start();

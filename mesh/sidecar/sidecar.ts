@@ -50,6 +50,8 @@ export interface SidecarConfig {
   certSeed?: number;
   /** Istio's meshConfig.pathNormalization.normalization (main.ts: MESH_PATH_NORMALIZATION); default BASE. */
   pathNormalization?: PathNormalization;
+  /** This node's workload token (lib/cp-auth.ts), read at each use: sent on the discovery stream, ACKs, readiness and CSRs. */
+  token?: () => string | undefined;
 }
 
 /**
@@ -90,7 +92,7 @@ export class Sidecar {
     this.stats = new MeshStats({ service: config.service, version: config.version });
     this.identity = spiffeId(config.service);
     if (config.mtls) {
-      this.certs = new WorkloadCertManager({ identity: this.identity, seed: config.certSeed, sign: config.sign ?? controlPlaneSigner(config.controlPlaneUrl, config.instance) });
+      this.certs = new WorkloadCertManager({ identity: this.identity, seed: config.certSeed, sign: config.sign ?? controlPlaneSigner(config.controlPlaneUrl, config.instance, config.token) });
       this.certs.on('rotated', (ev) => this.stats.onCertRotated(ev));
       this.certs.on('rotationFailed', (err: Error, retryMs: number) => console.error(JSON.stringify({ level: 'warn', msg: 'workload certificate rotation failed', identity: this.identity, error: err.message, retry_in_ms: retryMs })));
     }
@@ -159,6 +161,7 @@ export class Sidecar {
     this.xds = new XdsClient({
       controlPlaneUrl: config.controlPlaneUrl,
       node,
+      token: config.token,
       onSnapshot: (s) => this.applySnapshot(s),
       onConnectionChange: (connected) => {
         if (connected) registered();

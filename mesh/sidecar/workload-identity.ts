@@ -4,12 +4,14 @@ import type { WorkloadCertManager, CurrentCert } from '../security/workload-cert
 /**
  * The sidecar's half of Istio's CSR flow (pilot-agent → istiod): only the CSR leaves the process; the control plane
  * answers with the signed chain and the mesh root. The node must hold an open discovery stream, which is how the
- * control plane knows which service (and so which SPIFFE id) the node may have.
+ * control plane knows the node; the node's workload token (sent as a bearer token) names the service, and so the
+ * SPIFFE id, the CA may sign for.
  */
-export function controlPlaneSigner(controlPlaneUrl: string, node: string): (csrPem: string) => Promise<SignResponse> {
+export function controlPlaneSigner(controlPlaneUrl: string, node: string, token: () => string | undefined = () => undefined): (csrPem: string) => Promise<SignResponse> {
   const url = new URL('/v1/certificates', controlPlaneUrl);
   return async (csr) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ node, csr }), signal: AbortSignal.timeout(10_000) });
+    const t = token();
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) }, body: JSON.stringify({ node, csr }), signal: AbortSignal.timeout(10_000) });
     const body = (await res.json().catch(() => ({}))) as Partial<SignResponse> & { error?: string };
     if (!res.ok || !body.certPem || !body.chainPem || !body.rootPem) {
       throw new Error(`control plane ${controlPlaneUrl} did not sign the CSR of node ${node}: HTTP ${res.status} ${body.error ?? ''}`.trim());

@@ -33,13 +33,26 @@ export function traceHeaders(headers: Record<string, string | string[] | undefin
 
 export type ChargeOutcome =
   | { kind: 'confirmed'; order: Order }
-  | { kind: 'rejected'; order: Order }
+  | { kind: 'rejected'; order: Order; status: number }
   | { kind: 'pending'; order: Order; error: string; status?: number };
 
 /**
+ * Payments itself refused this charge for good: a decline (402), or a 400/422 that payments' own
+ * handler wrote (a JSON body with its `error`). Answers the mesh makes (403 RBAC, 404 NR, an
+ * injected abort) are text/plain local replies and say nothing about the order: those stay PENDING.
+ */
+function permanentRefusal(status: number, body: unknown): string | undefined {
+  if (status === 402) return (body as PaymentResult | null)?.reason ?? 'payment declined';
+  if (status !== 400 && status !== 422) return undefined;
+  if (typeof body !== 'object' || body === null || typeof (body as PaymentResult).error !== 'string') return undefined;
+  return `payments refused the charge (status ${status}): ${(body as PaymentResult).error}`;
+}
+
+/**
  * Asks payments to charge a PENDING order (idempotency key = order id) and records the outcome:
- * CONFIRMED with its event in the outbox, REJECTED on 402, or still PENDING if payments could not
- * answer. Safe to call again for the same order: payments charges a key once.
+ * CONFIRMED with its event in the outbox, REJECTED when payments refuses it for good (402 decline,
+ * or payments' own 400/422, with its reason), or still PENDING if payments could not answer. Safe
+ * to call again for the same order: payments charges a key once.
  */
 export async function chargeOrder(deps: OrdersDeps, order: Order, propagate: Record<string, string> = {}): Promise<ChargeOutcome> {
   let payment;
@@ -56,7 +69,8 @@ export async function chargeOrder(deps: OrdersDeps, order: Order, propagate: Rec
     deps.onEvent();
     return { kind: 'confirmed', order: confirmed };
   }
-  if (payment.status === 402) return { kind: 'rejected', order: deps.store.reject(order.id, payment.body.reason ?? 'payment declined') };
+  const refusal = permanentRefusal(payment.status, payment.body);
+  if (refusal !== undefined) return { kind: 'rejected', order: deps.store.reject(order.id, refusal), status: payment.status };
   const detail = typeof payment.body === 'string' ? payment.body : (payment.body.error ?? JSON.stringify(payment.body));
   return { kind: 'pending', order, error: `payments unavailable (status ${payment.status}: ${detail})`, status: payment.status };
 }
@@ -75,7 +89,10 @@ export function registerOrders(app: FastifyInstance, deps: OrdersDeps): void {
     const order = store.createPending(checked.order.user_id, checked.order.items, totalCents(checked.order.items));
     const outcome = await chargeOrder(deps, order, traceHeaders(req.headers));
     if (outcome.kind === 'confirmed') return reply.code(201).send(outcome.order);
-    if (outcome.kind === 'rejected') return reply.code(402).send({ error: `payment declined: ${outcome.order.reason}`, order: outcome.order });
+    if (outcome.kind === 'rejected') {
+      if (outcome.status === 402) return reply.code(402).send({ error: `payment declined: ${outcome.order.reason}`, order: outcome.order });
+      return reply.code(422).send({ error: `order ${order.id} REJECTED: ${outcome.order.reason}`, order: outcome.order });
+    }
     return reply.code(503).send({ error: `${outcome.error}; order ${order.id} stays PENDING`, upstream_status: outcome.status, order: outcome.order });
   });
 

@@ -126,9 +126,18 @@ export class OrderStore {
     return rows.map(toOrder);
   }
 
-  /** PENDING orders last touched before `beforeIso`, oldest first (the reconciler's work list). */
+  /**
+   * PENDING orders last touched before `beforeIso`, least recently touched first (the reconciler's
+   * work list). An order whose charge failed again is touched (`touchPending`), so it goes to the
+   * back of the queue: orders that keep failing cannot fill every batch ahead of the others.
+   */
   pendingBefore(beforeIso: string, limit: number): Order[] {
-    return (this.db.prepare("SELECT * FROM orders WHERE status = 'PENDING' AND updated_at < ? ORDER BY seq LIMIT ?").all(beforeIso, limit) as OrderRow[]).map(toOrder);
+    return (this.db.prepare("SELECT * FROM orders WHERE status = 'PENDING' AND updated_at < ? ORDER BY updated_at, seq LIMIT ?").all(beforeIso, limit) as OrderRow[]).map(toOrder);
+  }
+
+  /** Records that a PENDING order was tried and is still PENDING (moves it to the back of the reconciler's queue). */
+  touchPending(id: string): void {
+    this.db.prepare("UPDATE orders SET updated_at = ? WHERE id = ? AND status = 'PENDING'").run(new Date().toISOString(), id);
   }
 
   counts(): Record<string, number> {

@@ -12,6 +12,13 @@ export interface OrderRequest {
 const MAX_ITEMS = 100;
 
 /**
+ * The largest order total in cents orders accepts: the cents stay an exact integer and the amount
+ * survives JSON to payments unchanged. (Above payments' credit limit an order is still valid: it is
+ * declined, 402, and ends REJECTED — a settled outcome.)
+ */
+export const MAX_TOTAL_CENTS = Number.MAX_SAFE_INTEGER;
+
+/**
  * Checks a POST /orders body and names every bad field with what was expected, e.g.
  * `items[1].qty must be a positive integer, got -2`. Returns the errors, or the typed order.
  */
@@ -40,6 +47,11 @@ export function validateOrder(body: unknown): { ok: true; order: OrderRequest } 
     });
   }
   if (errors.length) return { ok: false, errors };
+  // Payments charges only amounts > 0 (POST /payments: "amount must be a number > 0"): an order it
+  // would refuse must be refused here, or it could never leave PENDING.
+  const cents = totalCents(b.items as OrderItem[]);
+  if (!(cents > 0)) return { ok: false, errors: [`the order total must be greater than 0 (payments charges only positive amounts), got ${cents / 100}`] };
+  if (!Number.isSafeInteger(cents) || cents > MAX_TOTAL_CENTS) return { ok: false, errors: [`the order total must be at most ${MAX_TOTAL_CENTS / 100}, got ${cents / 100}`] };
   return { ok: true, order: { user_id: b.user_id as string, items: b.items as OrderItem[] } };
 }
 

@@ -6,6 +6,8 @@ import * as net from 'node:net';
 import { Toxiproxy, ToxiproxyError } from 'toxiproxy-node-client';
 import type { ChaosServer } from '../../chaos/server';
 import { connect, http, portOf, readN, startChaos, startEcho, type Fixture } from './helpers';
+import { API_BODY_LIMIT_BYTES } from '../../chaos/api';
+import { Fuzz } from '../support/fuzz';
 
 let server: ChaosServer;
 let echo: Fixture;
@@ -327,5 +329,83 @@ describe('exact statuses, bodies and headers (raw HTTP)', () => {
     const res = await http(server, 'POST', '/proxies/p', { enabled: false });
     expect(res.status).toBe(200);
     expect((JSON.parse(res.text) as { enabled: boolean }).enabled).toBe(false);
+  });
+});
+
+describe('bad input to the chaos API', () => {
+  const state = async (): Promise<string> => (await http(server, 'GET', '/proxies')).text;
+
+  test('a body over the 1 MiB limit gets 413 in Toxiproxy\'s error shape, by Content-Length and chunked, and creates nothing', async () => {
+    const huge = JSON.stringify({ name: 'big', listen: '127.0.0.1:0', upstream, pad: 'x'.repeat(API_BODY_LIMIT_BYTES) });
+    const byLength = await http(server, 'POST', '/proxies', huge);
+    expect([byLength.status, JSON.parse(byLength.text)]).toEqual([413, { error: `request body too large: the limit is ${API_BODY_LIMIT_BYTES} bytes`, status: 413 }]);
+    const chunks = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < huge.length; i += 65536) c.enqueue(new TextEncoder().encode(huge.slice(i, i + 65536)));
+        c.close();
+      },
+    });
+    const res = await fetch(`${server.url}/populate`, { method: 'POST', body: chunks, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await state()).toBe('{}');
+  });
+
+  test('a megabyte of unclosed brackets is refused within 2 s (400, Go\'s "exceeded max depth"; 5,000 of them: "unexpected EOF"), and the API keeps answering', async () => {
+    const t0 = performance.now();
+    const res = await http(server, 'POST', '/proxies', '['.repeat(API_BODY_LIMIT_BYTES - 1));
+    expect([res.status, JSON.parse(res.text)]).toEqual([400, { error: 'bad request body: exceeded max depth', status: 400 }]);
+    const shallow = await http(server, 'POST', '/proxies', '['.repeat(5000));
+    expect([shallow.status, JSON.parse(shallow.text)]).toEqual([400, { error: 'bad request body: unexpected EOF', status: 400 }]);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect((await http(server, 'GET', '/version')).status).toBe(200);
+  });
+
+  test('1,000 random bodies (seed 8474: odd shapes, wrong types, truncated JSON) to every route: no 5xx except Toxiproxy\'s own listen errors, and no refused request changes the proxies', async () => {
+    await tp.createProxy({ name: 'p', listen: '127.0.0.1:0', upstream });
+    await http(server, 'POST', '/proxies/p/toxics', { name: 't', type: 'latency', attributes: { latency: 1 } });
+    const fuzz = new Fuzz(8474);
+    const routes: { method: string; path: string; keys: string[] }[] = [
+      { method: 'POST', path: '/proxies', keys: ['name', 'listen', 'upstream', 'enabled'] },
+      { method: 'POST', path: '/populate', keys: ['name', 'listen', 'upstream', 'enabled'] },
+      { method: 'POST', path: '/proxies/p', keys: ['listen', 'upstream', 'enabled'] },
+      { method: 'PATCH', path: '/proxies/p', keys: ['listen', 'upstream', 'enabled'] },
+      { method: 'POST', path: '/proxies/p/toxics', keys: ['name', 'type', 'stream', 'toxicity', 'attributes', 'latency', 'jitter', 'rate', 'timeout', 'bytes'] },
+      { method: 'POST', path: '/proxies/p/toxics/t', keys: ['toxicity', 'attributes', 'latency', 'jitter'] },
+      { method: 'POST', path: '/proxies/nope/toxics', keys: ['name', 'type'] },
+    ];
+    const failures: string[] = [];
+    let refused = 0;
+    let proxiesCreated = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r = fuzz.pick(routes);
+      const body = fuzz.body(r.keys);
+      const before = await state();
+      const res = await http(server, r.method, r.path, body);
+      const what = `#${i} ${r.method} ${r.path} ${body.slice(0, 80)} → ${res.status} ${res.text.slice(0, 120)}`;
+      if (res.status < 400) {
+        // Accepted (a valid body, e.g. a proxy with an ephemeral port): undo it so later checks compare against one state.
+        if (r.path === '/proxies' || r.path === '/populate') {
+          proxiesCreated++;
+          for (const name of Object.keys(JSON.parse(await state()))) if (name !== 'p') await http(server, 'DELETE', `/proxies/${encodeURIComponent(name)}`);
+        }
+        continue;
+      }
+      refused++;
+      let err: { error?: unknown; status?: unknown } = {};
+      try {
+        err = JSON.parse(res.text) as typeof err;
+      } catch {
+        failures.push(`${what}: not Toxiproxy's JSON error shape`);
+      }
+      if (typeof err.error !== 'string' || err.status !== res.status) failures.push(`${what}: not {"error", "status"}`);
+      // Toxiproxy answers a listen address it cannot bind with 500 (Go's net error); clients match on it, so that stays.
+      const listenError = res.status === 500 && /^listen tcp/.test(String(err.error));
+      if (res.status >= 500 && !listenError) failures.push(`${what}: a 5xx`);
+      if (!(listenError && r.path === '/populate') && (await state()) !== before) failures.push(`${what}: the proxies changed`);
+      if (listenError && r.path === '/populate') for (const name of Object.keys(JSON.parse(await state()))) if (name !== 'p') await http(server, 'DELETE', `/proxies/${encodeURIComponent(name)}`);
+    }
+    expect(failures.slice(0, 10)).toEqual([]);
+    expect(refused).toBeGreaterThan(700);
+    expect(proxiesCreated).toBeLessThan(100);
   });
 });

@@ -1,4 +1,5 @@
 /** Small helpers for tests that talk to a running world. */
+import { operatorHeaders } from '../../lib/cp-auth';
 
 export interface JsonResponse<T = any> {
   status: number;
@@ -7,7 +8,8 @@ export interface JsonResponse<T = any> {
 }
 
 export async function json<T = any>(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = { ...init.headers };
+  // A world's control plane needs the operator token for changes; its launcher stored it by address (lib/cp-auth.ts).
+  const headers: Record<string, string> = { ...operatorHeaders(new URL(url).origin), ...init.headers };
   let body: string | undefined;
   if (init.body !== undefined) {
     body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
