@@ -37,8 +37,10 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
-# The control plane loads the default Istio config from config/default on its first start.
+# The control plane loads the default Istio config from config/default on its first start, and
+# serves the dashboard's files from dashboard/ beside dist/ (mesh/control-plane/dashboard/static.ts).
 COPY config config
+COPY dashboard dashboard
 # Named volumes mounted at /data start out with this directory's owner: the unprivileged node user.
 RUN mkdir -p /data && chown node:node /data
 USER node
