@@ -3,7 +3,8 @@
 # chaos-init); compose.yaml picks the entry module with `command`. Multi-arch: the node base image
 # is published for amd64 and arm64, and better-sqlite3 compiles for the build platform when no
 # prebuilt binary is available.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 24, an LTS line (package.json engines: >=22; CI runs the suite on Node 24 too). Pinned by tag.
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ── toolchain: python3/make/g++ for better-sqlite3's native build ─────────────────────────────
 FROM ${NODE_IMAGE} AS toolchain

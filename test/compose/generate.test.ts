@@ -304,6 +304,14 @@ describe('Dockerfile', () => {
     expect(text).toMatch(/^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-bookworm-slim$/m);
   });
 
+  it('the image runs Node 24, an LTS line package.json\'s engines (>=22) admits', () => {
+    const base = /^ARG NODE_IMAGE=node:(\d+)\.(\d+)\.(\d+)-bookworm-slim$/m.exec(text);
+    expect(base?.[1]).toBe('24');
+    const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines).toBe('>=22');
+    expect(Number(base![1])).toBeGreaterThanOrEqual(Number(/^>=(\d+)$/.exec(engines)![1]));
+  });
+
   it('the image compiles every entry module compose.yaml runs', () => {
     const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/tsconfig.docker.json'), 'utf8')) as { include: string[] };
     const dirs = tsconfig.include.map((p) => p.replace(/^\.\.\//, ''));
