@@ -8,6 +8,7 @@ import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
 import { ChaosClient } from '../chaos/client';
 import { ensureEdgeProxies, postEdges, type Edge } from './edges';
+import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -155,9 +156,12 @@ export class World {
       MESH_INSTANCE: 'gateway',
       MESH_OUTBOUND_PORT: String(this.options.gatewayPort),
       MESH_GATEWAY_ROUTES: JSON.stringify(this.options.topology.gateway.routes),
+      ...GATEWAY_HOLD_ENV,
     });
     await Promise.all([...[...this.instances.values()].map((i) => this.startInstance(i)), this.gateway.start()]);
     await this.waitForSync();
+    // Until now the gateway answered 503 "starting": open it only once every endpoint is ready.
+    await openGateway(this.gateway);
     await this.tellDashboard();
     this.readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (this.options.stateFile) writeState(this.options.stateFile, this.state());
