@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { tempWorldDir } from '../../world/world';
+import { Sidecar } from '../../mesh/sidecar/sidecar';
+import { STARTING_BODY } from '../../mesh/sidecar/starting-gate';
 import { json, ORDER } from '../support/http';
 
 /** The compiled CLI (`npm start` runs `node dist/cli/meshlab.js start`); tests run from dist/test/world. */
@@ -97,4 +99,54 @@ describe('`npm start`: the gateway does not answer for the mesh before the world
       clearTimeout(force);
     }
   }, 120000);
+});
+
+describe('the starting gate of an in-process gateway (orders known, none of its endpoints registered yet)', () => {
+  const gateways: Sidecar[] = [];
+  afterEach(async () => {
+    await Promise.all(gateways.splice(0).map((g) => g.stop(0)));
+  });
+
+  async function gateway(holdUntilOpen: boolean): Promise<Sidecar> {
+    const g = new Sidecar({
+      role: 'gateway',
+      service: 'istio-ingressgateway',
+      version: 'v1',
+      instance: 'gateway',
+      labels: {},
+      host: '127.0.0.1',
+      ports: { inbound: 0, outbound: 0, admin: 0 },
+      controlPlaneUrl: 'http://127.0.0.1:9',
+      gatewayRoutes: [{ prefix: '/orders', service: 'orders' }],
+      holdUntilOpen,
+    });
+    (g.accessLog as unknown as { fd: number }).fd = -1;
+    gateways.push(g);
+    await g.start();
+    // A snapshot that knows orders but none of its endpoints is ready yet: the start-up moment.
+    g.applySnapshot({ version: 1, endpoints: { orders: [] }, resources: [] });
+    return g;
+  }
+
+  const get = async (g: Sidecar, method = 'GET'): Promise<Seen> => {
+    const res = await fetch(`http://127.0.0.1:${g.ports.outbound}/orders`, { method, body: method === 'POST' ? JSON.stringify(ORDER) : undefined, headers: method === 'POST' ? { 'content-type': 'application/json' } : undefined });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  };
+
+  test('held: 3 of 3 requests (GET and POST with a body) get 503 starting with retry-after 1; once opened the same request reaches the router (here: no healthy upstream)', async () => {
+    const g = await gateway(true);
+    const held = [await get(g), await get(g, 'POST'), await get(g)];
+    expect(held).toEqual([0, 1, 2].map(() => ({ status: 503, retryAfter: '1', body: STARTING_BODY })));
+    expect(g.accessLog.entries(10)).toEqual([]); // the gate answered, not the mesh
+    g.gate.openGate();
+    const open = await get(g);
+    expect({ status: open.status, retryAfter: open.retryAfter }).toEqual({ status: 503, retryAfter: null });
+    expect(open.body).toMatch(/no healthy upstream/);
+  });
+
+  test('not held (compose, where depends_on orders the start): the router answers from the first request', async () => {
+    const g = await gateway(false);
+    expect(g.gate.open).toBe(true);
+    expect((await get(g)).body).toMatch(/no healthy upstream/);
+  });
 });
