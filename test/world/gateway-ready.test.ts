@@ -73,6 +73,8 @@ describe('`npm start`: the gateway does not answer for the mesh before the world
         try {
           res = await fetch(`http://127.0.0.1:${port}/orders`);
         } catch (err) {
+          // The world failed to start (its error is printed once every process stopped): say what it said.
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
           throw new Error(`the gateway stopped answering before ready (${(err as Error).message}); meshlab start said:\n${out}`);
         }
         before.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() });
