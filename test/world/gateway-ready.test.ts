@@ -74,11 +74,15 @@ describe('`npm start`: the gateway does not answer for the mesh before the world
           res = await fetch(`http://127.0.0.1:${port}/orders`);
         } catch (err) {
           // The world failed to start (its error is printed once every process stopped): say what it said.
-          await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
+          let wait: NodeJS.Timeout | undefined;
+          await Promise.race([exited, new Promise((r) => (wait = setTimeout(r, 10000)))]);
+          clearTimeout(wait);
           throw new Error(`the gateway stopped answering before ready (${(err as Error).message}); meshlab start said:\n${out}`);
         }
         before.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() });
-        await Promise.race([new Promise((r) => setTimeout(r, 20)), readyPrinted]);
+        let pace: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise((r) => (pace = setTimeout(r, 20))), readyPrinted]);
+        clearTimeout(pace);
       }
       const starting = before.filter((s) => s.status === 503 && s.retryAfter !== null && /starting/.test(s.body));
       const answeredForTheMesh = before.filter((s) => !starting.includes(s));
