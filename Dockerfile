@@ -3,7 +3,8 @@
 # chaos-init); compose.yaml picks the entry module with `command`. Multi-arch: the node base image
 # is published for amd64 and arm64, and better-sqlite3 compiles for the build platform when no
 # prebuilt binary is available.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 24, an LTS line (package.json engines: >=22; CI runs the suite on Node 24 too). Pinned by tag.
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ── toolchain: python3/make/g++ for better-sqlite3's native build ─────────────────────────────
 FROM ${NODE_IMAGE} AS toolchain
@@ -37,8 +38,10 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
-# The control plane loads the default Istio config from config/default on its first start.
+# The control plane loads the default Istio config from config/default on its first start, and
+# serves the dashboard's files from dashboard/ beside dist/ (mesh/control-plane/dashboard/static.ts).
 COPY config config
+COPY dashboard dashboard
 # Named volumes mounted at /data start out with this directory's owner: the unprivileged node user.
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -8,4 +8,6 @@ module.exports = {
   testTimeout: 60000,
   // World tests start real processes; two workers keep a 2-core machine responsive.
   maxWorkers: 2,
+  // Says first which tests this machine skips for a missing Debian tool or broker, and how to install them.
+  globalSetup: '<rootDir>/dist/test/support/global-setup.js',
 };

@@ -5,7 +5,7 @@
  */
 import YAML from 'yaml';
 import { DEFAULT_TOPOLOGY, type Topology } from './topology';
-import { CONTAINER, INFRA_PORTS, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, edgesOf, podsOf, type ComposePod } from './compose-layout';
+import { CONTAINER, INFRA_PORTS, IMAGE_BUILDER, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, edgesOf, podsOf, publishedPort, type ComposePod } from './compose-layout';
 
 /** Pinned third-party images (multi-arch: amd64 and arm64). */
 export const IMAGES = {
@@ -18,6 +18,8 @@ export const IMAGES = {
 } as const;
 
 export const COMPOSE_FILE = 'compose.yaml';
+/** The Grafana provisioning folders deploy/grafana/provisioning provides, each mounted on its own. */
+export const GRAFANA_PROVISIONING = ['datasources', 'dashboards'] as const;
 export const PROMETHEUS_FILE = 'deploy/prometheus/prometheus.yml';
 
 const GENERATED_NOTE = (what: string): string =>
@@ -43,13 +45,19 @@ function sidecarProbe(requireApp: boolean): string[] {
 
 const healthy = { condition: 'service_healthy' };
 
-function nodeService(entry: string, extra: Service): Service {
-  return {
-    image: NODE_IMAGE,
-    build: { context: '.', dockerfile: 'Dockerfile' },
-    command: ['node', `dist/${entry}`],
-    ...extra,
-  };
+/**
+ * A Node part of the world, running NODE_IMAGE. Only IMAGE_BUILDER builds it, with `pull_policy: build`
+ * (rebuilt at every `up`, so a change is never run from a stale image; the layer cache makes an
+ * unchanged tree a no-op). The others name the image with `pull_policy: never`: compose builds before
+ * it creates any container, and neither `up` nor `pull` asks a registry for a local tag. Thirteen
+ * services building one tag would export it concurrently under `buildx bake` and fail with "image
+ * already exists" on the containerd image store.
+ */
+function nodeService(name: string, entry: string, extra: Service): Service {
+  const image = name === IMAGE_BUILDER
+    ? { image: NODE_IMAGE, build: { context: '.', dockerfile: 'Dockerfile' }, pull_policy: 'build' }
+    : { image: NODE_IMAGE, pull_policy: 'never' };
+  return { ...image, command: ['node', `dist/${entry}`], ...extra };
 }
 
 function otel(service: string): Record<string, string> {
@@ -73,7 +81,7 @@ function meshEnv(): Record<string, string> {
 
 function appService(pod: ComposePod): Service {
   const { spec } = pod;
-  return nodeService(spec.service.entry, {
+  return nodeService(pod.app, spec.service.entry, {
     environment: {
       SERVICE_NAME: spec.service.name,
       SERVICE_VERSION: spec.version,
@@ -97,7 +105,7 @@ function appService(pod: ComposePod): Service {
 
 function sidecarService(pod: ComposePod): Service {
   const { spec } = pod;
-  return nodeService('mesh/sidecar/main.js', {
+  return nodeService(pod.sidecar, 'mesh/sidecar/main.js', {
     network_mode: `service:${pod.app}`,
     environment: {
       ...meshEnv(),
@@ -147,21 +155,21 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
   };
   services[CONTAINER.rabbitmq] = {
     image: IMAGES.rabbitmq,
-    ports: [`127.0.0.1:${INFRA_PORTS.rabbitmqUi}:${INFRA_PORTS.rabbitmqUi}`],
+    ports: [publishedPort('rabbitmqUi')],
     healthcheck: health(['CMD', 'rabbitmq-diagnostics', '-q', 'ping'], { interval: '5s', timeout: '20s', retries: 30, start_period: '20s' }),
   };
   services[CONTAINER.toxiproxy] = {
     image: IMAGES.toxiproxy,
-    ports: [`127.0.0.1:${INFRA_PORTS.toxiproxyApi}:${INFRA_PORTS.toxiproxyApi}`],
+    ports: [publishedPort('toxiproxyApi')],
     // The image is FROM scratch: its own CLI is the only probe there is.
     healthcheck: health(['CMD', '/toxiproxy-cli', 'list']),
   };
   services[CONTAINER.jaeger] = {
     image: IMAGES.jaeger,
-    ports: [`127.0.0.1:${INFRA_PORTS.jaegerUi}:${INFRA_PORTS.jaegerUi}`],
+    ports: [publishedPort('jaegerUi')],
     healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:13133/status']),
   };
-  services[CONTAINER.controlPlane] = nodeService('mesh/control-plane/main.js', {
+  services[CONTAINER.controlPlane] = nodeService(CONTAINER.controlPlane, 'mesh/control-plane/main.js', {
     environment: {
       MESH_HOST: '0.0.0.0',
       CP_PORT: String(INFRA_PORTS.controlPlane),
@@ -169,10 +177,10 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       MESH_SERVICES: topology.services.map((s) => s.name).join(','),
     },
     volumes: ['control-plane-data:/data'],
-    ports: [`127.0.0.1:${INFRA_PORTS.controlPlane}:${INFRA_PORTS.controlPlane}`],
+    ports: [publishedPort('controlPlane')],
     healthcheck: health(nodeProbe(`http://127.0.0.1:${INFRA_PORTS.controlPlane}/healthz`)),
   });
-  services[CONTAINER.chaosInit] = nodeService('world/compose-init.js', {
+  services[CONTAINER.chaosInit] = nodeService(CONTAINER.chaosInit, 'world/compose-init.js', {
     // One-shot: creates every edge proxy in Toxiproxy and tells the control plane. Safe to re-run.
     environment: {
       TOXIPROXY_URL: `http://${CONTAINER.toxiproxy}:${INFRA_PORTS.toxiproxyApi}`,
@@ -184,7 +192,7 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
     services[pod.app] = appService(pod);
     services[pod.sidecar] = sidecarService(pod);
   }
-  services[CONTAINER.gateway] = nodeService('mesh/sidecar/main.js', {
+  services[CONTAINER.gateway] = nodeService(CONTAINER.gateway, 'mesh/sidecar/main.js', {
     environment: {
       ...meshEnv(),
       MESH_ROLE: 'gateway',
@@ -195,7 +203,7 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       MESH_GATEWAY_ROUTES: JSON.stringify(topology.gateway.routes),
       ...otel(GATEWAY_SERVICE),
     },
-    ports: [`127.0.0.1:${INFRA_PORTS.gateway}:${INFRA_PORTS.gateway}`, `127.0.0.1:${HOST_ADMIN_PORT_BASE}:${POD_PORTS.admin}`],
+    ports: [publishedPort('gateway'), `127.0.0.1:${HOST_ADMIN_PORT_BASE}:${POD_PORTS.admin}`],
     labels: { 'meshlab.role': 'gateway', 'meshlab.instance': 'gateway' },
     healthcheck: health(sidecarProbe(false)),
     depends_on: {
@@ -207,7 +215,7 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
   services[CONTAINER.prometheus] = {
     image: IMAGES.prometheus,
     volumes: [`./${PROMETHEUS_FILE}:/etc/prometheus/prometheus.yml:ro`],
-    ports: [`127.0.0.1:${INFRA_PORTS.prometheus}:${INFRA_PORTS.prometheus}`],
+    ports: [publishedPort('prometheus')],
     healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${INFRA_PORTS.prometheus}/-/ready`]),
   };
   services[CONTAINER.grafana] = {
@@ -217,8 +225,9 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
       GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: '/var/lib/grafana/dashboards/meshlab.json',
     },
-    volumes: ['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro'],
-    ports: [`127.0.0.1:${INFRA_PORTS.grafana}:${INFRA_PORTS.grafana}`],
+    // Only the provisioning folders we provide: a mount over /etc/grafana/provisioning would hide the image's others (alerting, plugins).
+    volumes: [...GRAFANA_PROVISIONING.map((d) => `./deploy/grafana/provisioning/${d}:/etc/grafana/provisioning/${d}:ro`), './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro'],
+    ports: [publishedPort('grafana')],
     healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${INFRA_PORTS.grafana}/api/health`], { start_period: '10s' }),
     depends_on: { [CONTAINER.prometheus]: healthy },
   };

@@ -35,6 +35,39 @@ export const INFRA_PORTS = {
   jaegerOtlpGrpc: 4317,
 } as const;
 
+/**
+ * Host ports (127.0.0.1) of the infrastructure: each set by a variable whose default is the
+ * container's own port, written `${VAR:-default}` in compose.yaml. The gateway (8080), the control
+ * plane (15010) and the chaos API (8474) are the embedded world's ports too: running `npm start` and
+ * `docker compose up` side by side needs e.g. `MESHLAB_GATEWAY_PORT=18080` for one of them.
+ */
+export const HOST_PORTS = {
+  gateway: { variable: 'MESHLAB_GATEWAY_PORT', port: INFRA_PORTS.gateway },
+  controlPlane: { variable: 'MESHLAB_CP_PORT', port: INFRA_PORTS.controlPlane },
+  toxiproxyApi: { variable: 'MESHLAB_TOXIPROXY_PORT', port: INFRA_PORTS.toxiproxyApi },
+  rabbitmqUi: { variable: 'MESHLAB_RABBITMQ_UI_PORT', port: INFRA_PORTS.rabbitmqUi },
+  prometheus: { variable: 'MESHLAB_PROMETHEUS_PORT', port: INFRA_PORTS.prometheus },
+  grafana: { variable: 'MESHLAB_GRAFANA_PORT', port: INFRA_PORTS.grafana },
+  jaegerUi: { variable: 'MESHLAB_JAEGER_PORT', port: INFRA_PORTS.jaegerUi },
+} as const;
+export type HostPortName = keyof typeof HOST_PORTS;
+
+/** A `ports:` entry publishing a container port on 127.0.0.1 at the variable's port (compose interpolates it). */
+export function publishedPort(name: HostPortName): string {
+  const { variable, port } = HOST_PORTS[name];
+  return `127.0.0.1:\${${variable}:-${port}}:${INFRA_PORTS[name]}`;
+}
+
+/** The host port compose published, as compose resolved it from the same environment (the compose target reads this). */
+export function hostPort(name: HostPortName, env: NodeJS.ProcessEnv = process.env): number {
+  const { variable, port } = HOST_PORTS[name];
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return port;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${variable} must be a port number 1-65535, got "${raw}"`);
+  return n;
+}
+
 /** First Toxiproxy listen port inside the toxiproxy container; edges take consecutive ports. */
 export const EDGE_PORT_BASE = 21000;
 /** Host ports (127.0.0.1) for sidecar admin listeners: gateway at the base, instance i at base+1+i. */
@@ -56,6 +89,12 @@ export const CONTAINER = {
 
 /** The image every Node part runs (built from the one Dockerfile). */
 export const NODE_IMAGE = 'meshlab-node:0.1.0';
+
+/**
+ * The one service that builds NODE_IMAGE (`build:` + `pull_policy: build`); every other Node part
+ * only names the image. The control plane: sidecars, the gateway and chaos-init depend on it.
+ */
+export const IMAGE_BUILDER = CONTAINER.controlPlane;
 
 /** One mesh edge through Toxiproxy in the compose world. */
 export interface ComposeEdge {

@@ -8,7 +8,7 @@
 import * as compose from 'docker-compose';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { formatMessages } from '../mesh/config/messages';
-import { CONTAINER, INFRA_PORTS, HOST_ADMIN_PORT_BASE, POD_PORTS, podsOf, type ComposePod } from './compose-layout';
+import { CONTAINER, HOST_ADMIN_PORT_BASE, INFRA_PORTS, POD_PORTS, hostPort, podsOf, type ComposePod } from './compose-layout';
 import { initEdges } from './compose-init';
 import type { InstanceInfo, ProcessInfo, WorldState } from './state';
 import { DEFAULT_TOPOLOGY, type Topology } from './topology';
@@ -66,7 +66,7 @@ export class ComposeWorld implements WorldHandle {
   readonly topology: Topology;
   readonly pods: ComposePod[];
   readonly busKind: string;
-  readonly gateway = { ports: { outbound: INFRA_PORTS.gateway, admin: HOST_ADMIN_PORT_BASE } };
+  readonly gateway = { ports: { outbound: hostPort('gateway'), admin: HOST_ADMIN_PORT_BASE } };
   private readonly running = new Set<string>();
   private readonly startedAt = new Date();
 
@@ -91,15 +91,15 @@ export class ComposeWorld implements WorldHandle {
   }
 
   get controlPlaneUrl(): string {
-    return this.options.controlPlaneUrl ?? `http://${this.host}:${INFRA_PORTS.controlPlane}`;
+    return this.options.controlPlaneUrl ?? `http://${this.host}:${hostPort('controlPlane')}`;
   }
 
   get gatewayUrl(): string {
-    return `http://${this.host}:${INFRA_PORTS.gateway}`;
+    return `http://${this.host}:${hostPort('gateway')}`;
   }
 
   get chaosUrl(): string {
-    return `http://${this.host}:${INFRA_PORTS.toxiproxyApi}`;
+    return `http://${this.host}:${hostPort('toxiproxyApi')}`;
   }
 
   /** Re-reads which containers are running (`docker compose ps`). */
@@ -128,7 +128,8 @@ export class ComposeWorld implements WorldHandle {
    */
   async restartInstance(id: string): Promise<void> {
     const pod = this.pod(id);
-    await this.compose('up', ['-d', '--wait', pod.app, pod.sidecar]);
+    // --no-build: the control plane's `pull_policy: build` would otherwise rebuild the image mid-lab.
+    await this.compose('up', ['-d', '--wait', '--no-build', pod.app, pod.sidecar]);
     this.running.add(pod.app);
     this.running.add(pod.sidecar);
     await this.waitForSync();
@@ -141,7 +142,7 @@ export class ComposeWorld implements WorldHandle {
 
   /** Starts the control plane again and re-registers the edges it forgot (they live in its memory). */
   async startControlPlane(): Promise<void> {
-    await this.compose('up', ['-d', '--wait', CONTAINER.controlPlane]);
+    await this.compose('up', ['-d', '--wait', '--no-build', CONTAINER.controlPlane]);
     await initEdges({ toxiproxyUrl: this.chaosUrl, controlPlaneUrl: this.controlPlaneUrl, topology: this.topology });
     await this.waitForSync();
   }
@@ -206,9 +207,9 @@ export class ComposeWorld implements WorldHandle {
       };
     });
     const processes = [
-      proc(CONTAINER.controlPlane, 'control-plane', { http: INFRA_PORTS.controlPlane }, true),
-      proc(CONTAINER.toxiproxy, 'chaos', { http: INFRA_PORTS.toxiproxyApi }, true),
-      proc(CONTAINER.gateway, 'gateway', { outbound: INFRA_PORTS.gateway, admin: HOST_ADMIN_PORT_BASE }, true),
+      proc(CONTAINER.controlPlane, 'control-plane', { http: hostPort('controlPlane') }, true),
+      proc(CONTAINER.toxiproxy, 'chaos', { http: hostPort('toxiproxyApi') }, true),
+      proc(CONTAINER.gateway, 'gateway', { outbound: hostPort('gateway'), admin: HOST_ADMIN_PORT_BASE }, true),
       ...instances.flatMap((i) => [i.app, i.sidecar]),
     ];
     return {

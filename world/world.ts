@@ -10,6 +10,7 @@ import { ChaosClient } from '../chaos/client';
 import { ensureEdgeProxies, postEdges, type Edge } from './edges';
 import { WorldCredentials } from './credentials';
 import { operatorHeaders } from '../lib/cp-auth';
+import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -163,9 +164,12 @@ export class World {
       MESH_OUTBOUND_PORT: String(this.options.gatewayPort),
       MESH_GATEWAY_ROUTES: JSON.stringify(this.options.topology.gateway.routes),
       MESH_TOKEN_FILE: this.credentials.issue('gateway', 'istio-ingressgateway', 'gateway'),
+      ...GATEWAY_HOLD_ENV,
     });
     await Promise.all([...[...this.instances.values()].map((i) => this.startInstance(i)), this.gateway.start()]);
     await this.waitForSync();
+    // Until now the gateway answered 503 "starting": open it only once every endpoint is ready.
+    await openGateway(this.gateway);
     await this.tellDashboard();
     this.readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (this.options.stateFile) writeState(this.options.stateFile, this.state());

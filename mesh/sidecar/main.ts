@@ -21,10 +21,15 @@ async function main(): Promise<void> {
     pathNormalization: parsePathNormalization(process.env.MESH_PATH_NORMALIZATION, 'MESH_PATH_NORMALIZATION'),
     token: tokenFileReader(process.env.MESH_TOKEN_FILE),
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
+    holdUntilOpen: process.env.MESH_GATEWAY_HOLD === '1',
   });
   await sidecar.start();
   process.on('message', (msg: { type?: string; port?: number }) => {
     if (msg?.type === 'app' && typeof msg.port === 'number') sidecar.setAppPort(msg.port);
+    if (msg?.type === 'open') {
+      sidecar.gate.openGate();
+      process.send?.({ type: 'opened' });
+    }
   });
   onShutdown(() => sidecar.stop());
   reportReady(`${role} ${sidecar.config.instance}`, sidecar.ports);

@@ -20,6 +20,7 @@ import { spiffeId } from '../security/identity';
 import { controlPlaneSigner, firstCertificate } from './workload-identity';
 import { RefusalLog } from './refusal-log';
 import type { PathNormalization } from '../path-normalization';
+import { StartingGate } from './starting-gate';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -36,6 +37,8 @@ export interface SidecarConfig {
   appPort?: number;
   /** Gateway only: path prefix → service. */
   gatewayRoutes?: { prefix: string; service: string }[];
+  /** Gateway only: answer 503 "starting" until `gate.openGate()` (the launcher opens it once the world is ready). */
+  holdUntilOpen?: boolean;
   /** How often the app's /healthz is probed. */
   healthIntervalMs?: number;
   /**
@@ -87,8 +90,11 @@ export class Sidecar {
   private mtlsServer?: MtlsServer;
   private security: CompiledSecurity;
   private readonly refusals = new RefusalLog();
+  /** Open unless a held gateway (see starting-gate.ts). */
+  readonly gate: StartingGate;
 
   constructor(readonly config: SidecarConfig) {
+    this.gate = new StartingGate(config.role === 'gateway' && !!config.holdUntilOpen);
     this.stats = new MeshStats({ service: config.service, version: config.version });
     this.identity = spiffeId(config.service);
     if (config.mtls) {
@@ -118,7 +124,7 @@ export class Sidecar {
     const identity = this.certs ? this.identity : undefined;
     const pathNormalization = config.pathNormalization;
     this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity, pathNormalization });
-    this.outbound = await listen('outbound', config.host, config.ports.outbound, this.outboundHcm.handle);
+    this.outbound = await listen('outbound', config.host, config.ports.outbound, this.gate.open ? this.outboundHcm.handle : this.gate.wrap(this.outboundHcm.handle));
     this.ports.outbound = this.outbound.port;
     if (config.role === 'sidecar') {
       this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity, pathNormalization,

@@ -4,15 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import Ajv2019 from 'ajv/dist/2019';
-import { composeDocument, composeScrapeTargets, composeYaml, IMAGES, prometheusYaml } from '../../world/compose-generate';
+import { composeDocument, composeScrapeTargets, composeYaml, GRAFANA_PROVISIONING, IMAGES, prometheusYaml } from '../../world/compose-generate';
 import { staleFiles } from '../../world/compose-generate-main';
-import { edgesOf, podsOf, POD_PORTS } from '../../world/compose-layout';
+import { edgesOf, hostPort, HOST_PORTS, IMAGE_BUILDER, INFRA_PORTS, NODE_IMAGE, podsOf, POD_PORTS } from '../../world/compose-layout';
 import { DEFAULT_TOPOLOGY, instancesOf, withInstances } from '../../world/topology';
+import { ASSET_DIR } from '../../mesh/control-plane/dashboard/static';
+import { filesUnder, interpolate, isExcluded, parseDockerfile, parseDockerignore } from './docker-context';
 import { ROOT, hasComposePlugin, itWithBinary } from './helpers';
 
 type Service = {
   image?: string;
-  build?: unknown;
+  build?: { context: string; dockerfile: string };
+  pull_policy?: string;
+  volumes?: string[];
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
@@ -117,7 +121,7 @@ describe('compose.yaml and prometheus.yml are generated from world/topology.ts',
       if (s.build) expect(s.image).toBe('meshlab-node:0.1.0');
     }
     expect(IMAGES.kafka).toMatch(/^apache\/kafka:3\.9\./);
-    expect(Object.values(services).filter((s) => s.build)).toHaveLength(2 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1); // cp, chaos-init, pods, gateway
+    expect(Object.values(services).filter((s) => s.image === NODE_IMAGE)).toHaveLength(2 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1); // cp, chaos-init, pods, gateway
   });
 
   it('Kafka runs as Apache\'s single-node KRaft example with replication factors 1', () => {
@@ -148,7 +152,8 @@ describe('compose.yaml and prometheus.yml are generated from world/topology.ts',
 
   it('is valid against the Compose spec JSON schema (and the schema does catch mistakes)', () => {
     const validate = validator();
-    const parsed = YAML.parse(fs.readFileSync(path.join(ROOT, 'compose.yaml'), 'utf8')) as { services: Record<string, Service & Record<string, unknown>> };
+    // Compose interpolates `${VAR:-default}` before it validates; so does this check.
+    const parsed = YAML.parse(interpolate(fs.readFileSync(path.join(ROOT, 'compose.yaml'), 'utf8'))) as { services: Record<string, Service & Record<string, unknown>> };
     expect(validate(parsed) ? [] : validate.errors).toEqual([]);
     parsed.services.kafka.healthcheck = { ...parsed.services.kafka.healthcheck!, retries: 'many' } as never;
     parsed.services['orders-v1-0'].depends_on = { kafka: { condition: 'service_up' } };
@@ -185,16 +190,107 @@ describe('compose.yaml and prometheus.yml are generated from world/topology.ts',
   });
 });
 
+describe('a first `docker compose up` on a real Docker host (checked statically on the generator output)', () => {
+  const stages = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  const ignoreText = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8');
+
+  it('one service builds the Node image, with pull_policy: build; the other 12 only name it, with pull_policy: never', () => {
+    const builders = Object.entries(services).filter(([, s]) => s.build).map(([n]) => n);
+    expect(builders).toEqual([IMAGE_BUILDER]);
+    const builder = services[IMAGE_BUILDER];
+    expect(builder).toMatchObject({ image: NODE_IMAGE, pull_policy: 'build', build: { context: '.', dockerfile: 'Dockerfile' } });
+    const users = Object.entries(services).filter(([n, s]) => s.image === NODE_IMAGE && n !== IMAGE_BUILDER);
+    expect(users).toHaveLength(1 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1); // chaos-init, pods, gateway
+    for (const [name, s] of users) expect({ name, build: s.build, pull_policy: s.pull_policy }).toEqual({ name, build: undefined, pull_policy: 'never' });
+    // A changed topology keeps the property: a sixth instance adds two services, no builder.
+    const bigger = composeDocument(withInstances(DEFAULT_TOPOLOGY, 'payments', { v1: 3, v2: 1 })) as { services: Record<string, Service> };
+    expect(Object.entries(bigger.services).filter(([, s]) => s.build).map(([n]) => n)).toEqual([IMAGE_BUILDER]);
+  });
+
+  it('the dashboard is in the image: every dashboard/ file is in the build context and lands in /app/dashboard, where the control plane reads it', () => {
+    const runtime = stages[stages.length - 1];
+    expect(runtime.name).toBe('runtime');
+    // The control plane resolves its asset folder relative to its compiled module: dashboard/ beside dist/.
+    const distCopy = runtime.copies.find((c) => c.from && c.sources.some((src) => src.endsWith('/dist')));
+    expect(distCopy?.dest).toBe(`${runtime.workdir}/dist`);
+    const assetRel = path.relative(ROOT, ASSET_DIR);
+    expect(assetRel).toBe('dashboard');
+    const inImage = path.posix.join(path.posix.dirname(distCopy!.dest), assetRel);
+    const copy = runtime.copies.find((c) => !c.from && c.dest === inImage);
+    expect({ dest: inImage, sources: copy?.sources }).toEqual({ dest: '/app/dashboard', sources: [assetRel] });
+
+    const files = filesUnder(ROOT, assetRel);
+    expect(files).toEqual(expect.arrayContaining(['dashboard/index.html', 'dashboard/app.js', 'dashboard/style.css']));
+    const rules = parseDockerignore(ignoreText);
+    expect(files.filter((f) => isExcluded(rules, f))).toEqual([]);
+    // The check can fail: the former .dockerignore line `dashboard` leaves every one of these files out.
+    expect(files.filter((f) => isExcluded(parseDockerignore(`${ignoreText}\ndashboard\n`), f))).toEqual(files);
+    expect(isExcluded(parseDockerignore('**/*.html\n'), 'dashboard/index.html')).toBe(true);
+    expect(isExcluded(parseDockerignore('dashboard\n!dashboard/index.html\n'), 'dashboard/index.html')).toBe(false);
+  });
+
+  it('Grafana mounts only provisioning/datasources and provisioning/dashboards: no mount hides the image\'s other provisioning folders', () => {
+    const mounts = (services.grafana.volumes ?? []).map((v) => {
+      const [src, target] = v.split(':');
+      return { src, target };
+    });
+    const provisioning = '/etc/grafana/provisioning';
+    // A bind mount over the folder itself (or a parent) replaces the image's alerting/ and plugins/ folders.
+    expect(mounts.filter((m) => provisioning === m.target || provisioning.startsWith(`${m.target}/`))).toEqual([]);
+    const under = mounts.filter((m) => m.target.startsWith(`${provisioning}/`));
+    expect(under.map((m) => m.target).sort()).toEqual(GRAFANA_PROVISIONING.map((d) => `${provisioning}/${d}`).sort());
+    for (const m of under) {
+      const folder = path.basename(m.target);
+      expect(m.src).toBe(`./deploy/grafana/provisioning/${folder}`);
+      expect(filesUnder(ROOT, m.src.slice(2)).length).toBeGreaterThan(0);
+    }
+    // Every folder the repository provides is mounted, so none is silently left out.
+    const provided = fs.readdirSync(path.join(ROOT, 'deploy/grafana/provisioning'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    expect(provided.sort()).toEqual([...GRAFANA_PROVISIONING].sort());
+  });
+
+  it('every infrastructure host port is a variable defaulting to today\'s port, all distinct; the compose target reads the same variables', () => {
+    const published = Object.values(services).flatMap((s) => s.ports ?? []);
+    for (const [name, { variable, port }] of Object.entries(HOST_PORTS)) {
+      const entry = `127.0.0.1:\${${variable}:-${port}}:${INFRA_PORTS[name as keyof typeof INFRA_PORTS]}`;
+      expect({ name, found: published.filter((p) => p === entry).length }).toEqual({ name, found: 1 });
+      expect(port).toBe(INFRA_PORTS[name as keyof typeof INFRA_PORTS]);
+    }
+    expect(Object.values(HOST_PORTS).map((p) => p.port)).toEqual([8080, 15010, 8474, 15672, 9090, 3000, 16686]);
+    expect(new Set(Object.values(HOST_PORTS).map((p) => p.variable)).size).toBe(Object.keys(HOST_PORTS).length);
+    // Every published port is on 127.0.0.1: the variables' ports, the fixed per-pod admin/inbound ports.
+    for (const p of published) expect(p).toMatch(/^127\.0\.0\.1:(\$\{MESHLAB_[A-Z_]+_PORT:-\d+\}|\d+):\d+$/);
+    expect(hostPort('gateway', {})).toBe(8080);
+    expect(hostPort('gateway', { MESHLAB_GATEWAY_PORT: '18080' })).toBe(18080);
+    expect(() => hostPort('controlPlane', { MESHLAB_CP_PORT: 'x' })).toThrow('MESHLAB_CP_PORT must be a port number 1-65535, got "x"');
+  });
+
+  itWithBinary('docker-compose', 'docker-compose')('`docker-compose config` resolves the port defaults and an override, and accepts pull_policy', () => {
+    const run = (env: Record<string, string>): { services: Record<string, Service> } =>
+      YAML.parse(execFileSync('docker-compose', ['-f', 'compose.yaml', 'config'], { cwd: ROOT, encoding: 'utf8', timeout: 30000, env: { ...process.env, ...env } })) as { services: Record<string, Service> };
+    const published = (doc: { services: Record<string, Service> }, svc: string): string[] => (doc.services[svc].ports ?? []).map((p) => String(typeof p === 'object' ? `${(p as { host_ip?: string }).host_ip}:${(p as { published: number }).published}:${(p as { target: number }).target}` : p));
+    const clean = Object.fromEntries(Object.values(HOST_PORTS).map((p) => [p.variable, '']));
+    const defaults = run(clean);
+    expect(published(defaults, 'gateway')).toEqual(expect.arrayContaining([expect.stringMatching(/^127\.0\.0\.1:8080:8080(\/tcp)?$/)]));
+    expect(published(defaults, 'control-plane')).toEqual([expect.stringMatching(/^127\.0\.0\.1:15010:15010(\/tcp)?$/)]);
+    expect(defaults.services[IMAGE_BUILDER].pull_policy).toBe('build');
+    const moved = run({ ...clean, MESHLAB_GATEWAY_PORT: '18080', MESHLAB_CP_PORT: '25010' });
+    expect(published(moved, 'gateway')).toEqual(expect.arrayContaining([expect.stringMatching(/^127\.0\.0\.1:18080:8080(\/tcp)?$/)]));
+    expect(published(moved, 'control-plane')).toEqual([expect.stringMatching(/^127\.0\.0\.1:25010:15010(\/tcp)?$/)]);
+  });
+});
+
 describe('Dockerfile', () => {
   const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-  const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignore = parseDockerignore(fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'));
 
   it('copies only sources that exist and are in the build context', () => {
-    const copies = [...text.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1].trim().split(/\s+/).filter((t) => !t.startsWith('--')).slice(0, -1)).flat();
+    const copies = parseDockerfile(text).flatMap((st) => st.copies.filter((c) => !c.from).flatMap((c) => c.sources));
     expect(copies.length).toBeGreaterThan(5);
     for (const src of copies) {
       expect({ src, exists: fs.existsSync(path.join(ROOT, src)) }).toEqual({ src, exists: true });
-      expect({ src, ignored: ignore.some((p) => src === p || src.startsWith(`${p}/`)) }).toEqual({ src, ignored: false });
+      const files = fs.statSync(path.join(ROOT, src)).isDirectory() ? filesUnder(ROOT, src) : [src];
+      expect({ src, ignored: files.filter((f) => isExcluded(ignore, f)) }).toEqual({ src, ignored: [] });
     }
   });
 
@@ -208,10 +304,18 @@ describe('Dockerfile', () => {
     expect(text).toMatch(/^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-bookworm-slim$/m);
   });
 
+  it('the image runs Node 24, an LTS line package.json\'s engines (>=22) admits', () => {
+    const base = /^ARG NODE_IMAGE=node:(\d+)\.(\d+)\.(\d+)-bookworm-slim$/m.exec(text);
+    expect(base?.[1]).toBe('24');
+    const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines).toBe('>=22');
+    expect(Number(base![1])).toBeGreaterThanOrEqual(Number(/^>=(\d+)$/.exec(engines)![1]));
+  });
+
   it('the image compiles every entry module compose.yaml runs', () => {
     const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/tsconfig.docker.json'), 'utf8')) as { include: string[] };
     const dirs = tsconfig.include.map((p) => p.replace(/^\.\.\//, ''));
-    const entries = new Set(Object.values(services).filter((s) => s.build).map((s) => s.command![1].replace(/^dist\//, '')));
+    const entries = new Set(Object.values(services).filter((s) => s.image === NODE_IMAGE).map((s) => s.command![1].replace(/^dist\//, '')));
     for (const entry of entries) {
       expect({ entry, compiled: dirs.includes(entry.split('/')[0]) }).toEqual({ entry, compiled: true });
       expect(fs.existsSync(path.join(ROOT, entry.replace(/\.js$/, '.ts')))).toBe(true);

@@ -2,11 +2,13 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { APT_COMMAND } from '../support/tools';
 
 /** The repository root (tests run from dist/test/compose). */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 
-export const APT_LINE = 'apt-get update && apt-get install -y --no-install-recommends docker-compose prometheus';
+/** The one command that installs every Debian tool the tests use (test/support/tools.ts). */
+export const APT_LINE = APT_COMMAND;
 
 /** Absolute path of an executable on $PATH, or undefined. */
 export function which(name: string): string | undefined {

@@ -143,11 +143,27 @@ describe('ComposeWorld (the scenario target) with a fake docker CLI', () => {
     const calls = fs.readFileSync(logFile, 'utf8').trim().split('\n');
     expect(calls[0]).toBe('compose ps --format json --status running');
     expect(calls[1]).toBe('compose kill -s SIGKILL payments-v1-0-sidecar payments-v1-0');
-    expect(calls[2]).toBe('compose up -d --wait payments-v1-0 payments-v1-0-sidecar');
+    expect(calls[2]).toBe('compose up -d --wait --no-build payments-v1-0 payments-v1-0-sidecar'); // no rebuild of the image mid-lab
     expect(calls[3]).toMatch(/^compose exec -T orders-v1-0 node -e fetch\('http:\/\/127\.0\.0\.1:9901\/lab\/sick',\{method:'POST'/);
     expect(calls[3]).toContain('"error_rate\\":0.5');
     expect(() => world.lab('nope')).toThrow(/no instance "nope" in the compose world; instances: orders-v1-0, payments-v1-0/);
   }, 20000);
+
+  it('reaches the ports compose published from the same MESHLAB_*_PORT variables (defaults 8080, 15010, 8474)', () => {
+    const vars = ['MESHLAB_GATEWAY_PORT', 'MESHLAB_CP_PORT', 'MESHLAB_TOXIPROXY_PORT'] as const;
+    const saved = vars.map((v) => process.env[v]);
+    try {
+      for (const v of vars) delete process.env[v];
+      const plain = new ComposeWorld({ projectDir: dir });
+      expect([plain.gatewayUrl, plain.controlPlaneUrl, plain.chaosUrl]).toEqual(['http://127.0.0.1:8080', 'http://127.0.0.1:15010', 'http://127.0.0.1:8474']);
+      Object.assign(process.env, { MESHLAB_GATEWAY_PORT: '18080', MESHLAB_CP_PORT: '25010', MESHLAB_TOXIPROXY_PORT: '18474' });
+      const moved = new ComposeWorld({ projectDir: dir });
+      expect([moved.gatewayUrl, moved.controlPlaneUrl, moved.chaosUrl]).toEqual(['http://127.0.0.1:18080', 'http://127.0.0.1:25010', 'http://127.0.0.1:18474']);
+      expect(moved.gateway.ports.outbound).toBe(18080);
+    } finally {
+      vars.forEach((v, i) => (saved[i] === undefined ? delete process.env[v] : (process.env[v] = saved[i])));
+    }
+  });
 
   it('parses both `docker compose ps --format json` shapes', () => {
     expect(parsePsServices('{"Service":"a"}\n{"Service":"b"}\n')).toEqual(['a', 'b']);
