@@ -3,6 +3,7 @@
  * identities and config: the objects a cluster with Istio needs, byte-stable, and the live config
  * of a real control plane merged in.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,10 @@ import { POD_PORTS } from '../../world/compose-layout';
 import { DEFAULT_CONFIG_DIR, EXPORT_MARKER, kubernetesExport, writeExport } from '../../world/kubernetes-export';
 import { DEFAULT_TOPOLOGY, withInstances } from '../../world/topology';
 import { objectsOf, ref, ROOT, type K8sObject } from './helpers';
+import { which } from '../compose/helpers';
+
+/** kubectl's built-in kustomize builds a kustomization offline (no cluster); a loud skip where kubectl is absent. */
+const itWithKubectl: jest.It = which('kubectl') ? it : (console.warn('\n!!! kubectl not found: the `kubectl kustomize` test is SKIPPED\n'), it.skip);
 
 const exported = kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'shop' });
 const objects = objectsOf(exported.files);
@@ -153,6 +158,19 @@ describe('meshlab export kubernetes: the objects', () => {
     const scaled = kubernetesExport(withInstances(DEFAULT_TOPOLOGY, 'payments', { v1: 2, v2: 3 }), { namespace: 'shop' });
     const changed = scaled.files.filter((f, i) => f.text !== exported.files[i].text).map((f) => f.path);
     expect(changed).toEqual(['payments.yaml']);
+  });
+
+  itWithKubectl('`kubectl kustomize DIR` builds the export: 23 objects, every namespaced one (Istio config included) in the -n namespace', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-kustomize-'));
+    try {
+      writeExport(dir, exported.files);
+      const built = YAML.parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30000 })).map((d) => d.toJS() as K8sObject);
+      expect(built.length).toBe(23);
+      expect(built.filter((o) => o.kind !== 'Namespace').map((o) => `${ref(o)} ${o.metadata.namespace}`).filter((x) => !x.endsWith(' shop'))).toEqual([]);
+      expect(built.find((o) => o.kind === 'AuthorizationPolicy')!.metadata.namespace).toBe('shop');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a bad namespace is refused naming the rule', () => {
