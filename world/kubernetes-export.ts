@@ -147,7 +147,7 @@ function serviceFile(topology: Topology, service: ServiceSpec, ns: string, compo
           metadata: {
             labels,
             // Istio merges these into the sidecar's /stats/prometheus (metrics merging).
-            annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(POD_PORTS.app), 'prometheus.io/path': '/metrics' },
+            annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(POD_PORTS.app), 'prometheus.io/path': '/metrics', 'proxy.istio.io/config': PROXY_CONFIG },
           },
           spec: {
             serviceAccountName: service.name,
@@ -189,6 +189,13 @@ function dataFile(ns: string): ExportFile {
     ),
   };
 }
+
+/**
+ * Envoy stats the labs read that Istio does not expose by default (proxyStatsMatcher): outlier
+ * ejections, pending-queue overflows (503 UO), retries, and connections no filter chain matched
+ * (plaintext refused under STRICT mTLS). scenarios/README.md maps meshlab's metrics to these.
+ */
+export const PROXY_CONFIG = 'proxyStatsMatcher:\n  inclusionRegexps:\n    - ".*outlier_detection.*"\n    - ".*upstream_rq_pending_overflow.*"\n    - ".*upstream_rq_retry.*"\n    - ".*no_filter_chain_match.*"\n';
 
 /** Brokers run outside the mesh (no sidecar), as in meshlab, where they are not behind sidecars either. */
 const NO_SIDECAR = { 'sidecar.istio.io/inject': 'false' };
@@ -328,7 +335,7 @@ function ingressFile(topology: Topology, ns: string): ExportFile {
           replicas: 1,
           selector: { matchLabels: labels },
           template: {
-            metadata: { labels: { ...labels, 'sidecar.istio.io/inject': 'true' }, annotations: { 'inject.istio.io/templates': 'gateway' } },
+            metadata: { labels: { ...labels, 'sidecar.istio.io/inject': 'true' }, annotations: { 'inject.istio.io/templates': 'gateway', 'proxy.istio.io/config': PROXY_CONFIG } },
             spec: {
               serviceAccountName: name,
               containers: [{ name: 'istio-proxy', image: 'auto', resources: { requests: { cpu: '100m', memory: '128Mi' } } }],

@@ -16,7 +16,7 @@ import { contextFromEnv } from '../../services/shared/context';
 import { createRuntime } from '../../services/shared/runtime';
 import { composeDocument, IMAGES } from '../../world/compose-generate';
 import { POD_PORTS } from '../../world/compose-layout';
-import { DEFAULT_CONFIG_DIR, EXPORT_MARKER, kubernetesExport, writeExport } from '../../world/kubernetes-export';
+import { DEFAULT_CONFIG_DIR, EXPORT_MARKER, kubernetesExport, PROXY_CONFIG, writeExport } from '../../world/kubernetes-export';
 import { DEFAULT_TOPOLOGY, withInstances } from '../../world/topology';
 import { objectsOf, ref, ROOT, type K8sObject } from './helpers';
 import { which } from '../compose/helpers';
@@ -83,6 +83,8 @@ describe('meshlab export kubernetes: the objects', () => {
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http-api' });
       expect(c.ports).toEqual([{ name: 'http-api', containerPort: POD_PORTS.app, protocol: 'TCP' }, { name: 'lab-control', containerPort: POD_PORTS.lab, protocol: 'TCP' }]);
       expect(Object.keys(c.resources.requests)).toEqual(['cpu', 'memory']);
+      // The Envoy stats the labs read (scenarios/README.md), as the ProxyConfig YAML Istio parses.
+      expect(YAML.parse(d.spec.template.metadata.annotations['proxy.istio.io/config'])).toEqual({ proxyStatsMatcher: { inclusionRegexps: ['.*outlier_detection.*', '.*upstream_rq_pending_overflow.*', '.*upstream_rq_retry.*', '.*no_filter_chain_match.*'] } });
     }
   });
 
@@ -135,7 +137,7 @@ describe('meshlab export kubernetes: the objects', () => {
     const vs = byKind('VirtualService').find((v) => v.metadata.name === 'meshlab-ingress')!;
     expect(vs.spec.http.map((h: { match: { uri: { prefix: string } }[]; route: { destination: { host: string } }[] }) => `${h.match[0].uri.prefix}→${h.route[0].destination.host}`)).toEqual(DEFAULT_TOPOLOGY.gateway.routes.map((r) => `${r.prefix}→${r.service}`));
     const gw = byKind('Deployment').find((d) => d.metadata.name === 'istio-ingressgateway')!;
-    expect(gw.spec.template.metadata.annotations).toEqual({ 'inject.istio.io/templates': 'gateway' });
+    expect(gw.spec.template.metadata.annotations).toEqual({ 'inject.istio.io/templates': 'gateway', 'proxy.istio.io/config': PROXY_CONFIG });
     const authz = fs.readFileSync(path.join(DEFAULT_CONFIG_DIR, 'payments-authz.yaml'), 'utf8');
     // In the default namespace the gateway's identity is exactly the principal config/default allows.
     expect(authz).toContain(spiffeId(gw.spec.template.spec.serviceAccountName, 'default').slice('spiffe://'.length));
