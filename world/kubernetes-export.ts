@@ -191,11 +191,12 @@ function dataFile(ns: string): ExportFile {
 }
 
 /**
- * Envoy stats the labs read that Istio does not expose by default (proxyStatsMatcher): outlier
+ * Per-pod Istio ProxyConfig. The app starts once Envoy is ready (its first calls — Kafka, payments —
+ * go through Envoy). Envoy stats the labs read that Istio does not expose by default (proxyStatsMatcher): outlier
  * ejections, pending-queue overflows (503 UO), retries, and connections no filter chain matched
  * (plaintext refused under STRICT mTLS). scenarios/README.md maps meshlab's metrics to these.
  */
-export const PROXY_CONFIG = 'proxyStatsMatcher:\n  inclusionRegexps:\n    - ".*outlier_detection.*"\n    - ".*upstream_rq_pending_overflow.*"\n    - ".*upstream_rq_retry.*"\n    - ".*no_filter_chain_match.*"\n';
+export const PROXY_CONFIG = 'holdApplicationUntilProxyStarts: true\nproxyStatsMatcher:\n  inclusionRegexps:\n    - ".*outlier_detection.*"\n    - ".*upstream_rq_pending_overflow.*"\n    - ".*upstream_rq_retry.*"\n    - ".*no_filter_chain_match.*"\n';
 
 /** Brokers run outside the mesh (no sidecar), as in meshlab, where they are not behind sidecars either. */
 const NO_SIDECAR = { 'sidecar.istio.io/inject': 'false' };
@@ -247,7 +248,7 @@ function kafkaFile(ns: string, compose: Record<string, ComposeService>): ExportF
                     { name: PORT_NAMES.kafkaController, containerPort: INFRA_PORTS.kafkaController, protocol: 'TCP' },
                   ],
                   env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
-                  readinessProbe: { exec: { command: execFromHealthcheck(c.healthcheck!.test) }, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 20, failureThreshold: 30 },
+                  readinessProbe: { exec: { command: execFromHealthcheck(c.healthcheck!.test) }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 20, failureThreshold: 30 },
                   resources: { requests: { cpu: '250m', memory: '1Gi' } },
                 },
               ],
@@ -297,7 +298,7 @@ function rabbitmqFile(ns: string, compose: Record<string, ComposeService>): Expo
                     { name: PORT_NAMES.amqp, containerPort: INFRA_PORTS.rabbitmq, protocol: 'TCP' },
                     { name: PORT_NAMES.rabbitmqUi, containerPort: INFRA_PORTS.rabbitmqUi, protocol: 'TCP' },
                   ],
-                  readinessProbe: { exec: { command: execFromHealthcheck(c.healthcheck!.test) }, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 20, failureThreshold: 30 },
+                  readinessProbe: { exec: { command: execFromHealthcheck(c.healthcheck!.test) }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 20, failureThreshold: 30 },
                   resources: { requests: { cpu: '100m', memory: '256Mi' } },
                 },
               ],

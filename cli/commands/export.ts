@@ -42,7 +42,14 @@ async function live(args: ReturnType<typeof parseArgs>, warn: (t: string) => voi
   }
 }
 
-export async function exportCommand(argv: string[], io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) }): Promise<number> {
+export interface CommandIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIO: CommandIO = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+export async function exportCommand(argv: string[], io: CommandIO = defaultIO): Promise<number> {
   const args = parseArgs(argv, ['help', 'h']);
   const [what, ...extra] = args.positionals;
   if (flag(args, 'help') || flag(args, 'h')) {

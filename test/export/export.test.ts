@@ -84,7 +84,7 @@ describe('meshlab export kubernetes: the objects', () => {
       expect(c.ports).toEqual([{ name: 'http-api', containerPort: POD_PORTS.app, protocol: 'TCP' }, { name: 'lab-control', containerPort: POD_PORTS.lab, protocol: 'TCP' }]);
       expect(Object.keys(c.resources.requests)).toEqual(['cpu', 'memory']);
       // The Envoy stats the labs read (scenarios/README.md), as the ProxyConfig YAML Istio parses.
-      expect(YAML.parse(d.spec.template.metadata.annotations['proxy.istio.io/config'])).toEqual({ proxyStatsMatcher: { inclusionRegexps: ['.*outlier_detection.*', '.*upstream_rq_pending_overflow.*', '.*upstream_rq_retry.*', '.*no_filter_chain_match.*'] } });
+      expect(YAML.parse(d.spec.template.metadata.annotations['proxy.istio.io/config'])).toEqual({ holdApplicationUntilProxyStarts: true, proxyStatsMatcher: { inclusionRegexps: ['.*outlier_detection.*', '.*upstream_rq_pending_overflow.*', '.*upstream_rq_retry.*', '.*no_filter_chain_match.*'] } });
     }
   });
 
