@@ -42,7 +42,7 @@ describe('meshlab export kubernetes: the objects', () => {
     const generated = objects.filter((o) => o.kind !== 'Namespace' && o.kind !== 'Kustomization' && !o.file.startsWith('istio-default-'));
     expect(generated.length).toBe(20);
     for (const o of generated) expect(`${ref(o)} ${o.metadata.namespace}`).toBe(`${ref(o)} shop`);
-    expect(byKind('Kustomization')[0]).toMatchObject({ namespace: 'shop' });
+    expect(byKind('Kustomization').find((k) => k.file === 'kustomization.yaml')).toMatchObject({ namespace: 'shop' });
   });
 
   it("each service has a ServiceAccount whose SPIFFE id is meshlab's, and its Deployments run as it", () => {
@@ -154,7 +154,10 @@ describe('meshlab export kubernetes: the objects', () => {
   it('kustomization.yaml lists every other file once, in the order written, and the output is byte-stable', () => {
     const k = exported.files[exported.files.length - 1];
     expect(k.path).toBe('kustomization.yaml');
-    expect((YAML.parse(k.text) as { resources: string[] }).resources).toEqual(exported.files.slice(0, -1).map((f) => f.path));
+    // This folder's files, then the ingress folder (its own kustomization.yaml lists routes.yaml).
+    expect((YAML.parse(k.text) as { resources: string[] }).resources).toEqual([...exported.files.slice(0, -1).filter((f) => !f.path.includes('/')).map((f) => f.path), 'ingress']);
+    const sub = exported.files.find((f) => f.path === 'ingress/kustomization.yaml')!;
+    expect((YAML.parse(sub.text) as { resources: string[] }).resources).toEqual(['routes.yaml']);
     expect(kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'shop' })).toEqual(exported);
     // Derived from the topology: a third payments v2 instance is replicas 3, nothing else moves.
     const scaled = kubernetesExport(withInstances(DEFAULT_TOPOLOGY, 'payments', { v1: 2, v2: 3 }), { namespace: 'shop' });
@@ -219,6 +222,7 @@ describe('meshlab export kubernetes: the command, with a real control plane', ()
     expect(err.join('')).toMatch(/left out config\/default\/payments-authz.yaml: the control plane's AuthorizationPolicy payments differs/);
     expect(fs.existsSync(path.join(out, 'istio-default-payments-authz.yaml'))).toBe(false);
     expect(fs.readFileSync(path.join(out, 'kustomization.yaml'), 'utf8')).not.toContain('payments-authz');
+    expect(fs.readdirSync(path.join(out, 'ingress')).sort()).toEqual(['kustomization.yaml', 'routes.yaml']);
   });
 
   it('an unreachable --cp is an error and writes nothing; a foreign directory is refused', async () => {

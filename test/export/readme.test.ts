@@ -37,8 +37,8 @@ describe('README: From meshlab to a cluster', () => {
     try {
       // The same command line, run where the repository's bin/ is reachable (cwd decides where -o writes).
       const out = execFileSync(path.join(ROOT, 'bin', 'meshlab'), ['export', 'kubernetes', '-o', cmd![1]], { cwd, encoding: 'utf8', env: withoutCp() });
-      expect(out).toMatch(new RegExp(`wrote 11 files to ${cmd![1]}`));
-      expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(11);
+      expect(out).toMatch(new RegExp(`wrote 13 files to ${cmd![1]}`));
+      expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(12); // 11 files and the ingress folder
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
