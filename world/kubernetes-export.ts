@@ -419,10 +419,12 @@ function istioFiles(configDir: string, live: LiveResource[] | undefined, notes: 
   for (const r of [...liveByRef.values()].sort((a, b) => refOf(a).localeCompare(refOf(b)))) {
     if (covered.has(refOf(r))) continue;
     // The mesh namespace is left for kustomize's `namespace:` to set, like the copied default files.
-    const metadata = r.metadata.namespace === MESH_NAMESPACE ? { name: r.metadata.name } : { name: r.metadata.name, namespace: r.metadata.namespace };
+    const inMesh = r.metadata.namespace === MESH_NAMESPACE;
+    const metadata = inMesh ? { name: r.metadata.name } : { name: r.metadata.name, namespace: r.metadata.namespace };
+    if (!inMesh) notes.push(`${r.kind} ${r.metadata.namespace}/${r.metadata.name}: kustomization.yaml's namespace: moves it into the export's namespace (a root-namespace policy then applies to that namespace only)`);
     const doc = { apiVersion: r.apiVersion, kind: r.kind, metadata, spec: r.spec };
     out.push({
-      path: `istio-live-${r.kind.toLowerCase()}-${r.metadata.name}.yaml`,
+      path: `istio-live-${r.kind.toLowerCase()}-${inMesh ? '' : `${r.metadata.namespace}-`}${r.metadata.name}.yaml`,
       text: `# ${r.kind} ${r.metadata.name}, live on the control plane at export time (GET /v1/config).\n# ${EXPORT_MARKER}.\n${new YAML.Document(doc, { aliasDuplicateObjects: false }).toString({ lineWidth: 0 })}`,
     });
   }

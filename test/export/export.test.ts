@@ -178,6 +178,15 @@ describe('meshlab export kubernetes: the objects', () => {
     }
   });
 
+  it('live resources in another namespace get their own file name and a note that kustomize moves them', () => {
+    const pa = { kind: 'PeerAuthentication' as const, apiVersion: 'security.istio.io/v1', spec: { mtls: { mode: 'STRICT' } } };
+    const live = [...loadPath(DEFAULT_CONFIG_DIR).resources, { ...pa, metadata: { name: 'default', namespace: 'default' } }, { ...pa, metadata: { name: 'default', namespace: 'istio-system' } }];
+    const out = kubernetesExport(DEFAULT_TOPOLOGY, { live });
+    expect(out.files.map((f) => f.path).filter((p) => p.startsWith('istio-live-'))).toEqual(['istio-live-peerauthentication-default.yaml', 'istio-live-peerauthentication-istio-system-default.yaml']);
+    expect(YAML.parse(out.files.find((f) => f.path === 'istio-live-peerauthentication-istio-system-default.yaml')!.text).metadata).toEqual({ name: 'default', namespace: 'istio-system' });
+    expect(out.notes.filter((n) => n.includes('istio-system/default'))).toEqual([expect.stringMatching(/moves it into the export's namespace/)]);
+  });
+
   it('a bad namespace is refused naming the rule', () => {
     expect(() => kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'Shop_1' })).toThrow(/"Shop_1" is not a DNS-1123 label/);
   });
