@@ -9,7 +9,6 @@ import { controlPlaneUrl } from '../target';
 import { DEFAULT_NAMESPACE, kubernetesExport, readLiveConfig, writeExport, type LiveResource } from '../../world/kubernetes-export';
 import { DEFAULT_TOPOLOGY } from '../../world/topology';
 
-export const EXPORT_HELP = `meshlab export kubernetes [-o DIR] [--namespace NS] [--cp URL]   Writes the world as Kubernetes manifests for Istio (kubectl apply -k DIR).`;
 
 const USAGE = `Usage: meshlab export kubernetes [-o DIR] [--namespace NS] [--cp URL]
 
