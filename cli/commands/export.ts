@@ -9,7 +9,6 @@ import { controlPlaneUrl } from '../target';
 import { DEFAULT_NAMESPACE, kubernetesExport, readLiveConfig, writeExport, type LiveResource } from '../../world/kubernetes-export';
 import { DEFAULT_TOPOLOGY } from '../../world/topology';
 
-
 const USAGE = `Usage: meshlab export kubernetes [-o DIR] [--namespace NS] [--cp URL]
 
 Writes Namespace, ServiceAccounts, Services, Deployments, Kafka, RabbitMQ, an ingress gateway, the
