@@ -187,6 +187,36 @@ describe('meshlab export kubernetes: the objects', () => {
     expect(out.notes.filter((n) => n.includes('istio-system/default'))).toEqual([expect.stringMatching(/moves it into the export's namespace/)]);
   });
 
+  it('the export is pinned: its files and objects in this order', () => {
+    expect(objectsOf(kubernetesExport().files).map((o) => `${o.file} ${o.kind}${o.metadata ? `/${o.metadata.name}` : ''}`)).toEqual([
+      'namespace.yaml Namespace/default',
+      'data.yaml PersistentVolumeClaim/meshlab-data',
+      'kafka.yaml Service/kafka',
+      'kafka.yaml StatefulSet/kafka',
+      'rabbitmq.yaml Service/rabbitmq',
+      'rabbitmq.yaml Deployment/rabbitmq',
+      'orders.yaml ServiceAccount/orders',
+      'orders.yaml Service/orders',
+      'orders.yaml Deployment/orders-v1',
+      'payments.yaml ServiceAccount/payments',
+      'payments.yaml Service/payments',
+      'payments.yaml Deployment/payments-v1',
+      'payments.yaml Deployment/payments-v2',
+      'notifications.yaml ServiceAccount/notifications',
+      'notifications.yaml Service/notifications',
+      'notifications.yaml Deployment/notifications-v1',
+      'ingress-gateway.yaml ServiceAccount/istio-ingressgateway',
+      'ingress-gateway.yaml Service/istio-ingressgateway',
+      'ingress-gateway.yaml Deployment/istio-ingressgateway',
+      'istio-default-payments-authz.yaml AuthorizationPolicy/payments',
+      'istio-default-payments.yaml DestinationRule/payments',
+      'ingress/routes.yaml Gateway/meshlab-gateway',
+      'ingress/routes.yaml VirtualService/meshlab-ingress',
+      'ingress/kustomization.yaml Kustomization',
+      'kustomization.yaml Kustomization',
+    ]);
+  });
+
   it('a bad namespace is refused naming the rule', () => {
     expect(() => kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'Shop_1' })).toThrow(/"Shop_1" is not a DNS-1123 label/);
   });
