@@ -10,7 +10,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (argv) => (await import('./commands/scenario')).scenarioCommand(argv),
   },
   analyze: {
-    help: 'meshlab analyze -f FILE|DIR [-o json]   Validates Istio YAML offline, like istioctl analyze.',
+    help: 'meshlab analyze [-f FILE|DIR] [-o log|json|yaml] [-n NS|-A]   istioctl analyze: files offline, or the running world.',
     run: async (argv) => (await import('./commands/analyze')).analyzeCommand(argv),
   },
   apply: {
@@ -22,7 +22,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (argv) => (await import('./commands/config')).deleteCommand(argv),
   },
   get: {
-    help: 'meshlab get [KIND] [NAME] [-o yaml|json]   Lists the Istio resources in force.',
+    help: 'meshlab get [KIND] [NAME] [-n NS|-A] [-o yaml|json]   Lists the Istio resources in force.',
     run: async (argv) => (await import('./commands/config')).getCommand(argv),
   },
   'proxy-status': {

@@ -22,6 +22,8 @@ export interface GatewayRoute {
 }
 
 export interface Topology {
+  /** Kubernetes namespace of every service (default "default"): config analysis and `meshlab get -n` use it. */
+  namespace?: string;
   services: ServiceSpec[];
   gateway: { routes: GatewayRoute[] };
 }

@@ -14,6 +14,9 @@ for (const [kind, names] of Object.entries({
   DestinationRule: ['destinationrule', 'destinationrules', 'dr'],
   PeerAuthentication: ['peerauthentication', 'peerauthentications', 'pa'],
   AuthorizationPolicy: ['authorizationpolicy', 'authorizationpolicies', 'ap'],
+  Gateway: ['gateway', 'gateways', 'gw'],
+  ServiceEntry: ['serviceentry', 'serviceentries', 'se'],
+  Sidecar: ['sidecar', 'sidecars'],
 }) as [Kind, string[]][]) {
   for (const n of names) KIND_ALIASES[n] = kind;
   KIND_ALIASES[kind.toLowerCase()] = kind;
@@ -24,6 +27,9 @@ const GROUP: Record<Kind, string> = {
   DestinationRule: 'destinationrule.networking.istio.io',
   PeerAuthentication: 'peerauthentication.security.istio.io',
   AuthorizationPolicy: 'authorizationpolicy.security.istio.io',
+  Gateway: 'gateway.networking.istio.io',
+  ServiceEntry: 'serviceentry.networking.istio.io',
+  Sidecar: 'sidecar.networking.istio.io',
 };
 
 export function parseKind(raw: string): Kind {
@@ -50,8 +56,19 @@ export function readFiles(paths: string[]): ConfigFile[] {
   return out;
 }
 
+/** kubectl's resource naming: `virtualservice.networking.istio.io/payments`, `service/payments`, `deployment.apps/orders-v1`. */
+function objectName(r: ApplyOutcome['results'][number]): string {
+  const group = GROUP[r.kind as Kind];
+  if (group) return `${group}/${r.name}`;
+  const g = r.apiVersion && r.apiVersion.includes('/') ? `.${r.apiVersion.split('/')[0]}` : '';
+  return `${r.kind.toLowerCase()}${g}/${r.name}`;
+}
+
 function report(out: ApplyOutcome, verb: string): number {
-  for (const r of out.results) console.log(`${GROUP[r.kind]}/${r.name} ${r.action}`);
+  for (const r of out.results) {
+    const ns = r.namespace && r.namespace !== 'default' ? ` -n ${r.namespace}` : '';
+    console.log(`${objectName(r)}${ns} ${r.action}${r.reason ? ` (${r.reason})` : ''}`);
+  }
   const shown: Message[] = out.messages.filter((m) => m.level !== 'Info');
   if (shown.length) console.error(formatMessages(shown));
   if (!out.ok) {
@@ -78,15 +95,18 @@ export async function deleteCommand(argv: string[]): Promise<number> {
   else {
     const [kind, ...names] = args.positionals;
     if (!kind || names.length === 0) throw new Error('usage: meshlab delete -f FILE|DIR, or meshlab delete KIND NAME [NAME…]');
-    payload = { refs: names.map((name) => ({ kind: parseKind(kind), name })) };
+    const namespace = flag(args, 'n', flag(args, 'namespace', 'default'));
+    payload = { refs: names.map((name) => ({ kind: parseKind(kind), name, namespace })) };
   }
   const { body } = await cpFetch<ApplyOutcome>(controlPlaneUrl(args), '/v1/config/delete', { body: payload });
   return report(body, 'deleted');
 }
 
-/** `meshlab get [KIND] [NAME] [-o yaml|json]`. */
+/** `meshlab get [KIND] [NAME] [-n NAMESPACE | -A] [-o yaml|json|wide]` (default namespace: default). */
 export async function getCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, ['A', 'all-namespaces']);
+  const all = flag(args, 'A') === 'true' || flag(args, 'all-namespaces') === 'true';
+  const namespace = flag(args, 'n', flag(args, 'namespace', 'default'))!;
   const [rawKind, name] = args.positionals;
   const kind = rawKind && rawKind !== 'all' ? parseKind(rawKind) : undefined;
   const output = flag(args, 'o', flag(args, 'output', 'table'))!;
@@ -95,15 +115,17 @@ export async function getCommand(argv: string[]): Promise<number> {
   if (kind) q.set('kind', kind);
   if (name) q.set('name', name);
   const { body } = await cpFetch<{ version: number; resources: MeshResource[] }>(controlPlaneUrl(args), `/v1/config?${q}`);
-  const plain = body.resources.map((r) => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.metadata.name, namespace: r.metadata.namespace }, spec: r.spec }));
+  const resources = all ? body.resources : body.resources.filter((r) => (r.metadata.namespace ?? 'default') === namespace);
+  const plain = resources.map((r) => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.metadata.name, namespace: r.metadata.namespace }, spec: r.spec }));
   if (name && plain.length === 0) {
-    console.error(`Error from server (NotFound): ${kind ? GROUP[kind] : 'resource'} "${name}" not found`);
+    console.error(`Error from server (NotFound): ${kind ? GROUP[kind] : 'resource'} "${name}" not found${all ? '' : ` in namespace ${namespace}`}`);
     return 1;
   }
   if (output === 'json') console.log(JSON.stringify(plain.length === 1 && name ? plain[0] : { apiVersion: 'v1', kind: 'List', items: plain }, null, 2));
   else if (output === 'yaml') console.log(plain.map((r) => YAML.stringify(r)).join('---\n'));
-  else if (plain.length === 0) console.log('No resources found in default namespace.');
-  else console.log(table(['KIND', 'NAME', 'HOSTS', 'FROM'], body.resources.map((r) => [r.kind, r.metadata.name, hostsOf(r), r.source ? `${r.source.file}:${r.source.line}` : ''])));
+  else if (plain.length === 0) console.log(all ? 'No resources found.' : `No resources found in ${namespace} namespace.`);
+  else if (all) console.log(table(['NAMESPACE', 'KIND', 'NAME', 'HOSTS', 'FROM'], resources.map((r) => [r.metadata.namespace, r.kind, r.metadata.name, hostsOf(r), r.source ? `${r.source.file}:${r.source.line}` : ''])));
+  else console.log(table(['KIND', 'NAME', 'HOSTS', 'FROM'], resources.map((r) => [r.kind, r.metadata.name, hostsOf(r), r.source ? `${r.source.file}:${r.source.line}` : ''])));
   return 0;
 }
 

@@ -42,8 +42,14 @@ export class ConfigStore {
   private _version = 0;
   private listeners = new Set<StoreListener>();
 
-  /** `ctx` (e.g. running instances) is passed to every analysis this store runs. */
-  constructor(private ctx: AnalyzeContext = {}) {}
+  /**
+   * `ctx` (e.g. running instances) is passed to every analysis this store runs; `view` maps the
+   * committed set to what listeners get (the control plane passes `runtimeView`).
+   */
+  constructor(
+    private ctx: AnalyzeContext = {},
+    private readonly view: (rs: readonly MeshResource[]) => readonly MeshResource[] = (rs) => rs,
+  ) {}
 
   get version(): number {
     return this._version;
@@ -80,7 +86,7 @@ export class ConfigStore {
     const next = new Map(this.items);
     const missing = refs.filter((ref) => !next.delete(resourceKey(ref)));
     if (missing.length > 0) {
-      throw new Error(`cannot delete: not found: ${missing.map((m) => `${m.kind} ${m.name}.${m.namespace ?? MESH_NAMESPACE}`).join(', ')}`);
+      throw new Error(`cannot delete: not found: ${missing.map((m) => `${m.kind} ${m.namespace ?? MESH_NAMESPACE}/${m.name}`).join(', ')}`);
     }
     return this.commit(next, analyze([...next.values()], this.ctx));
   }
@@ -122,7 +128,7 @@ export class ConfigStore {
     if (hasErrors(messages)) throw new ConfigRejectedError(messages);
     this.items = next;
     this._version++;
-    const snapshot = [...next.values()];
+    const snapshot = this.view([...next.values()]);
     for (const l of this.listeners) l(this._version, snapshot);
     return { version: this._version, messages };
   }

@@ -4,7 +4,17 @@
  * anything else is rejected by the schema validator before a resource reaches the store.
  */
 
-export type Kind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy';
+export type Kind =
+  | 'VirtualService'
+  | 'DestinationRule'
+  | 'PeerAuthentication'
+  | 'AuthorizationPolicy'
+  | 'Gateway'
+  | 'ServiceEntry'
+  | 'Sidecar';
+
+/** Kinds the sidecars run; Gateway, ServiceEntry and Sidecar are validated and analyzed only (their runtime comes later). */
+export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'];
 
 /** Position of a YAML node: 1-based line and column, like istioctl prints them. */
 export interface SourcePos {
@@ -90,6 +100,9 @@ export interface HTTPRetry {
   retryOn?: string;
   /** Accepted and ignored: the lab has a single locality. */
   retryRemoteLocalities?: boolean;
+  retryIgnorePreviousHosts?: boolean;
+  /** Base interval of Envoy's exponential back-off between attempts (Istio duration). */
+  backoff?: string;
 }
 
 export interface HTTPFaultInjection {
@@ -113,6 +126,8 @@ export interface VirtualServiceSpec {
   hosts: string[];
   gateways?: string[];
   http?: HTTPRoute[];
+  /** Namespaces the VirtualService is visible to ("." = its own, "*" = all; unset = all). */
+  exportTo?: string[];
 }
 
 // ---------- DestinationRule ----------
@@ -154,6 +169,8 @@ export interface OutlierDetection {
   baseEjectionTime?: string;
   maxEjectionPercent?: number;
   minHealthPercent?: number;
+  splitExternalLocalOriginErrors?: boolean;
+  consecutiveLocalOriginFailures?: number;
 }
 
 export interface ClientTLSSettings {
@@ -179,6 +196,7 @@ export interface DestinationRuleSpec {
   host: string;
   trafficPolicy?: TrafficPolicy;
   subsets?: Subset[];
+  exportTo?: string[];
 }
 
 // ---------- security ----------
@@ -219,6 +237,34 @@ export interface Instance {
   labels: Record<string, string>;
 }
 
+/**
+ * Any other object found beside the Istio resources: Kubernetes objects (Namespace, Service,
+ * Deployment, Pod, …) that describe the topology, or Istio kinds meshlab reads only as context
+ * (RequestAuthentication). `ignored` says why an object plays no part, if it plays none.
+ */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  /** The whole object as written. */
+  raw: Record<string, unknown>;
+  source: ResourceSource;
+  ignored?: string;
+}
+
 export interface AnalyzeContext {
   instances?: Instance[];
+  /** Kubernetes (and context-only Istio) objects loaded with the resources. */
+  objects?: readonly KubeObject[];
+  /** Services of the running world (namespace default) when analyzing it live. */
+  services?: readonly { name: string; namespace?: string; ports?: number[]; labels?: Record<string, string> }[];
+  /**
+   * The Service, Pod and Namespace objects given are all there are (a live cluster, or istioctl's
+   * analyzer test harness with its runtime resources): a missing one does not exist. Without it,
+   * checks that need them run only when such objects (or the running world) are present — as
+   * `istioctl analyze --use-kube=false` skips analyzers whose inputs it has not read.
+   */
+  runtimeResources?: boolean;
+  /** Built by `analyze` from the above; analyzers read services, workloads and namespaces here. */
+  inventory?: import('./kube').Inventory;
 }

@@ -3,8 +3,10 @@ import path from 'node:path';
 import { ConfigStore, ConfigRejectedError, resourceKey, type ResourceRef } from '../config/store';
 import { loadPath, loadYaml } from '../config/load';
 import { analyze } from '../config/analyze';
-import { hasErrors, type Message } from '../config/messages';
-import type { AnalyzeContext, Kind, MeshResource } from '../config/types';
+import { Codes, hasErrors, type Message } from '../config/messages';
+import { messageAt, resourceLabel } from '../config/schema/validate';
+import { runtimeView, worldSkips } from '../config/runtime-view';
+import { RUNTIME_KINDS, type AnalyzeContext, type Kind, type KubeObject, type MeshResource } from '../config/types';
 
 /** A file as the CLI sends it: its name (for messages with file:line:col) and its YAML text. */
 export interface ConfigFile {
@@ -12,14 +14,35 @@ export interface ConfigFile {
   text: string;
 }
 
-export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'deleted';
+export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'deleted' | 'used as topology' | 'ignored';
+
+export interface ApplyResult {
+  kind: Kind | string;
+  name: string;
+  namespace?: string;
+  apiVersion?: string;
+  action: ApplyAction;
+  /** Why, for objects that are not applied as mesh config. */
+  reason?: string;
+}
 
 export interface ApplyOutcome {
   ok: boolean;
   version: number;
-  /** kubectl-style results: `virtualservice.networking.istio.io/payments configured`. */
-  results: { kind: Kind; name: string; action: ApplyAction }[];
+  /** kubectl-style results: `virtualservice.networking.istio.io/payments configured`, one per object in the files. */
+  results: ApplyResult[];
   messages: Message[];
+}
+
+/** What apply does with a Kubernetes (or context-only) object found beside the Istio config. */
+function objectResult(o: KubeObject): ApplyResult {
+  const base = { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace ?? 'default', apiVersion: o.apiVersion };
+  if (o.ignored) return { ...base, action: 'ignored', reason: o.ignored };
+  return {
+    ...base,
+    action: 'used as topology',
+    reason: `read to analyze this config (hosts, ports, workloads, namespaces); the running world's processes come from its topology, so apply does not create a ${o.kind}`,
+  };
 }
 
 /** Where the applied configuration is kept so a control-plane restart serves the same mesh. */
@@ -36,7 +59,7 @@ export class ConfigService {
     private readonly dataDir: string | undefined,
     private readonly context: () => AnalyzeContext,
   ) {
-    this.store = new ConfigStore();
+    this.store = new ConfigStore({}, runtimeView);
   }
 
   /** Loads the persisted config if any, else the default config folder. Invalid default config is a startup error. */
@@ -55,24 +78,43 @@ export class ConfigService {
   }
 
   apply(files: ConfigFile[]): ApplyOutcome {
-    const { resources, messages } = this.load(files);
-    if (hasErrors(messages)) return { ok: false, version: this.store.version, results: [], messages };
-    const results = resources.map((r) => {
+    const { resources, objects, messages } = this.load(files);
+    const objectResults = objects.map(objectResult);
+    // Gateway, ServiceEntry and Sidecar are analyzed (meshlab analyze) but not run by the sidecars yet:
+    // applying them would silently do nothing, so apply refuses them by name.
+    for (const r of resources) {
+      if (!RUNTIME_KINDS.includes(r.kind)) {
+        messages.push(messageAt(r, Codes.UnsupportedField, 'kind', `${resourceLabel(r)}: ${r.kind} is valid Istio and meshlab analyzes it (meshlab analyze), but its runtime is not supported by meshlab yet; remove it from the files to apply`));
+      }
+    }
+    if (hasErrors(messages)) {
+      // Still analyze what was loaded, so every problem is reported at once (not only the first).
+      const all = [...messages, ...analyze([...this.store.list(), ...resources], { ...this.context(), objects })].filter((m, i, a) => a.findIndex((x) => x.code === m.code && x.file === m.file && x.line === m.line && x.message === m.message) === i);
+      return { ok: false, version: this.store.version, results: objectResults, messages: all };
+    }
+    const results: ApplyResult[] = resources.map((r) => {
       const old = this.store.get(r.kind, r.metadata.name, r.metadata.namespace);
       const action: ApplyAction = !old ? 'created' : JSON.stringify(old.spec) === JSON.stringify(r.spec) ? 'unchanged' : 'configured';
-      return { kind: r.kind, name: r.metadata.name, action };
+      const reason = worldSkips(r);
+      return { kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace, action, ...(reason ? { reason } : {}) };
     });
-    if (results.every((r) => r.action === 'unchanged')) return { ok: true, version: this.store.version, results, messages: analyze(this.store.list(), this.context()) };
-    return this.commit(() => this.store.apply(resources), results, messages);
+    if (results.every((r) => r.action === 'unchanged')) {
+      return { ok: true, version: this.store.version, results: [...results, ...objectResults], messages: analyze(this.store.list(), { ...this.context(), objects }) };
+    }
+    const out = this.commit(() => this.store.apply(resources), results, messages);
+    return { ...out, results: out.ok ? [...out.results, ...objectResults] : objectResults };
   }
 
   delete(files: ConfigFile[] | undefined, refs: ResourceRef[] | undefined): ApplyOutcome {
     let targets = refs ?? [];
     let messages: Message[] = [];
+    let objectResults: ApplyResult[] = [];
     if (files) {
       const loaded = this.load(files);
       if (hasErrors(loaded.messages)) return { ok: false, version: this.store.version, results: [], messages: loaded.messages };
+      // Kubernetes objects in the files are not mesh config: deleting a file's config leaves them be, and says so.
       targets = loaded.resources.map((r) => ({ kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace }));
+      objectResults = loaded.objects.map((o) => ({ ...objectResult(o), action: 'ignored' as const, reason: o.ignored ?? `a Kubernetes ${o.kind} is not mesh config; delete removes only the Istio resources of the files` }));
       messages = loaded.messages;
     }
     const missing = targets.filter((t) => !this.store.get(t.kind, t.name, t.namespace));
@@ -81,11 +123,13 @@ export class ConfigService {
         ok: false,
         version: this.store.version,
         results: [],
-        messages: missing.map((m) => ({ code: 'ML0404', level: 'Error', message: `${m.kind} "${m.name}" not found; nothing was deleted`, resource: `${m.kind} ${m.name}.${m.namespace ?? 'default'}` })),
+        messages: missing.map((m) => ({ code: 'ML0404', level: 'Error', message: `${m.kind} "${m.name}" not found in namespace ${m.namespace ?? 'default'}; nothing was deleted`, resource: `${m.kind} ${m.namespace ?? 'default'}/${m.name}` })),
       };
     }
-    const results = targets.map((t) => ({ kind: t.kind, name: t.name, action: 'deleted' as const }));
-    return this.commit(() => this.store.delete(targets), results, messages);
+    const results = targets.map((t) => ({ kind: t.kind, name: t.name, namespace: t.namespace ?? 'default', action: 'deleted' as const }));
+    if (targets.length === 0) return { ok: true, version: this.store.version, results: objectResults, messages };
+    const out = this.commit(() => this.store.delete(targets), results, messages);
+    return { ...out, results: [...out.results, ...objectResults] };
   }
 
   list(kind?: Kind, name?: string): MeshResource[] {
@@ -97,18 +141,20 @@ export class ConfigService {
     return analyze(this.store.list(), this.context());
   }
 
-  private load(files: ConfigFile[]): { resources: MeshResource[]; messages: Message[] } {
+  private load(files: ConfigFile[]): { resources: MeshResource[]; objects: KubeObject[]; messages: Message[] } {
     const resources: MeshResource[] = [];
+    const objects: KubeObject[] = [];
     const messages: Message[] = [];
     for (const f of files) {
       const r = loadYaml(f.text, f.name);
       resources.push(...r.resources);
+      objects.push(...r.objects);
       messages.push(...r.messages);
     }
-    if (files.length > 0 && resources.length === 0 && !hasErrors(messages)) {
-      messages.push({ code: 'ML0400', level: 'Error', message: `no Istio resources found in ${files.map((f) => f.name).join(', ')}` });
+    if (files.length > 0 && resources.length === 0 && objects.length === 0 && !hasErrors(messages)) {
+      messages.push({ code: 'ML0400', level: 'Error', message: `no Istio resources or Kubernetes objects found in ${files.map((f) => f.name).join(', ')} (empty documents only)` });
     }
-    return { resources, messages };
+    return { resources, objects, messages };
   }
 
   /**

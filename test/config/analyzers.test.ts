@@ -1,5 +1,6 @@
 import { at, DR_PAYMENTS, lint, only, vs } from './helpers';
 import type { Instance } from '../../mesh/config/types';
+import { loadYaml } from '../../mesh/config/load';
 
 function expectAt(messages: ReturnType<typeof lint>, text: string, code: string, needle: string, n = 0) {
   const m = only(messages, code);
@@ -24,7 +25,8 @@ describe('IST0101 ReferencedResourceNotFound', () => {
     const m = expectAt(lint(y), y, 'IST0101', 'subset: v3');
     expect(m.level).toBe('Error');
     expect(m.path).toBe('spec.http[0].route[0].destination.subset');
-    expect(m.message).toBe('Referenced host+subset in destinationrule not found: "payments+v3"');
+    // istioctl names the host as written in the destination
+    expect(m.message).toBe('Referenced host+subset in destinationrule not found: "payments.default.svc.cluster.local+v3"');
   });
 
   test('subset on a host without any DestinationRule, and a mirror subset', () => {
@@ -75,11 +77,11 @@ describe('IST0109 ConflictingMeshGatewayVirtualServiceHosts', () => {
     const y = `${a}---\n${b}`;
     const msgs = lint(y).filter((m) => m.code === 'IST0109');
     expect(msgs.map((m) => [m.resource, m.line, m.column])).toEqual([
-      ['VirtualService payments-a.default', at(y, 'payments\n  http').line, at(y, 'payments\n  http').column],
-      ['VirtualService payments-b.default', at(y, 'payments.default.svc.cluster.local').line, at(y, 'payments.default.svc.cluster.local').column],
+      ['VirtualService default/payments-a', at(y, 'payments\n  http').line, at(y, 'payments\n  http').column],
+      ['VirtualService default/payments-b', at(y, 'payments.default.svc.cluster.local').line, at(y, 'payments.default.svc.cluster.local').column],
     ]);
     expect(msgs[0].message).toBe(
-      'The VirtualServices payments-a.default,payments-b.default associated with mesh gateway define the same host payments which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.',
+      'The VirtualServices default/payments-a,default/payments-b associated with mesh gateway define the same host */payments.default.svc.cluster.local which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.',
     );
   });
 });
@@ -92,7 +94,7 @@ describe('ML0005 ConflictingDestinationRules / ML0006 DuplicateResource / ML0007
       ['Error', 'spec.host', at(y, 'host: payments').line, at(y, 'host: payments').column],
       ['Error', 'spec.host', at(y, 'host: payments.default').line, at(y, 'host: payments.default').column],
     ]);
-    expect(msgs[0].message).toMatch(/^The DestinationRules payments.default,payments-cb.default define the same host payments; meshlab does not merge/);
+    expect(msgs[0].message).toMatch(/^The DestinationRules default\/payments,default\/payments-cb define the same host payments.default.svc.cluster.local; meshlab does not merge/);
   });
 
   test('the same resource twice', () => {
@@ -135,7 +137,7 @@ describe('IST0130 VirtualServiceUnreachableRule / IST0131 VirtualServiceIneffect
     const m = expectAt(lint(y), y, 'IST0130', 'name: jason');
     expect(m.level).toBe('Warning');
     expect(m.path).toBe('spec.http[1]');
-    expect(m.message).toBe('VirtualService rule #1 "jason" not used (only the last rule can have no matches; rule #0 matches every request).');
+    expect(m.message).toBe('VirtualService rule "jason" not used (route without matches defined before).');
   });
 
   test('a rule whose matches all repeat earlier ones is unreachable (names ignored)', () => {
@@ -233,14 +235,44 @@ describe('load-level messages', () => {
     expect(m.message).toMatch(/^YAML syntax error: /);
   });
 
-  test('ML0002 unsupported kind and wrong apiVersion', () => {
-    const gw = 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\nspec: {}\n';
-    const m = only(lint(gw), 'ML0002');
-    expect({ line: m.line, column: m.column }).toEqual(at(gw, 'kind'));
-    expect(m.message).toBe('kind "Gateway" is not supported by meshlab; supported kinds: VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy');
+  test('an unknown kind is kept as an ignored object with its reason; a wrong apiVersion is ML0002 naming the resource', () => {
+    const other = 'apiVersion: example.com/v1\nkind: Frobnicator\nmetadata:\n  name: f\n';
+    const loaded = loadYaml(other, 't.yaml');
+    expect(loaded.messages).toEqual([]);
+    expect(loaded.objects.map((o) => [o.kind, o.metadata.name, o.ignored])).toEqual([['Frobnicator', 'f', 'Frobnicator plays no part in the mesh config meshlab reads']]);
+    const ef = loadYaml('apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: e\n', 't.yaml');
+    expect(ef.objects[0].ignored).toMatch(/^Istio kind EnvoyFilter is not supported by meshlab/);
     const bad = DR_PAYMENTS.replace('networking.istio.io/v1', 'security.istio.io/v1');
     const m2 = only(lint(bad), 'ML0002');
     expect({ line: m2.line, column: m2.column }).toEqual(at(bad, 'apiVersion'));
+    expect(m2.resource).toBe('DestinationRule default/payments');
     expect(m2.message).toMatch(/apiVersion "security.istio.io\/v1" is not valid for DestinationRule; use one of networking.istio.io\/v1alpha3, networking.istio.io\/v1beta1, networking.istio.io\/v1/);
+  });
+});
+
+describe('every resource is analyzed even when it or another has schema errors', () => {
+  test('a typo in one VirtualService hides neither the host conflict (IST0109) nor its missing subset (IST0101)', () => {
+    const a = vs(`  - route:
+    - destination:
+        host: payments
+        subset: v9
+    timout: 1s
+`, 'payments-a');
+    const b = vs(`  - route:
+    - destination:
+        host: payments
+`, 'payments-b');
+    const msgs = lint(`${a}---\n${b}`);
+    expect(msgs.map((m) => [m.code, m.resource]).sort()).toEqual([
+      ['IST0101', 'VirtualService default/payments-a'],
+      ['IST0106', 'VirtualService default/payments-a'],
+      ['IST0109', 'VirtualService default/payments-a'],
+      ['IST0109', 'VirtualService default/payments-b'],
+    ]);
+  });
+
+  test('a spec that is not even a map is IST0106 and no analyzer trips over it', () => {
+    const msgs = lint('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: x\nspec: [1, 2]\n---\n' + DR_PAYMENTS);
+    expect(msgs.map((m) => [m.code, m.message])).toEqual([['IST0106', 'spec: expected a map, got list']]);
   });
 });

@@ -1,4 +1,5 @@
 /** Test helpers: analyze inline YAML and locate text independently of the yaml package. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyze } from '../../mesh/config/analyze';
 import { loadYaml } from '../../mesh/config/load';
@@ -61,4 +62,18 @@ spec:
   - ${host}
   http:
 ${http}`;
+}
+
+/**
+ * Istio's corpus (../shared/istio-corpus beside the checkout; from a worktree nested deeper, the
+ * nearest ancestor's shared/istio-corpus). Undefined when absent — which fails under CI=true.
+ */
+export function istioCorpus(): string | undefined {
+  for (let dir = REPO; ; dir = path.dirname(dir)) {
+    const c = path.join(path.dirname(dir), 'shared', 'istio-corpus');
+    if (fs.existsSync(c)) return c;
+    if (path.dirname(dir) === dir) break;
+  }
+  if (process.env.CI === 'true') throw new Error('../shared/istio-corpus not found beside the checkout (CI=true requires it)');
+  return undefined;
 }

@@ -53,9 +53,10 @@ describe('loadYaml', () => {
     const r = loadYaml(y, 'l.yaml');
     expect(r.messages.map((m) => [m.code, m.line, m.column])).toEqual([
       ['IST0106', 1, 1],
-      ['ML0002', 4, 1],
+      ['IST0106', 4, 1],
     ]);
-    expect(r.messages[1].message).toBe('missing kind; meshlab accepts VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy');
+    expect(r.messages[1].message).toMatch(/^kind required: every Kubernetes object names its apiVersion and kind/);
+    expect(r.messages[1].resource).toBe('<no kind> default/x');
   });
 });
 

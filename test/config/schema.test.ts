@@ -20,7 +20,7 @@ describe('schema validation (IST0106 SchemaValidationError)', () => {
     const m = expectAt(y, 'IST0106', 'timout');
     expect(m.path).toBe('spec.http[0].timout');
     expect(m.level).toBe('Error');
-    expect(m.resource).toBe('VirtualService payments.default');
+    expect(m.resource).toBe('VirtualService default/payments');
     expect(m.message).toMatch(/unknown field "timout" at spec.http\[0\].timout \(allowed here: name, match, route, timeout,/);
   });
 
@@ -69,6 +69,14 @@ describe('schema validation (IST0106 SchemaValidationError)', () => {
     const m = expectAt(y, 'IST0106', 'route:');
     expect(m.path).toBe('spec.http[0].route');
     expect(m.message).toMatch(/total destination weight = 0 with 2 destinations/);
+  });
+
+  test("a rule needs route, redirect or direct_response (Istio's rule); redirect alone is ML0003, not IST0106", () => {
+    const none = vs('  - timeout: 1s\n');
+    const m = expectAt(none, 'IST0106', 'timeout: 1s');
+    expect(m.message).toBe('spec.http[0]: HTTP route, redirect or direct_response is required');
+    const redirect = lint(vs('  - redirect:\n      uri: /v2\n'));
+    expect(redirect.map((x) => [x.code, x.path])).toEqual([['ML0003', 'spec.http[0].redirect']]);
   });
 
   test('bad retryOn token', () => {
@@ -169,11 +177,13 @@ spec:
     expect(m.message).toMatch(/a DENY policy without rules matches no request and denies nothing/);
   });
 
-  test('namespace other than default is a clear error', () => {
+  test('any namespace is accepted; one that is not a DNS label is IST0106', () => {
     const y = DR_PAYMENTS.replace('  name: payments\n', '  name: payments\n  namespace: shop\n');
-    const m = expectAt(y, 'IST0106', 'namespace');
-    expect(m.message).toMatch(/metadata.namespace "shop" is not supported: meshlab has a single namespace "default"/);
-    expect(m.resource).toBe('DestinationRule payments.shop');
+    expect(lint(y).filter((m) => m.level === 'Error')).toEqual([]);
+    const bad = DR_PAYMENTS.replace('  name: payments\n', '  name: payments\n  namespace: Shop_1\n');
+    const m = expectAt(bad, 'IST0106', 'namespace');
+    expect(m.message).toMatch(/metadata.namespace "Shop_1" must be a DNS label/);
+    expect(m.resource).toBe('DestinationRule Shop_1/payments');
   });
 
   test('missing metadata.name and missing required fields', () => {
@@ -220,7 +230,8 @@ spec:
 describe('unsupported Istio fields are rejected by path (ML0003)', () => {
   test.each<[string, string, string, string]>([
     ['VirtualService tcp', vs(route()) + '  tcp:\n  - route: []\n', 'tcp:', 'spec.tcp'],
-    ['VirtualService exportTo', vs(route()) + '  exportTo:\n  - "."\n', 'exportTo', 'spec.exportTo'],
+    ['DR workloadSelector', DR_PAYMENTS.replace('  subsets:', '  workloadSelector:\n    matchLabels:\n      app: orders\n  subsets:'), 'workloadSelector', 'spec.workloadSelector'],
+    ['VirtualService without hosts (a delegate)', vs(route()).replace('  hosts:\n  - payments\n', ''), 'spec:', 'spec.hosts'],
     ['HTTPRoute redirect', vs(route('    redirect:\n      uri: /x\n')), 'redirect', 'spec.http[0].redirect'],
     ['match authority', vs(`  - match:\n    - authority:\n        exact: x\n    route:\n    - destination:\n        host: payments\n`), 'authority', 'spec.http[0].match[0].authority'],
     ['abort grpcStatus', vs(route('    fault:\n      abort:\n        httpStatus: 503\n        grpcStatus: UNAVAILABLE\n')), 'grpcStatus', 'spec.http[0].fault.abort.grpcStatus'],
@@ -232,7 +243,6 @@ describe('unsupported Istio fields are rejected by path (ML0003)', () => {
     ['AuthorizationPolicy CUSTOM', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  rules:\n  - {}\n`, 'action', 'spec.action'],
     ['AuthorizationPolicy ipBlocks', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/8"]\n`, 'ipBlocks', 'spec.rules[0].from[0].source.ipBlocks'],
     ['when key', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: jwt\nspec:\n  rules:\n  - when:\n    - key: request.auth.claims[iss]\n      values: ["x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
-    ['when key request.path (not an Istio key: paths go in to.operation)', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n  - when:\n    - key: request.path\n      values: ["/x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
   ])('%s', (_name, y, needle, path) => {
     const m = expectAt(y, 'ML0003', needle);
     expect(m.path).toBe(path);
@@ -253,7 +263,19 @@ describe('deprecated forms are accepted with a warning (IST0133)', () => {
       ['IST0133', 'Warning', 'spec.trafficPolicy.outlierDetection.consecutiveErrors'],
     ]);
     const v = vs(route('    fault:\n      delay:\n        fixedDelay: 1s\n        percent: 50\n'));
-    const m = only(lint(DR_PAYMENTS + '---\n' + v), 'IST0133');
-    expect(m.message).toBe('spec.http[0].fault.delay.percent is deprecated, use percentage: {value: 50}');
+    const msgs2 = lint(DR_PAYMENTS + '---\n' + v);
+    expect(msgs2.filter((x) => x.code === 'IST0133')).toEqual([]);
+    const m = only(msgs2, 'IST0002'); // istioctl's deprecation.FieldAnalyzer
+    expect(m.level).toBe('Warning');
+    expect(m.message).toBe('Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage');
+  });
+});
+
+describe('AuthorizationPolicy condition keys: Istio rejects an unknown key (IST0106)', () => {
+  test('request.path is not an Istio key (paths go in to.operation)', () => {
+    const y = `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n  - when:\n    - key: request.path\n      values: ["/x"]\n`;
+    const m = only(lint(y), 'IST0106');
+    expect(m.path).toBe('spec.rules[0].when[0].key');
+    expect(m.message).toMatch(/^spec.rules\[0\].when\[0\].key: unknown attribute: request.path/);
   });
 });

@@ -46,7 +46,7 @@ describe('ConfigStore: all-or-nothing apply with a monotonically increasing vers
     expect(err).toBeInstanceOf(ConfigRejectedError);
     const rejected = err as ConfigRejectedError;
     expect(rejected.messages.map((m) => m.code)).toEqual(['IST0101']);
-    expect(rejected.message).toMatch(/configuration rejected \(1 error\(s\)\); nothing was applied:\nError \[IST0101\] \(VirtualService payments.default s.yaml:12:9\)/);
+    expect(rejected.message).toMatch(/configuration rejected \(1 error\(s\)\); nothing was applied:\nError \[IST0101\] \(VirtualService default\/payments s.yaml:12\)/);
     expect(store.version).toBe(1);
     expect(store.list().map((r) => r.metadata.name)).toEqual(['payments']); // orders VS not half-applied
   });
@@ -59,7 +59,7 @@ describe('ConfigStore: all-or-nothing apply with a monotonically increasing vers
     expect(store.delete([{ kind: 'VirtualService', name: 'payments' }]).version).toBe(2);
     expect(store.delete([{ kind: 'DestinationRule', name: 'payments', namespace: 'default' }]).version).toBe(3);
     expect(store.list()).toEqual([]);
-    expect(() => store.delete([{ kind: 'VirtualService', name: 'gone' }])).toThrow('cannot delete: not found: VirtualService gone.default');
+    expect(() => store.delete([{ kind: 'VirtualService', name: 'gone' }])).toThrow('cannot delete: not found: VirtualService default/gone');
   });
 
   test('re-applying a resource replaces it; a duplicate within one batch is rejected', () => {

@@ -24,7 +24,7 @@ describe('control plane push', () => {
     const t0 = performance.now();
     const out = await world.applyConfig([{ name: 'vs.yaml', text: VS(80, 20) }]);
     const elapsed = performance.now() - t0;
-    expect(out.results).toEqual([{ kind: 'VirtualService', name: 'payments', action: expect.stringMatching(/created|configured/) }]);
+    expect(out.results).toEqual([{ kind: 'VirtualService', name: 'payments', namespace: 'default', action: expect.stringMatching(/created|configured/) }]);
     const nodes = await status();
     expect(nodes).toHaveLength(6);
     for (const n of nodes) expect(n).toMatchObject({ synced: true, ackedVersion: n.currentVersion });

@@ -1,23 +1,30 @@
 /** Schema of the DestinationRule fields meshlab implements. */
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
-import { arr, bool, dur, int, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
-import { labels, meshHost } from './common';
+import { arr, bool, dur, int, num, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
+import { exportTo, labels, meshHost } from './common';
 
 const S = Codes.SchemaValidationError;
 
-const exactlyOne =
+/** A protobuf oneof: Istio's parser rejects two members; none is valid (Istio has no "required" rule here). */
+const atMostOne =
   (keys: string[], what: string): Check =>
   (v: Record<string, unknown>, path, r) => {
     const set = keys.filter((k) => v[k] !== undefined && v[k] !== null);
     if (set.length > 1) r.report(S, path, `${path}: only one ${what} may be set (found ${set.join(', ')})`);
-    if (set.length === 0) r.report(S, path, `${path}: one of ${keys.join(', ')} is required`);
+  };
+
+/** Istio's "… must have at least one field" (validateTrafficPolicy, validateConnectionPool). */
+const notEmpty =
+  (what: string): Check =>
+  (v: Record<string, unknown>, path, r) => {
+    if (Object.keys(v).length === 0) r.report(S, path, `${path}: ${what} must have at least one field`);
   };
 
 const consistentHash: Rule = obj(
   {
     httpHeaderName: str(),
-    httpCookie: obj({ name: str(), path: str(), ttl: dur({ allowZero: true }) }, { required: ['name'] }),
+    httpCookie: obj({ name: str(), path: str(), ttl: dur({ allowZero: true }) }, { required: ['name'], unsupported: { attributes: 'cookie attributes are not set by the meshlab sidecar' } }),
     useSourceIp: bool,
     httpQueryParameterName: str(),
     ringHash: obj({ minimumRingSize: int(1) }),
@@ -26,7 +33,12 @@ const consistentHash: Rule = obj(
   {
     unsupported: { maglev: 'use ringHash', localityLbSetting: '' },
     check: (v: Record<string, unknown>, path, r) => {
-      exactlyOne(['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], 'hash key')(v, path, r);
+      const keys = ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'];
+      atMostOne(keys, 'hash key')(v, path, r);
+      if (!keys.some((k) => v[k] !== undefined && v[k] !== null)) {
+        // Valid Istio: a ring without a hash policy, so Envoy hashes every request at random.
+        r.report(Codes.UnsupportedField, path, `${path}: a consistentHash without a hash key (httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName) is valid Istio, not supported by meshlab (Envoy then hashes each request at random); name a key`);
+      }
       if (v.minimumRingSize !== undefined) {
         const p = joinPath(path, 'minimumRingSize');
         if (v.ringHash !== undefined) r.report(S, p, `${p}: set ringHash.minimumRingSize only (the top-level field is its deprecated form)`);
@@ -45,12 +57,32 @@ const loadBalancer: Rule = obj(
     consistentHash,
   },
   {
-    unsupported: { localityLbSetting: 'the lab has a single locality', warmupDurationSecs: '', warmup: '' },
-    check: exactlyOne(['simple', 'consistentHash'], 'load balancer'),
+    unsupported: {
+      localityLbSetting: 'the lab has a single locality',
+      zoneAwareLbSetting: 'the lab has a single locality',
+      warmupDurationSecs: '',
+      warmup: '',
+      backendUtilization: 'no ORCA load reports in the lab',
+    },
+    // Istio's validateLoadBalancer rules for warmup, checked although meshlab does not warm up.
+    unsupportedRules: {
+      warmup: obj(
+        {
+          duration: dur(),
+          minimumPercent: num(0, 100),
+          aggression: num(undefined, undefined, (v: number, path, r) => {
+            if (v <= 0) r.report(S, path, `${path}: aggression should be greater than 0`);
+          }),
+        },
+        { required: ['duration'] },
+      ),
+    },
+    check: atMostOne(['simple', 'consistentHash'], 'load balancer'),
   },
 );
 
-const connectionPool: Rule = obj({
+const connectionPool: Rule = obj(
+  {
   tcp: obj(
     { maxConnections: int(0), connectTimeout: dur() },
     { unsupported: { tcpKeepalive: '', maxConnectionDuration: '', idleTimeout: '' } },
@@ -63,9 +95,11 @@ const connectionPool: Rule = obj({
       maxRetries: int(0),
       idleTimeout: dur(),
     },
-    { unsupported: { h2UpgradePolicy: 'the lab speaks HTTP/1.1 only', useClientProtocol: '', maxConcurrentStreams: '' } },
+    { unsupported: { h2UpgradePolicy: 'the lab speaks HTTP/1.1 only', useClientProtocol: '', maxConcurrentStreams: '', http2KeepAlive: 'the lab speaks HTTP/1.1 only' } },
   ),
-});
+  },
+  { check: notEmpty('connection pool') },
+);
 
 const outlierDetection: Rule = obj(
   {
@@ -76,9 +110,11 @@ const outlierDetection: Rule = obj(
     baseEjectionTime: dur(),
     maxEjectionPercent: int(0, 100),
     minHealthPercent: int(0, 100),
+    splitExternalLocalOriginErrors: bool,
+    consecutiveLocalOriginFailures: int(0),
   },
   {
-    unsupported: { splitExternalLocalOriginErrors: '', consecutiveLocalOriginFailures: '' },
+    unsupported: { outlierDetectionHttpErrorCodes: '' },
     check: (v: Record<string, unknown>, path, r) => {
       if (v.consecutiveErrors === undefined) return;
       const p = joinPath(path, 'consecutiveErrors');
@@ -113,7 +149,10 @@ const tls: Rule = obj(
 
 export const trafficPolicy: Rule = obj(
   { loadBalancer, connectionPool, outlierDetection, tls },
-  { unsupported: { portLevelSettings: 'each service has one port in the lab', tunnel: '', proxyProtocol: '' } },
+  {
+    unsupported: { portLevelSettings: 'each service has one port in the lab', tunnel: '', proxyProtocol: '', retryBudget: '' },
+    check: notEmpty('traffic policy'),
+  },
 );
 
 const dnsLabel: Check = (v: string, path, r) => {
@@ -136,6 +175,6 @@ const uniqueSubsets: Check = (v: Array<{ name?: unknown }>, path, r) => {
 const subset: Rule = obj({ name: str(dnsLabel), labels, trafficPolicy }, { required: ['name'] });
 
 export const destinationRuleSpec: Rule = obj(
-  { host: str(meshHost), trafficPolicy, subsets: arr(subset, uniqueSubsets) },
-  { required: ['host'], unsupported: { exportTo: 'the lab has a single namespace', workloadSelector: '' } },
+  { host: str(meshHost), trafficPolicy, subsets: arr(subset, uniqueSubsets), exportTo },
+  { required: ['host'], unsupported: { workloadSelector: 'a DestinationRule applies to every caller in meshlab' } },
 );

@@ -20,6 +20,8 @@ export type Rule =
       fields: Record<string, Rule>;
       /** Istio fields meshlab does not implement -> hint for the user. */
       unsupported?: Record<string, string>;
+      /** For some unsupported fields: Istio's own rules, still checked (IST0106 where Istio rejects). */
+      unsupportedRules?: Record<string, Rule>;
       required?: string[];
       check?: Check;
     }
@@ -44,13 +46,13 @@ export const str = (check?: Check): Rule => ({ t: 'string', nonEmpty: true, chec
 export const anyStr: Rule = { t: 'string' };
 export const bool: Rule = { t: 'bool' };
 export const int = (min?: number, max?: number, check?: Check): Rule => ({ t: 'int', min, max, check });
-export const num = (min?: number, max?: number): Rule => ({ t: 'number', min, max });
+export const num = (min?: number, max?: number, check?: Check): Rule => ({ t: 'number', min, max, check });
 export const dur = (opts: { minMs?: number; allowZero?: boolean } = {}): Rule => ({ t: 'duration', ...opts });
 export const arr = (of: Rule, check?: Check, minItems?: number): Rule => ({ t: 'array', of, check, minItems });
 export const map = (of: Rule, check?: Check): Rule => ({ t: 'map', of, check });
 export const obj = (
   fields: Record<string, Rule>,
-  opts: { unsupported?: Record<string, string>; required?: string[]; check?: Check } = {},
+  opts: { unsupported?: Record<string, string>; unsupportedRules?: Record<string, Rule>; required?: string[]; check?: Check } = {},
 ): Rule => ({ t: 'object', fields, ...opts });
 export const oneOfEnum = (
   values: string[],

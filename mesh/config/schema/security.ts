@@ -25,6 +25,10 @@ export const peerAuthenticationSpec: Rule = obj(
   },
   {
     check: (v: Record<string, unknown>, path, r) => {
+      if (v.portLevelMtls && typeof v.portLevelMtls === 'object' && Object.keys(v.portLevelMtls).length === 0) {
+        const p = joinPath(path, 'portLevelMtls');
+        r.report(S, p, `${p}: port level mTLS, if defined, must have at least one element`);
+      }
       if (v.portLevelMtls !== undefined && v.selector === undefined) {
         const p = joinPath(path, 'portLevelMtls');
         r.report(S, p, `${p} requires a selector (as in Istio): port-level mTLS applies to selected workloads only`);
@@ -37,10 +41,21 @@ export const peerAuthenticationSpec: Rule = obj(
 // Istio has no request.method or request.path condition keys (methods and paths belong in `to.operation`).
 export const SUPPORTED_WHEN_KEYS = ['request.headers[<name>]', 'source.principal', 'source.namespace'];
 
+/** Condition keys Istio accepts (pkg/config/security ValidateAttribute) that meshlab does not evaluate. */
+const ISTIO_WHEN_KEYS = ['source.ip', 'remote.ip', 'source.serviceAccount', 'source.trustDomain', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter', 'destination.ip', 'destination.port', 'connection.sni'];
+
 const whenKey: Check = (v: string, path, r) => {
   if (/^request\.headers\[[^\]]+\]$/.test(v)) return;
   if (['source.principal', 'source.namespace'].includes(v)) return;
-  r.report(Codes.UnsupportedField, path, `${path}: condition key ${JSON.stringify(v)} is not supported by meshlab; supported: ${SUPPORTED_WHEN_KEYS.join(', ')}`);
+  if (ISTIO_WHEN_KEYS.includes(v) || /^request\.auth\.claims\[.+\]$/.test(v) || v.startsWith('experimental.envoy.filters.')) {
+    r.report(Codes.UnsupportedField, path, `${path}: condition key ${JSON.stringify(v)} is valid Istio, not supported by meshlab; supported: ${SUPPORTED_WHEN_KEYS.join(', ')}`);
+    return;
+  }
+  // Istio's own rejections, with its words.
+  if (v === 'destination.namespace') r.report(S, path, `${path}: attribute ${v} is replaced by the metadata.namespace`);
+  else if (/^destination\.labels/.test(v)) r.report(S, path, `${path}: attribute ${v} is replaced by the workload selector`);
+  else if (v === 'destination.name' || v === 'destination.user') r.report(S, path, `${path}: deprecated attribute ${v}: only supported in v1alpha1`);
+  else r.report(S, path, `${path}: unknown attribute: ${v} (Istio's condition keys: request.headers[<name>], source.principal, source.namespace, ${ISTIO_WHEN_KEYS.join(', ')}, request.auth.claims[<claim>])`);
 };
 
 const strings = arr(str());
@@ -60,6 +75,13 @@ const rule: Rule = obj({
             notRemoteIpBlocks: '',
             serviceAccounts: '',
             notServiceAccounts: '',
+            trustDomains: 'one trust domain (cluster.local) in the lab',
+            notTrustDomains: 'one trust domain (cluster.local) in the lab',
+          },
+          check: (v: Record<string, unknown>, path, r) => {
+            const sa = v.serviceAccounts !== undefined || v.notServiceAccounts !== undefined;
+            const other = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some((k) => v[k] !== undefined);
+            if (sa && other) r.report(S, path, `${path}: Cannot set serviceAccounts with namespaces or principals`);
           },
         },
       ),

@@ -9,17 +9,21 @@ import { walk } from './walk';
 import { virtualServiceSpec } from './virtual-service';
 import { destinationRuleSpec } from './destination-rule';
 import { authorizationPolicySpec, peerAuthenticationSpec } from './security';
+import { gatewaySpec, serviceEntrySpec, sidecarSpec } from './analyzed-only';
 
 export const SPEC_RULES: Record<Kind, Rule> = {
   VirtualService: virtualServiceSpec,
   DestinationRule: destinationRuleSpec,
   PeerAuthentication: peerAuthenticationSpec,
   AuthorizationPolicy: authorizationPolicySpec,
+  Gateway: gatewaySpec,
+  ServiceEntry: serviceEntrySpec,
+  Sidecar: sidecarSpec,
 };
 
-/** "VirtualService payments.default" — how istioctl names a resource in messages. */
-export function resourceLabel(r: Pick<MeshResource, 'kind' | 'metadata'>): string {
-  return `${r.kind} ${r.metadata.name || '<unnamed>'}.${r.metadata.namespace || MESH_NAMESPACE}`;
+/** "VirtualService default/payments" — how istioctl names a resource in messages (`<type> <namespace>/<name>`). */
+export function resourceLabel(r: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return `${r.kind} ${r.metadata.namespace || MESH_NAMESPACE}/${r.metadata.name || '<unnamed>'}`;
 }
 
 /** Builds a message positioned at `path` inside resource `r`. */
@@ -45,8 +49,8 @@ export function validateResource(r: MeshResource): Message[] {
   else if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
     reporter.report(S, 'metadata.name', `metadata.name ${JSON.stringify(name)} must be a lower-case DNS name (letters, digits, '-', '.')`);
   }
-  if (namespace !== MESH_NAMESPACE) {
-    reporter.report(S, 'metadata.namespace', `metadata.namespace ${JSON.stringify(namespace)} is not supported: meshlab has a single namespace "${MESH_NAMESPACE}" (omit the field or set it to "${MESH_NAMESPACE}")`);
+  if (namespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
+    reporter.report(S, 'metadata.namespace', `metadata.namespace ${JSON.stringify(namespace)} must be a DNS label (lower-case letters, digits and '-', at most 63 characters)`);
   }
   if (r.spec === undefined || r.spec === null) {
     reporter.report(S, 'spec', 'spec is required');

@@ -2,7 +2,7 @@
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
 import { arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
-import { destination, headers, labels, meshHost, percent, stringMatch } from './common';
+import { destination, exportTo, headers, labels, meshHost, percent, stringMatch } from './common';
 
 const S = Codes.SchemaValidationError;
 
@@ -86,18 +86,20 @@ const routeDestination: Rule = obj(
   { required: ['destination'] },
 );
 
-const retries: Rule = obj(
-  { attempts: int(0), perTryTimeout: dur(), retryOn: str(retryOnCheck), retryRemoteLocalities: bool },
-  { unsupported: { retryIgnorePreviousHosts: '', backoff: '' } },
-);
+const retries: Rule = obj({
+  attempts: int(0),
+  perTryTimeout: dur(),
+  retryOn: str(retryOnCheck),
+  retryRemoteLocalities: bool,
+  retryIgnorePreviousHosts: bool,
+  backoff: dur(),
+});
 
 const exclusivePercent: Check = (v: Record<string, unknown>, path, r) => {
   if (v.percent !== undefined && v.percentage !== undefined) {
     r.report(S, path, `${path}: set either percentage or the deprecated percent, not both`);
   }
-  if (v.percent !== undefined) {
-    r.report(Codes.SchemaWarning, joinPath(path, 'percent'), `${joinPath(path, 'percent')} is deprecated, use percentage: {value: ${String(v.percent)}}`);
-  }
+  // The deprecation itself is IST0002, reported by the deprecation analyzer as istioctl does.
 };
 
 const fault: Rule = obj(
@@ -122,7 +124,7 @@ const httpRoute: Rule = obj(
   {
     name: str(),
     match: arr(match),
-    route: arr(routeDestination, weightsCheck, 1),
+    route: arr(routeDestination, weightsCheck),
     timeout: dur({ allowZero: true }),
     retries,
     fault,
@@ -131,7 +133,13 @@ const httpRoute: Rule = obj(
     headers,
   },
   {
-    required: ['route'],
+    check: (v: Record<string, unknown>, path, r) => {
+      const routes = Array.isArray(v.route) ? v.route.length : 0;
+      if (routes === 0 && !v.redirect && !v.directResponse && !v.delegate) {
+        r.report(S, path, `${path}: HTTP route, redirect or direct_response is required`);
+      }
+      if (v.mirror && Array.isArray(v.mirrors) && v.mirrors.length > 0) r.report(S, path, `${path}: HTTP route cannot contain both mirror and mirrors`);
+    },
     unsupported: {
       redirect: '',
       directResponse: '',
@@ -155,16 +163,29 @@ const gatewaysCheck: Check = (v: unknown[], path, r) => {
 
 export const virtualServiceSpec: Rule = obj(
   {
-    hosts: arr(str(meshHost), undefined, 1),
+    hosts: arr(str(meshHost)),
     gateways: arr(str(), gatewaysCheck),
-    http: arr(httpRoute, undefined, 1),
+    http: arr(httpRoute),
+    exportTo,
   },
   {
-    required: ['hosts', 'http'],
     unsupported: {
       tcp: 'meshlab routes HTTP only',
       tls: 'meshlab routes HTTP only',
-      exportTo: 'the lab has a single namespace',
+    },
+    check: (v: Record<string, unknown>, path, r) => {
+      const has = (k: string) => Array.isArray(v[k]) && (v[k] as unknown[]).length > 0;
+      if (!has('http') && !has('tcp') && !has('tls')) r.report(S, path, `${path}: http, tcp or tls must be provided in virtual service`);
+      const hosts = Array.isArray(v.hosts) ? (v.hosts as unknown[]) : [];
+      if (hosts.length === 0) {
+        // Istio reads a VirtualService without hosts as a delegate (routes another VirtualService delegates to).
+        r.report(Codes.UnsupportedField, joinPath(path, 'hosts'), `${joinPath(path, 'hosts')}: a VirtualService without hosts is a delegate; delegation is valid Istio, not supported by meshlab (name the hosts)`);
+      }
+      const gw = Array.isArray(v.gateways) ? (v.gateways as unknown[]) : [];
+      const mesh = gw.length === 0 || gw.includes('mesh');
+      hosts.forEach((h, i) => {
+        if (mesh && h === '*') r.report(S, joinPath(joinPath(path, 'hosts'), i), `${joinPath(joinPath(path, 'hosts'), i)}: wildcard host * is not allowed for virtual services bound to the mesh gateway`);
+      });
     },
   },
 );

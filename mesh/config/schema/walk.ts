@@ -35,7 +35,9 @@ export function walk(value: unknown, rule: Rule, path: string, r: Reporter): voi
         }
         const hint = rule.unsupported?.[k];
         if (hint !== undefined) {
-          r.report(Codes.UnsupportedField, p, `${p} is not supported by meshlab${hint ? `: ${hint}` : ''}`);
+          r.report(Codes.UnsupportedField, p, `${p}: valid Istio, not supported by meshlab${hint ? ` (${hint})` : ''}`);
+          const inner = rule.unsupportedRules?.[k];
+          if (inner && child !== null && child !== undefined) walk(child, inner, p, r);
         } else {
           const known = Object.keys(rule.fields).join(', ');
           r.report(S, p, `unknown field "${k}" at ${p} (allowed here: ${known})`);
@@ -103,7 +105,7 @@ export function walk(value: unknown, rule: Rule, path: string, r: Reporter): voi
         return r.report(Codes.SchemaWarning, path, `${path}: ${value} is deprecated, use ${rule.deprecated[value]}`);
       }
       if (rule.unsupported && value in rule.unsupported) {
-        return r.report(Codes.UnsupportedField, path, `${path}: ${value} is not supported by meshlab${rule.unsupported[value] ? `: ${rule.unsupported[value]}` : ''}`);
+        return r.report(Codes.UnsupportedField, path, `${path}: ${value} is valid Istio, not supported by meshlab${rule.unsupported[value] ? ` (${rule.unsupported[value]})` : ''}`);
       }
       return r.report(S, path, `${path}: invalid value ${JSON.stringify(value)}, expected one of ${rule.values.join(', ')}`);
     }
