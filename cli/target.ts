@@ -2,6 +2,9 @@ import { readState } from '../world/state';
 import { flag, type Parsed } from './args';
 import { operatorHeaders } from '../lib/cp-auth';
 
+/** Where `meshlab scenario --target` runs a lab (kubernetes: designed, not run here — world/kubernetes-target.ts). */
+export const SCENARIO_TARGETS = ['embedded', 'running', 'compose', 'kubernetes'] as const;
+
 /**
  * Which control plane a command talks to: `--cp URL`, else $MESHLAB_CP_URL, else the running
  * world's state file (.meshlab/world.json).

@@ -4,10 +4,11 @@ import { isLabFile, loadYamlLab } from '../../scenarios/yaml/lab-file';
 import { SCENARIOS, findScenario } from '../../scenarios';
 import { runScenario } from '../../scenarios/runner/run';
 import { flag, parseArgs } from '../args';
+import { SCENARIO_TARGETS } from '../target';
 import { AttachedWorld } from '../../world/attached';
 import type { ScenarioWorld } from '../../scenarios/runner/context';
 
-export const SCENARIO_HELP = `meshlab scenario NAME|FILE.yaml [--quick] [--control] [--seed N] [--json FILE] [--target embedded|running|compose]
+export const SCENARIO_HELP = `meshlab scenario NAME|FILE.yaml [--quick] [--control] [--seed N] [--json FILE] [--target embedded|running|compose|kubernetes --context CTX]
   Runs a lab and prints its verdict (exit 0 = PASS). embedded (default): a fresh world of its own;
   running: the world \`npm start\` runs; compose: the \`docker compose up\` world. FILE.yaml is a lab written in
   YAML (see scenarios/labs/), validated before it runs.
@@ -30,7 +31,7 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   const seed = Number(seedRaw);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${seedRaw}"`);
   const target = flag(args, 'target', 'embedded')!;
-  if (!['embedded', 'running', 'compose'].includes(target)) throw new Error(`--target must be embedded, running or compose, got "${target}"`);
+  if (!(SCENARIO_TARGETS as readonly string[]).includes(target)) throw new Error(`--target must be one of ${SCENARIO_TARGETS.join(', ')}, got "${target}"`);
   // A lab file is found from where the user typed the command (npm run changes the directory to the project's).
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const scenarios = names.map((n) => (isLabFile(n) ? loadYamlLab(path.resolve(cwd, n)).scenario : findScenario(n)));
@@ -41,7 +42,8 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   if (target !== 'embedded') {
     const custom = scenarios.filter((s) => s.topology || s.bus);
     if (custom.length) throw new Error(`${custom.map((s) => s.name).join(', ')} need a world of their own (a different topology or bus); run without --target`);
-    world = target === 'running' ? AttachedWorld.attach() : await (await import('../../world/compose-target')).ComposeWorld.attach({ projectDir: process.cwd() });
+    if (target === 'kubernetes') world = await (await import('../../world/kubernetes-target')).attachKubernetes({ context: flag(args, 'context'), namespace: flag(args, 'namespace') });
+    else world = target === 'running' ? AttachedWorld.attach() : await (await import('../../world/compose-target')).ComposeWorld.attach({ projectDir: process.cwd() });
   }
   let failed = 0;
   for (const scenario of scenarios) {

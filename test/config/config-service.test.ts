@@ -140,3 +140,20 @@ describe('delete -f with Kubernetes objects in the files', () => {
     expect(svc.list()).toEqual([]);
   });
 });
+
+describe("analyze of the running world (what `meshlab analyze` without files shows)", () => {
+  const instances = (versions: string[]) => [
+    { service: 'orders', labels: { app: 'orders', version: 'v1' } },
+    { service: 'notifications', labels: { app: 'notifications', version: 'v1' } },
+    ...versions.map((version) => ({ service: 'payments', labels: { app: 'payments', version } })),
+  ];
+
+  test('the default config against the default world: no message; with payments v2 stopped: IST0173 on subset v2', () => {
+    let running = instances(['v1', 'v1', 'v2']);
+    const svc = new ConfigService(undefined, () => ({ instances: running }));
+    svc.init(`${__dirname}/../../../config/default`);
+    expect(svc.analyze()).toEqual([]);
+    running = instances(['v1', 'v1']);
+    expect(svc.analyze().map((m) => [m.code, m.resource, m.path])).toEqual([['IST0173', 'DestinationRule default/payments', 'spec.subsets[1]']]);
+  });
+});
