@@ -1,5 +1,6 @@
 import { env, envInt, onShutdown, reportReady } from '../../lib/ipc';
 import { Sidecar } from './sidecar';
+import { parseTracingConfig } from '../telemetry/proxy-config';
 
 /** The sidecar process: configured by environment (MESH_*), or late by the launcher over IPC (the app's port). */
 async function main(): Promise<void> {
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     controlPlaneUrl: env('MESH_CP_URL'),
     appPort: process.env.MESH_APP_PORT ? envInt('MESH_APP_PORT') : undefined,
     mtls: process.env.MESH_MTLS !== 'off',
+    tracing: parseTracingConfig(process.env),
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
   });
   await sidecar.start();

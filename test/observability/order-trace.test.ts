@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import { World, tempWorldDir } from '../../world/world';
+import { eventually, json, ORDER } from '../support/http';
+import type { ZipkinSpan } from '../../mesh/telemetry/zipkin';
+
+/**
+ * The trace is the order: a world with a real Zipkin (the exec jar from Maven Central) and 100% sampling; one
+ * order through the gateway is read back from Zipkin's HTTP API as one trace with every hop, Envoy's span shape
+ * and Istio's tags, its durations nested as the calls were.
+ */
+describe('one order is one trace in the real Zipkin', () => {
+  const dir = tempWorldDir('meshlab-obs-');
+  let world: World;
+
+  beforeAll(async () => {
+    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, chaosPort: false, observability: {}, tracing: { sampling: 100 }, env: { MESH_SEED: '5' } });
+  }, 240_000);
+
+  afterAll(async () => {
+    await world?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  const zipkin = (p: string) => json(`${world.zipkinUrl}${p}`);
+
+  /** The trace whose gateway span carries this request id (Zipkin's tag query), once every expected span arrived. */
+  async function traceOf(requestId: string, minSpans: number): Promise<ZipkinSpan[]> {
+    return eventually(
+      `a trace with ≥ ${minSpans} spans for x-request-id ${requestId} in Zipkin`,
+      async () => {
+        const found = await zipkin(`/api/v2/traces?annotationQuery=${encodeURIComponent(`guid:x-request-id=${requestId}`)}&limit=5&lookback=600000`);
+        const traces = found.body as ZipkinSpan[][];
+        if (!Array.isArray(traces) || traces.length === 0) return undefined;
+        const full = (await zipkin(`/api/v2/trace/${traces[0][0].traceId}`)).body as ZipkinSpan[];
+        return full.length >= minSpans ? full : undefined;
+      },
+      30_000,
+      250,
+    );
+  }
+
+  test('gateway → orders → payments: 5 spans of one trace, CLIENT/SERVER halves sharing ids, Istio tags, nested durations', async () => {
+    const requestId = `trace-order-${Date.now()}`;
+    const res = await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': requestId } });
+    expect(res.status).toBe(201);
+    const spans = await traceOf(requestId, 5);
+
+    const by = (service: string, kind: string) => spans.filter((s) => s.localEndpoint.serviceName === service && s.kind === kind);
+    const [gw] = by('istio-ingressgateway-v1', 'CLIENT');
+    const [ordersIn] = by('orders-v1', 'SERVER');
+    const [ordersOut] = by('orders-v1', 'CLIENT');
+    const paymentsIn = spans.find((s) => s.localEndpoint.serviceName.startsWith('payments-') && s.kind === 'SERVER')!;
+    expect([gw, ordersIn, ordersOut, paymentsIn].every(Boolean)).toBe(true);
+    expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+
+    // Envoy's Zipkin tracer: egress is a child (new id), ingress shares its caller's span (same id and parent, shared).
+    expect(gw.parentId).toBeUndefined();
+    expect(ordersIn.id).toBe(gw.id);
+    expect(ordersIn.shared).toBe(true);
+    expect(ordersOut.parentId).toBe(ordersIn.id);
+    expect(paymentsIn.id).toBe(ordersOut.id);
+    expect(paymentsIn.parentId).toBe(ordersIn.id);
+
+    expect(gw.tags).toMatchObject({ 'http.method': 'POST', 'http.status_code': '201', response_flags: '-', 'istio.canonical_service': 'istio-ingressgateway', 'istio.mesh_id': 'cluster.local', 'guid:x-request-id': requestId });
+    expect(gw.tags['http.url']).toMatch(/^http:\/\/[^/]+\/orders$/);
+    expect(gw.tags.upstream_cluster).toContain('orders');
+    expect(ordersOut.tags).toMatchObject({ 'http.method': 'POST', 'http.status_code': '201', 'istio.canonical_service': 'orders' });
+    expect(ordersOut.tags['peer.address']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(paymentsIn.tags['istio.canonical_service']).toBe('payments');
+    expect(paymentsIn.tags['peer.address']).toMatch(/^127\.0\.0\.1:\d+$/);
+    for (const s of spans) expect(s.tags.error).toBeUndefined();
+
+    // Durations add up: each callee's span lies inside its caller's (1 ms for clocks of different processes).
+    const end = (s: ZipkinSpan): number => s.timestamp + s.duration;
+    const inside = (child: ZipkinSpan, parent: ZipkinSpan): void => {
+      expect(child.timestamp).toBeGreaterThanOrEqual(parent.timestamp - 1000);
+      expect(end(child)).toBeLessThanOrEqual(end(parent) + 1000);
+      expect(child.duration).toBeLessThanOrEqual(parent.duration);
+    };
+    inside(ordersIn, gw);
+    inside(ordersOut, ordersIn);
+    inside(paymentsIn, ordersOut);
+    // What orders did itself (its app, its sidecars' hops) is what its server span holds beyond its payments call.
+    expect(ordersIn.duration - ordersOut.duration).toBeGreaterThanOrEqual(0);
+  });
+
+  test('a caller with B3 headers joins its trace: the gateway span is the child of x-b3-spanid, x-b3-sampled: 0 exports nothing', async () => {
+    const traceId = 'a1b2c3d4e5f60718a1b2c3d4e5f60718';
+    const rid = `b3-${Date.now()}`;
+    const res = await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': rid, 'x-b3-traceid': traceId, 'x-b3-spanid': '1111111111111111', 'x-b3-sampled': '1' } });
+    expect(res.status).toBe(201);
+    const spans = await traceOf(rid, 5);
+    expect(spans.every((s) => s.traceId === traceId)).toBe(true);
+    expect(spans.find((s) => s.localEndpoint.serviceName === 'istio-ingressgateway-v1')!.parentId).toBe('1111111111111111');
+
+    const unsampled = `b3-off-${Date.now()}`;
+    expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': unsampled, 'x-b3-sampled': '0' } })).status).toBe(201);
+    // The sampled request after it proves the pipeline has flushed past the unsampled one.
+    const marker = `b3-marker-${Date.now()}`;
+    expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': marker } })).status).toBe(201);
+    await traceOf(marker, 5);
+    const found = await zipkin(`/api/v2/traces?annotationQuery=${encodeURIComponent(`guid:x-request-id=${unsampled}`)}&lookback=600000`);
+    expect(found.body).toEqual([]);
+  });
+
+  test('every sidecar and the gateway report their spans: Envoy counters move, nothing dropped or failed', async () => {
+    const state = world.state();
+    const admins = [state.processes.find((p) => p.role === 'gateway')!.ports.admin, ...state.instances.map((i) => i.sidecar.ports.admin)];
+    let sent = 0;
+    for (const port of admins) {
+      const t = (await json(`http://127.0.0.1:${port}/tracing`)).body as { sampling: number; exporters: { kind: string; stats: { spansSent: number; spansDropped: number; reportsFailed: number } }[] };
+      expect(t.sampling).toBe(100);
+      expect(t.exporters.map((e) => e.kind)).toEqual(['zipkin']);
+      expect(t.exporters[0].stats.spansDropped).toBe(0);
+      expect(t.exporters[0].stats.reportsFailed).toBe(0);
+      sent += t.exporters[0].stats.spansSent;
+    }
+    expect(sent).toBeGreaterThanOrEqual(10);
+  });
+});
