@@ -187,5 +187,5 @@ function edgeTable(m) {
     h('thead', {}, h('tr', {}, ['from', 'to', 'req/s', 'errors', 'p99', 'codes', 'flags', 'mTLS'].map((c) => h('th', {}, c)))),
     h('tbody', {}, rows.map((e) => h('tr', { class: health(e.errorRate, e.requests), 'data-edge': `${e.source}>${e.target}` },
       h('td', {}, e.source), h('td', {}, e.target), h('td', { class: 'num' }, rps(e.rps)), h('td', { class: 'num err' }, pct(e.errorRate)), h('td', { class: 'num' }, ms(e.p99Ms)),
-      h('td', {}, Object.entries(e.codes).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', {}, Object.entries(e.flags).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', {}, e.mtls ? '🔒 yes' : 'no')))));
+      h('td', {}, Object.entries(e.codes).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', {}, Object.entries(e.flags).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', { 'data-mtls': e.mtls ? 'yes' : e.mtlsShare > 0 ? 'partly' : 'no', title: 'as the destination sidecar reported it' }, e.mtls ? '🔒 yes' : e.mtlsShare > 0 ? `partly (${pct(e.mtlsShare)})` : 'no')))));
 }

@@ -327,7 +327,7 @@ export class World {
   /** Tells the control plane's dashboard where the chaos server and each instance's lab control are. */
   private async tellDashboard(): Promise<void> {
     const labs = [...this.instances.values()].filter((i) => i.app.running).map((i) => ({ instance: i.spec.id, url: `http://${this.options.host}:${i.app.ports.lab}` }));
-    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs }) });
+    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs, ...(this.zipkin ? { zipkinUrl: this.zipkinUrl } : {}), ...(this.prometheus ? { prometheusUrl: this.prometheusUrl } : {}) }) });
     await res.arrayBuffer();
   }
 
