@@ -12,10 +12,11 @@ import networkChaos from './network-chaos';
 import latencyBudget from './latency-budget';
 import mtls from './mtls';
 import authz from './authz';
+import slowHop from './slow-hop';
 import { kafkaOutage, rabbitOutage } from './broker-outage';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, mtls, authz, latencyBudget, kafkaOutage, rabbitOutage];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, headerRouting, faultInjection, cascade, networkChaos, mtls, authz, slowHop, latencyBudget, kafkaOutage, rabbitOutage];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

@@ -17,6 +17,8 @@ export interface Scenario {
    * measured without errors, not their values, which depend on the machine's load.
    */
   benchmark?: boolean;
+  /** Needs the real Zipkin and Prometheus (`World` option `observability`) on its own world. */
+  observability?: boolean;
   /** Timeline resolution, ms. */
   bucketMs?: number;
   run(ctx: ScenarioContext): Promise<void>;
