@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { World, tempWorldDir } from '../../world/world';
 import { eventually, json, ORDER } from '../support/http';
 import type { ZipkinSpan } from '../../mesh/telemetry/zipkin';
@@ -101,6 +102,35 @@ describe('one order is one trace in the real Zipkin', () => {
     await traceOf(marker, 5);
     const found = await zipkin(`/api/v2/traces?annotationQuery=${encodeURIComponent(`guid:x-request-id=${unsampled}`)}&lookback=600000`);
     expect(found.body).toEqual([]);
+  });
+
+  test('the real Prometheus scrapes the gateway, every sidecar and every app; every Grafana panel\'s PromQL answers; mTLS read from the destination reporter is 100% on orders → payments', async () => {
+    const prom = async (query: string) => {
+      const r = await json(`${world.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+      expect({ query, status: r.body.status, error: r.body.error }).toEqual({ query, status: 'success', error: undefined });
+      return r.body.data.result as { metric: Record<string, string>; value: [number, string] }[];
+    };
+    const n = world.state().instances.length;
+    // 1 gateway + n sidecars (job meshlab-sidecars) + n apps (meshlab-services), all up.
+    const up = await eventually('every target up', async () => {
+      const rows = await prom('up{job=~"meshlab-.*"}');
+      return rows.length === 1 + 2 * n && rows.every((r) => r.value[1] === '1') ? rows : undefined;
+    }, 20_000, 250);
+    expect(up.filter((r) => r.metric.role === 'app')).toHaveLength(n);
+    for (let i = 0; i < 10; i++) expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER })).status).toBe(201);
+    // The dashboards' PromQL, with Grafana's variables as a 1-minute window and "every" selection.
+    const dir = path.join(__dirname, '..', '..', '..', 'deploy', 'grafana', 'dashboards');
+    const exprs = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).flatMap((f) => (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { panels: { targets: { expr: string }[] }[] }).panels.flatMap((p) => p.targets.map((t) => t.expr)));
+    expect(exprs.length).toBeGreaterThanOrEqual(30);
+    for (const e of exprs) await prom(e.replace(/\$__rate_interval/g, '1m').replace(/\$(service|workload)/g, '.*'));
+    const mtls = await eventually('destination-reported orders → payments traffic in Prometheus', async () => {
+      const rows = await prom('sum by (connection_security_policy) (increase(istio_requests_total{reporter="destination", source_workload="orders-v1", destination_service_name="payments"}[5m]))');
+      return rows.length > 0 && Number(rows.find((r) => r.metric.connection_security_policy === 'mutual_tls')?.value[1] ?? 0) > 0 ? rows : undefined;
+    }, 20_000, 250);
+    expect(mtls.map((r) => r.metric.connection_security_policy)).toEqual(['mutual_tls']);
+    // …while the source reporter cannot know (Istio's "unknown"): why the dashboard reads the destination.
+    const src = await prom('sum by (connection_security_policy) (increase(istio_requests_total{reporter="source", source_workload="orders-v1", destination_service_name="payments"}[5m]))');
+    expect(src.map((r) => r.metric.connection_security_policy)).toEqual(['unknown']);
   });
 
   test('every sidecar and the gateway report their spans: Envoy counters move, nothing dropped or failed', async () => {
