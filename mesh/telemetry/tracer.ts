@@ -95,11 +95,9 @@ export class Tracer {
         direction: info.direction,
         'http.method': info.method,
         'http.url': `http://${info.authority || info.destinationService}${info.path}`,
-        'http.protocol': 'HTTP/1.1',
         'http.status_code': status,
         response_flags: info.responseFlags,
         upstream_cluster: info.cluster,
-        'upstream_cluster.name': info.cluster,
         upstream_instance: info.upstream?.instance ?? '-',
         'peer.address': outbound ? (info.upstream?.key ?? '') : info.peerAddress,
         'istio.canonical_service': this.canonicalService,
@@ -108,11 +106,9 @@ export class Tracer {
         'istio.namespace': this.namespace,
         node_id: this.nodeId,
         'guid:x-request-id': info.requestId,
-        'x-request-id': info.requestId,
         request_size: info.bytesReceived,
         response_size: info.bytesSent,
         component: 'proxy',
-        attempts: info.attempts,
       },
     };
     // Envoy tags error=true when there was no response or it was a 5xx.

@@ -102,3 +102,12 @@ describe('ProxyConfig tracing (PROXY_CONFIG), as pilot-agent reads it', () => {
     expect(() => parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://x:4317' })).toThrow(/not an http URL/);
   });
 });
+
+describe('the Zipkin body is written directly', () => {
+  test('it is exactly the JSON of toZipkin for spans with and without parent, kind, peer, shared, escapes in tags', () => {
+    const spans = [span(0), span(1, { parent_span_id: '0020000000000001', kind: 'SERVER', shared: true, attributes: { 'http.url': 'http://a/"q"\\\n', n: 3, 'peer.address': 'payments:15006' } }), span(2, { kind: undefined, attributes: {} })];
+    const source = { serviceName: 'orders-v1', ipv4: '127.0.0.1' };
+    expect(encodeZipkin(spans, source)).toBe(JSON.stringify(spans.map((s) => toZipkin(s, source))));
+    expect(encodeZipkin([], source)).toBe('[]');
+  });
+});
