@@ -311,6 +311,8 @@ export class World {
       DATA_DIR: dataDir,
       BUS_KIND: this.busKind,
       BUS_URL: this.busUrl,
+      // The apps' own spans (publishing and consuming events) go to the same Zipkin as the sidecars'.
+      ...(this.zipkinAddress ? { OTEL_EXPORTER_ZIPKIN_ENDPOINT: `http://${this.zipkinAddress}/api/v2/spans` } : {}),
     }, spec);
     return { spec, app, sidecar };
   }
@@ -345,9 +347,13 @@ export class World {
   }
 
   /** PROXY_CONFIG (Istio's ProxyConfig tracing) and the OTLP endpoint, when the world traces. */
+  private get zipkinAddress(): string | undefined {
+    return this.options.tracing?.zipkin ?? (this.zipkin ? `${this.options.host}:${this.zipkin.port}` : undefined);
+  }
+
   private tracingEnv(): Record<string, string> {
     const t = this.options.tracing;
-    const zipkin = t?.zipkin ?? (this.zipkin ? `${this.options.host}:${this.zipkin.port}` : undefined);
+    const zipkin = this.zipkinAddress;
     if (!t && !zipkin) return {};
     return { PROXY_CONFIG: formatProxyConfig({ sampling: t?.sampling ?? 1, zipkin }), ...(t?.otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: t.otlp } : {}) };
   }

@@ -53,7 +53,7 @@ export async function chargeOrder(deps: OrdersDeps, order: Order, propagate: Rec
     return { kind: 'pending', order, error: `payments unreachable (${(err as Error).message})` };
   }
   if (payment.status === 200 || payment.status === 201) {
-    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown');
+    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown', propagate.traceparent);
     deps.onEvent();
     return { kind: 'confirmed', order: confirmed };
   }

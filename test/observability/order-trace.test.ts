@@ -40,11 +40,13 @@ describe('one order is one trace in the real Zipkin', () => {
     );
   }
 
-  test('gateway → orders → payments: 5 spans of one trace, CLIENT/SERVER halves sharing ids, Istio tags, nested durations', async () => {
+  test('gateway → orders → payments and the event to notifications: 7 spans of one trace, CLIENT/SERVER halves sharing ids, Istio tags, messaging spans, nested durations', async () => {
     const requestId = `trace-order-${Date.now()}`;
     const res = await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': requestId } });
     expect(res.status).toBe(201);
-    const spans = await traceOf(requestId, 5);
+    // gateway CLIENT, orders SERVER + CLIENT, payments SERVER, orders PRODUCER, notifications CONSUMER (the bus bypasses the sidecars).
+    const spans = await traceOf(requestId, 6);
+    expect(spans).toHaveLength(6);
 
     const by = (service: string, kind: string) => spans.filter((s) => s.localEndpoint.serviceName === service && s.kind === kind);
     const [gw] = by('istio-ingressgateway-v1', 'CLIENT');
@@ -61,6 +63,13 @@ describe('one order is one trace in the real Zipkin', () => {
     expect(ordersOut.parentId).toBe(ordersIn.id);
     expect(paymentsIn.id).toBe(ordersOut.id);
     expect(paymentsIn.parentId).toBe(ordersIn.id);
+
+    // The event: orders' PRODUCER span under its SERVER span, notifications' CONSUMER span under (and linked to) it.
+    const producer = spans.find((s) => s.kind === 'PRODUCER')!;
+    const consumer = spans.find((s) => s.kind === 'CONSUMER')!;
+    expect(producer).toMatchObject({ parentId: ordersIn.id, name: 'publish order.created', localEndpoint: { serviceName: 'orders-v1' }, tags: { 'messaging.system': 'memory', 'messaging.destination.name': 'order.created', 'messaging.operation': 'publish' } });
+    expect(consumer).toMatchObject({ parentId: producer.id, name: 'process order.created', localEndpoint: { serviceName: 'notifications-v1' }, tags: { 'messaging.destination.name': 'order.created', 'messaging.operation': 'process', 'messaging.message.id': producer.tags['messaging.message.id'] } });
+    expect(consumer.timestamp).toBeGreaterThanOrEqual(producer.timestamp - 1000);
 
     expect(gw.tags).toMatchObject({ 'http.method': 'POST', 'http.status_code': '201', response_flags: '-', 'istio.canonical_service': 'istio-ingressgateway', 'istio.mesh_id': 'cluster.local', 'guid:x-request-id': requestId });
     expect(gw.tags['http.url']).toMatch(/^http:\/\/[^/]+\/orders$/);
@@ -90,7 +99,7 @@ describe('one order is one trace in the real Zipkin', () => {
     const rid = `b3-${Date.now()}`;
     const res = await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': rid, 'x-b3-traceid': traceId, 'x-b3-spanid': '1111111111111111', 'x-b3-sampled': '1' } });
     expect(res.status).toBe(201);
-    const spans = await traceOf(rid, 5);
+    const spans = await traceOf(rid, 6);
     expect(spans.every((s) => s.traceId === traceId)).toBe(true);
     expect(spans.find((s) => s.localEndpoint.serviceName === 'istio-ingressgateway-v1')!.parentId).toBe('1111111111111111');
 
@@ -99,7 +108,7 @@ describe('one order is one trace in the real Zipkin', () => {
     // The sampled request after it proves the pipeline has flushed past the unsampled one.
     const marker = `b3-marker-${Date.now()}`;
     expect((await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': marker } })).status).toBe(201);
-    await traceOf(marker, 5);
+    await traceOf(marker, 6);
     const found = await zipkin(`/api/v2/traces?annotationQuery=${encodeURIComponent(`guid:x-request-id=${unsampled}`)}&lookback=600000`);
     expect(found.body).toEqual([]);
   });
