@@ -40,7 +40,7 @@ describe('one order is one trace in the real Zipkin', () => {
     );
   }
 
-  test('gateway → orders → payments and the event to notifications: 7 spans of one trace, CLIENT/SERVER halves sharing ids, Istio tags, messaging spans, nested durations', async () => {
+  test('gateway → orders → payments and the event to notifications: 6 spans of one trace, CLIENT/SERVER halves sharing ids, Istio tags, messaging spans, nested durations', async () => {
     const requestId = `trace-order-${Date.now()}`;
     const res = await json(`${world.gatewayUrl}/orders`, { body: ORDER, headers: { 'x-request-id': requestId } });
     expect(res.status).toBe(201);
