@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Pool } from 'undici';
 import type { Page } from 'playwright-core';
 import { World, tempWorldDir } from '../../world/world';
+import { DEFAULT_TOPOLOGY, type Topology } from '../../world/topology';
 import { json, ORDER } from '../support/http';
 import { ARTIFACTS, browserAvailable, launchBrowser } from './browser';
 import { STRICT_PEER_AUTHENTICATION } from '../../scenarios/runner/fixtures';
@@ -10,6 +11,10 @@ import { STRICT_PEER_AUTHENTICATION } from '../../scenarios/runner/fixtures';
 declare const window: unknown;
 
 type ModelEdge = { source: string; target: string; requests: number; mtls: boolean; mtlsShare: number | null; reporter: string };
+
+
+/** Every hop the test needs with one payments instance: fewer processes to start on a busy machine. */
+const ONE_PAYMENTS: Topology = { ...DEFAULT_TOPOLOGY, services: DEFAULT_TOPOLOGY.services.map((s) => (s.name === 'payments' ? { ...s, versions: { v1: 1 } } : s)) };
 
 const run = browserAvailable() ? describe : describe.skip;
 
@@ -48,7 +53,7 @@ run('dashboard mTLS truth in Chromium', () => {
   const edge = (source: string, target: string) => page.evaluate(([s, t]) => (window as { __meshModel?: { graph: { edges: ModelEdge[] } } }).__meshModel?.graph.edges.find((e) => e.source === s && e.target === t), [source, target]);
 
   beforeAll(async () => {
-    [world, browser] = await Promise.all([World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, chaosPort: false, env: { MESH_SEED: '3' } }), launchBrowser()]);
+    [world, browser] = await Promise.all([World.start({ topology: ONE_PAYMENTS, dataDir: `${dir}/data`, logDir: `${dir}/logs`, chaosPort: false, env: { MESH_SEED: '3' } }), launchBrowser()]);
     inbound = `http://127.0.0.1:${world.state().instances.find((i) => i.id === 'payments-v1-0')!.sidecar.ports.inbound}`;
     page = await browser.context.newPage();
     await page.goto(`${world.controlPlaneUrl}/`);

@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { World, tempWorldDir } from '../../world/world';
+import { DEFAULT_TOPOLOGY, type Topology } from '../../world/topology';
 import { eventually, json, ORDER } from '../support/http';
 import type { ZipkinSpan } from '../../mesh/telemetry/zipkin';
+
+/** Every hop the test needs with one payments instance: fewer processes to start on a busy machine. */
+const ONE_PAYMENTS: Topology = { ...DEFAULT_TOPOLOGY, services: DEFAULT_TOPOLOGY.services.map((s) => (s.name === 'payments' ? { ...s, versions: { v1: 1 } } : s)) };
 
 /**
  * The trace is the order: a world with a real Zipkin (the exec jar from Maven Central) and 100% sampling; one
@@ -14,7 +18,7 @@ describe('one order is one trace in the real Zipkin', () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await World.start({ dataDir: `${dir}/data`, logDir: `${dir}/logs`, chaosPort: false, observability: {}, tracing: { sampling: 100 }, env: { MESH_SEED: '5' } });
+    world = await World.start({ topology: ONE_PAYMENTS, dataDir: `${dir}/data`, logDir: `${dir}/logs`, chaosPort: false, observability: {}, tracing: { sampling: 100 }, env: { MESH_SEED: '5' } });
   }, 240_000);
 
   afterAll(async () => {
@@ -80,18 +84,24 @@ describe('one order is one trace in the real Zipkin', () => {
     expect(paymentsIn.tags['peer.address']).toMatch(/^127\.0\.0\.1:\d+$/);
     for (const s of spans) expect(s.tags.error).toBeUndefined();
 
-    // Durations add up: each callee's span lies inside its caller's (1 ms for clocks of different processes).
+    // Durations add up. Across processes only causality holds for the stamps (a busy scheduler can delay a
+    // process's end stamp, never its start: a callee's start is stamped after the call arrived): every callee
+    // starts after its caller started and before its caller ended (1 ms for the processes' clocks).
     const end = (s: ZipkinSpan): number => s.timestamp + s.duration;
-    const inside = (child: ZipkinSpan, parent: ZipkinSpan): void => {
+    const startsWithin = (child: ZipkinSpan, parent: ZipkinSpan): void => {
       expect(child.timestamp).toBeGreaterThanOrEqual(parent.timestamp - 1000);
-      expect(end(child)).toBeLessThanOrEqual(end(parent) + 1000);
-      expect(child.duration).toBeLessThanOrEqual(parent.duration);
+      expect(child.timestamp).toBeLessThanOrEqual(end(parent));
     };
-    inside(ordersIn, gw);
-    inside(ordersOut, ordersIn);
-    inside(paymentsIn, ordersOut);
-    // What orders did itself (its app, its sidecars' hops) is what its server span holds beyond its payments call.
-    expect(ordersIn.duration - ordersOut.duration).toBeGreaterThanOrEqual(0);
+    startsWithin(ordersIn, gw);
+    startsWithin(ordersOut, ordersIn);
+    startsWithin(paymentsIn, ordersOut);
+    startsWithin(producer, ordersIn);
+    startsWithin(consumer, producer);
+    // Within one process (orders' sidecar: one clock, one event loop) the inbound hop holds its outbound call
+    // whole, and what is left is orders' own time (its app and its two listeners).
+    expect(ordersOut.timestamp).toBeGreaterThanOrEqual(ordersIn.timestamp);
+    expect(end(ordersOut)).toBeLessThanOrEqual(end(ordersIn));
+    expect(ordersIn.duration - ordersOut.duration).toBeGreaterThan(0);
   });
 
   test('a caller with B3 headers joins its trace: the gateway span is the child of x-b3-spanid, x-b3-sampled: 0 exports nothing', async () => {
@@ -138,8 +148,8 @@ describe('one order is one trace in the real Zipkin', () => {
     }, 20_000, 250);
     expect(mtls.map((r) => r.metric.connection_security_policy)).toEqual(['mutual_tls']);
     // …while the source reporter cannot know (Istio's "unknown"): why the dashboard reads the destination.
-    const src = await prom('sum by (connection_security_policy) (increase(istio_requests_total{reporter="source", source_workload="orders-v1", destination_service_name="payments"}[5m]))');
-    expect(src.map((r) => r.metric.connection_security_policy)).toEqual(['unknown']);
+    const src = await prom('istio_requests_total{reporter="source", source_workload="orders-v1", destination_service_name="payments"}');
+    expect({ series: src.map((r) => r.metric), policies: [...new Set(src.map((r) => r.metric.connection_security_policy))] }).toMatchObject({ policies: ['unknown'] });
   });
 
   test('every sidecar and the gateway report their spans: Envoy counters move, nothing dropped or failed', async () => {
