@@ -140,6 +140,14 @@ describe('traces and splits', () => {
     expect(groupTraces(spans, { limit: 5 }).map((x) => x.trace_id)).toEqual(['t2', 't1']);
   });
 
+  test('Envoy\'s shared spans: a SERVER half sits under the CLIENT half with its id, and the calls it made under it; full http.url filtered by path', () => {
+    const sp = (id: string, parent: string | null, node: string, start: number, shared?: boolean) => ({ ...span(id, parent, node, start, 1000, 'http://orders/orders'), shared });
+    const spans = [sp('a', null, 'gateway', 1000), sp('a', null, 'orders-v1-0', 1001, true), sp('b', 'a', 'orders-v1-0', 1002), sp('b', 'a', 'payments-v1-0', 1003, true)];
+    const [t] = groupTraces(spans, { limit: 5, pathPrefix: '/orders' });
+    expect(t.url).toBe('/orders');
+    expect(t.spans.map((s) => [s.node, s.span_id, s.depth])).toEqual([['gateway', 'a', 0], ['orders-v1-0', 'a', 1], ['orders-v1-0', 'b', 2], ['payments-v1-0', 'b', 3]]);
+  });
+
   test('configured weights from the catch-all route, endpoint counts without a VirtualService', () => {
     const dr = { kind: 'DestinationRule', apiVersion: 'networking.istio.io/v1', metadata: { name: 'payments', namespace: 'default' }, spec: { host: 'payments', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] }, source: { file: 'x', line: 1, column: 1 } } as MeshResource;
     const ep = (instance: string, version: string) => ({ instance, service: 'payments', labels: { version }, host: '127.0.0.1', port: 1 });
