@@ -11,7 +11,16 @@ export const GOALS = {
   meshBudgetUs: { low: 1000, high: 2000 },
   /** Below this, HAProxy's measured overhead is noise and "4×" of it means nothing; it is floored here. */
   haproxyNoiseFloorUs: 10,
+  /** Span export at 100% sampling: sidecar1-traced's CPU per request less sidecar1's (issue #20). */
+  exporterUsPerRequest: 5,
 };
+
+/** The exporter's CPU cost per request: (sidecar1-traced − sidecar1) CPU seconds per 1,000 requests, in µs per request. */
+export function exporterCostUs(cells: readonly Cell[], rate: number): number | undefined {
+  const plain = cells.find((c) => c.topology === 'sidecar1' && c.rate === rate)?.usage?.cpuSecondsPer1kRequests;
+  const traced = cells.find((c) => c.topology === 'sidecar1-traced' && c.rate === rate)?.usage?.cpuSecondsPer1kRequests;
+  return plain === undefined || traced === undefined ? undefined : (traced - plain) * 1000;
+}
 
 /** The rate the goals are judged at: 1,000 rps when measured, else the closest measured rate. */
 export function goalRate(rates: readonly number[]): number {
@@ -44,6 +53,10 @@ export function checkGoals(cells: readonly Cell[], rates: readonly number[], sid
       });
     }
   }
+  const exporter = exporterCostUs(cells, rate);
+  if (exporter !== undefined) {
+    checks.push({ goal: `span export at 100% sampling costs ≤ ${fmtUs(GOALS.exporterUsPerRequest)} CPU per request`, topology: 'sidecar1-traced', rate, measured: fmtUs(exporter), verdict: exporter <= GOALS.exporterUsPerRequest ? 'pass' : 'fail' });
+  }
   const mesh = at('sidecar2');
   if (mesh?.perHopOverheadUs) {
     const added = mesh.perHopOverheadUs.p99 * mesh.hops;
@@ -69,6 +82,8 @@ export function summaryLine(r: Pick<BenchResults, 'cells' | 'goals' | 'throughpu
   if (h) parts.push(`HAProxy ${fmtDelta(h.p50)} / ${fmtDelta(h.p99)}`);
   const tp = r.throughput.find((t) => t.topology === 'sidecar1');
   if (tp) parts.push(`max ${tp.rps} rps through 1 sidecar`);
+  const ex = exporterCostUs(r.cells, rate);
+  if (ex !== undefined) parts.push(`span export ${fmtUs(ex)} CPU/request at 100% sampling`);
   const pass = r.goals.filter((g) => g.verdict === 'pass').length;
   const fail = r.goals.filter((g) => g.verdict === 'fail').length;
   parts.push(`goals: ${pass} pass, ${fail} fail`);

@@ -5,6 +5,10 @@ import { StreamInfo } from '../mesh/stream-info';
 import { downstreamHeaders, serviceFromHost, upstreamHeaders } from '../mesh/headers';
 import { UpstreamHost } from '../mesh/upstream-host';
 import { SpanRing, formatTraceparent, newSpanId, newTraceId, parseTraceparent, type Span } from '../mesh/tracing';
+import { Tracer } from '../mesh/telemetry/tracer';
+import { readRequestHead } from '../mesh/headers';
+import { encodeZipkin } from '../mesh/telemetry/zipkin';
+import { encodeOtlp } from '../mesh/telemetry/otlp';
 
 /**
  * `node dist/bench/hot-path.js`: CPU cost of each piece of the sidecar's per-request work, called
@@ -50,6 +54,17 @@ export function measureHotPath(n = 20000): HotPathCost[] {
   const span = (): Span => ({ trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), parent_span_id: null, name: 'upstream.default.svc.cluster.local:80/*', service: 'bench-client', start: 0, duration_us: 100, status: 200, attributes: { direction: 'outbound', 'http.method': 'GET' } });
   for (let i = 0; i < 2000; i++) ring.add(span()); // full: every add now shifts
   const tp = formatTraceparent(newTraceId(), newSpanId());
+  // Span export at 100%: begin (context, sampling, headers) + end (span with Istio's tags, ring, exporter queue).
+  // The exporter points at a closed port and never flushes during the loop (flushMs 1 h); encoding is timed apart.
+  const tracer = new Tracer({ workload: { service: 'bench-client', version: 'v1', instance: 'bench-0' }, config: { sampling: 100, zipkin: '127.0.0.1:9' }, exporter: { maxQueue: 1 << 30, maxBatch: 1 << 30, flushMs: 3_600_000 } });
+  const plain = new Tracer({ workload: { service: 'bench-client', version: 'v1', instance: 'bench-0' }, config: { sampling: 0 } });
+  const head = readRequestHead(['Host', 'upstream', 'traceparent', tp], false);
+  const traced = (t: Tracer): void => {
+    const s = info();
+    t.begin(s, head, [], true, undefined);
+    t.end(s);
+  };
+  const batch: Span[] = Array.from({ length: 512 }, () => { const s = info(); tracer.begin(s, head, [], true, undefined); tracer.end(s); return tracer.ring.list(1)[0]; });
   const results = [
     time('new StreamInfo + finish()', n, () => void info()),
     time('upstreamHeaders (4 headers, adds x-request-id)', n, () => void upstreamHeaders(raw, undefined)),
@@ -57,11 +72,16 @@ export function measureHotPath(n = 20000): HotPathCost[] {
     time('serviceFromHost', n, () => void serviceFromHost('upstream:80')),
     time('trace ids: parseTraceparent + newTraceId + newSpanId + formatTraceparent', n, () => void formatTraceparent(parseTraceparent(tp)?.traceId ?? newTraceId(), newSpanId())),
     time('SpanRing.add at capacity (span object + array shift of 2000)', n, () => ring.add(span())),
+    time('Tracer begin+end, not sampled (ring only)', n, () => traced(plain)),
+    time('Tracer begin+end, 100% sampled (ring + Zipkin exporter queue)', n, () => traced(tracer)),
+    time('encodeZipkin, per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encodeZipkin(batch, { serviceName: 'bench-client-v1' }))),
+    time('encodeOtlp, per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encodeOtlp(batch, { serviceName: 'bench-client-v1' }))),
     time('MeshStats.record (4 prom-client observations)', n, () => stats.record(sample)),
     time('AccessLog.log (object, toISOString, JSON.stringify, batch write)', n, () => log.log(sample)),
   ];
   log.flush();
   fs.closeSync(devNull);
+  void tracer.close().catch(() => undefined);
   void host.pool.close();
   return results;
 }

@@ -7,6 +7,8 @@ import { DISCOVERY_PATH, type NodeInfo } from '../mesh/xds';
 import { findBinary, INSTALL_HINT, startRefProxy } from './ref-proxies';
 import { waitForPath } from './net-util';
 import { pinProcess, type PinPlan } from './pin';
+import { freePort, zipkinJar, zipkinProcess } from '../world/observability';
+import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
 
 /**
  * The paths the bench compares, all over the same upstream. A *hop* is one proxy listener a request
@@ -80,6 +82,7 @@ interface SidecarOpts {
   entry?: string;
   /** Zero trust (workload cert, mTLS inbound, auto mTLS upstream); the sidecar's default is on, plaintext topologies turn it off. */
   mtls?: boolean;
+  env?: Record<string, string>;
 }
 
 async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedProcess> {
@@ -96,7 +99,7 @@ async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedP
   };
   if (o.appPort) env.MESH_APP_PORT = String(o.appPort);
   if (!o.mtls) env.MESH_MTLS = 'off';
-  Object.assign(env, ctx.sidecarEnv);
+  Object.assign(env, o.env, ctx.sidecarEnv);
   const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: o.entry ?? ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
   ctx.cleanups.push(() => p.stop());
   await p.start();
@@ -147,6 +150,7 @@ export const TOPOLOGIES: readonly TopologyDef[] = [
   },
   sidecar1Def('sidecar1', undefined),
   sidecar1Def('sidecar1-alt', 'alt'),
+  sidecar1Def('sidecar1-traced', 'traced'),
   {
     name: 'sidecar2',
     hops: 2,
@@ -220,18 +224,39 @@ export const TOPOLOGIES: readonly TopologyDef[] = [
   refTopology('nginx', 'generator → nginx (1 worker, upstream keepalive 64) → upstream'),
 ];
 
-/** One sidecar, outbound only; `-alt` runs the build given by --alt-sidecar-entry, interleaved with the current one (A/B of a fix). */
-function sidecar1Def(name: string, variant: 'alt' | undefined): TopologyDef {
+/**
+ * One sidecar, outbound only; `-alt` runs the build given by --alt-sidecar-entry, interleaved with the current one
+ * (A/B of a fix); `-traced` samples 100% and exports every span to a real Zipkin (the cached exec jar): its CPU
+ * s/1k requests less sidecar1's is the exporter's cost per request (the Zipkin JVM's own CPU is not counted).
+ */
+function sidecar1Def(name: string, variant: 'alt' | 'traced' | undefined): TopologyDef {
   return {
     name,
     hops: 1,
     kind: 'sidecar',
-    describe: variant ? 'as sidecar1, with the sidecar build from --alt-sidecar-entry (A/B)' : 'generator → sidecar A outbound → upstream (registered without a sidecar)',
-    unavailable: (ctx) => (variant && !ctx.altSidecarEntry ? 'needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare)' : undefined),
+    describe:
+      variant === 'alt'
+        ? 'as sidecar1, with the sidecar build from --alt-sidecar-entry (A/B)'
+        : variant === 'traced'
+          ? 'as sidecar1, tracing at 100% (PROXY_CONFIG sampling 100) with every span exported to a real Zipkin: the exporter\'s cost'
+          : 'generator → sidecar A outbound → upstream (registered without a sidecar)',
+    unavailable: (ctx) =>
+      variant === 'alt' && !ctx.altSidecarEntry
+        ? 'needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare)'
+        : variant === 'traced' && !fs.existsSync(zipkinJar())
+          ? `needs the Zipkin server jar at ${zipkinJar()} (scripts/zipkin fetch)`
+          : undefined,
     start: async (ctx) => {
       const cp = await startCp(ctx);
       await registerEndpoint(ctx, cp.url, 'upstream-plain', UPSTREAM_SERVICE, ctx.upstreamPort);
-      const a = await startSidecar(ctx, { name: `bench-${name}-client`, service: 'bench-client', cpUrl: cp.url, entry: variant ? ctx.altSidecarEntry : undefined });
+      let env: Record<string, string> | undefined;
+      if (variant === 'traced') {
+        const zipkin = zipkinProcess({ host: HOST, port: await freePort(HOST), logDir: ctx.tmpDir });
+        ctx.cleanups.push(() => zipkin.stop());
+        await zipkin.start(120_000);
+        env = { PROXY_CONFIG: formatProxyConfig({ sampling: 100, zipkin: `${HOST}:${zipkin.port}` }) };
+      }
+      const a = await startSidecar(ctx, { name: `bench-${name}-client`, service: 'bench-client', cpUrl: cp.url, entry: variant === 'alt' ? ctx.altSidecarEntry : undefined, env });
       await waitForPath(name, a.ports.outbound, UPSTREAM_SERVICE);
       return { name, hops: 1, target: { host: HOST, port: a.ports.outbound, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(a) };
     },

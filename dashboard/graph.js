@@ -132,7 +132,7 @@ function drawGraph(m) {
     const y2 = b.y + NODE_H / 2;
     const dx = Math.max(40, (x2 - x1) / 2);
     const state = health(e.errorRate, e.requests);
-    const g = s('g', { class: `edge ${state}`, 'data-source': e.source, 'data-target': e.target, 'data-health': state, 'data-rps': e.rps, 'data-error-rate': e.errorRate });
+    const g = s('g', { class: `edge ${state}`, 'data-source': e.source, 'data-target': e.target, 'data-health': state, 'data-rps': e.rps, 'data-error-rate': e.errorRate, 'data-mtls': e.mtls ? 'yes' : e.mtlsShare > 0 ? 'partly' : 'no' });
     g.append(s('path', { d: `M${x1} ${y1} C${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`, 'marker-end': `url(#arrow-${state})`, 'stroke-width': Math.min(6, 1.5 + Math.log2(1 + e.rps)) }, s('title', {}, edgeTitle(e))));
     edgeLayer.append(g);
     // Label on the curve, in the gap between the columns.
@@ -165,7 +165,7 @@ function drawNode(n, x, y, m) {
   const state = n.kind === 'gateway' ? 'healthy' : health(req ? err / req : 0, req);
   const g = s('g', { class: `node ${n.kind} ${state}`, 'data-node': n.id });
   g.append(s('rect', { x, y, width: NODE_W, height: NODE_H, rx: 6 }));
-  const label = n.kind === 'gateway' ? 'istio-ingressgateway' : n.kind === 'unknown' ? 'unknown destination' : `${n.service} ${n.version}`;
+  const label = n.kind === 'gateway' ? 'istio-ingressgateway' : n.kind === 'unknown' ? (m.graph.edges.some((e) => e.source === n.id) ? 'unknown (no sidecar)' : 'unknown destination') : `${n.service} ${n.version}`;
   g.append(s('text', { x: x + 10, y: y + 19, class: 'node-title' }, label));
   if (n.instances.length === 0 && n.kind === 'workload') g.append(s('text', { x: x + 10, y: y + 40, class: 'node-note' }, 'no instance'));
   n.instances.forEach((inst, i) => {
@@ -187,5 +187,5 @@ function edgeTable(m) {
     h('thead', {}, h('tr', {}, ['from', 'to', 'req/s', 'errors', 'p99', 'codes', 'flags', 'mTLS'].map((c) => h('th', {}, c)))),
     h('tbody', {}, rows.map((e) => h('tr', { class: health(e.errorRate, e.requests), 'data-edge': `${e.source}>${e.target}` },
       h('td', {}, e.source), h('td', {}, e.target), h('td', { class: 'num' }, rps(e.rps)), h('td', { class: 'num err' }, pct(e.errorRate)), h('td', { class: 'num' }, ms(e.p99Ms)),
-      h('td', {}, Object.entries(e.codes).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', {}, Object.entries(e.flags).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', {}, e.mtls ? '🔒 yes' : 'no')))));
+      h('td', {}, Object.entries(e.codes).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', {}, Object.entries(e.flags).map(([c, v]) => `${c}×${v}`).join(' ') || '—'), h('td', { 'data-mtls': e.mtls ? 'yes' : e.mtlsShare > 0 ? 'partly' : 'no', title: 'as the destination sidecar reported it' }, e.mtls ? '🔒 yes' : e.mtlsShare > 0 ? `partly (${pct(e.mtlsShare)})` : 'no')))));
 }

@@ -1,5 +1,6 @@
 // Traces: the last N traces of an order (root path /orders by default), collected from every
-// proxy's admin /traces and drawn as a waterfall across hops.
+// proxy's admin /traces and drawn as a waterfall across hops; with the world's Zipkin (--observability)
+// each trace links to the same trace in Zipkin's UI.
 import { h, api } from './dom.js';
 
 export function mount(root) {
@@ -11,7 +12,8 @@ export function mount(root) {
     try {
       const r = await api('GET', `/v1/dashboard/traces?limit=${Number(limit.value) || 8}&path=${encodeURIComponent(path.value)}`);
       const missing = r.missing.length ? h('p', { class: 'muted' }, `no /traces from: ${r.missing.join(', ')}`) : '';
-      out.replaceChildren(missing, ...(r.traces.length ? r.traces.map(waterfall) : [h('p', { class: 'muted no-traces' }, 'no traces')]));
+      const zipkin = r.zipkinUrl ? h('p', { class: 'muted' }, 'sampled traces are in ', h('a', { href: `${r.zipkinUrl}/zipkin/`, target: '_blank', class: 'zipkin-home' }, 'Zipkin'), '') : '';
+      out.replaceChildren(missing, zipkin, ...(r.traces.length ? r.traces.map((t) => waterfall(t, r.zipkinUrl)) : [h('p', { class: 'muted no-traces' }, 'no traces')]));
     } catch (err) {
       out.replaceChildren(h('p', { class: 'error' }, err.message));
     }
@@ -21,11 +23,12 @@ export function mount(root) {
   return { update() {} };
 }
 
-function waterfall(t) {
+function waterfall(t, zipkinUrl) {
   const total = Math.max(1, t.duration_us);
   const t0 = t.start * 1000;
   return h('div', { class: 'trace', 'data-trace': t.trace_id },
-    h('div', { class: 'trace-head' }, h('b', {}, t.url || '(no path)'), ` · ${t.status} · ${(t.duration_us / 1000).toFixed(1)} ms · ${t.spans.length} spans · `, h('code', {}, t.trace_id), h('span', { class: 'muted' }, ` · ${new Date(t.start).toLocaleTimeString()}`)),
+    h('div', { class: 'trace-head' }, h('b', {}, t.url || '(no path)'), ` · ${t.status} · ${(t.duration_us / 1000).toFixed(1)} ms · ${t.spans.length} spans · `, h('code', {}, t.trace_id), h('span', { class: 'muted' }, ` · ${new Date(t.start).toLocaleTimeString()}`),
+      zipkinUrl ? h('span', {}, ' · ', h('a', { href: `${zipkinUrl}/zipkin/traces/${t.trace_id}`, target: '_blank', class: 'zipkin-link' }, 'open in Zipkin')) : ''),
     t.spans.map((sp) => {
       const left = ((sp.start * 1000 - t0) / total) * 100;
       const width = Math.max(0.5, (sp.duration_us / total) * 100);

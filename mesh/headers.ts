@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { B3_HEADER_FIELDS, type B3Headers } from './tracing';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authenticate', 'proxy-authorization']);
@@ -39,6 +40,8 @@ export interface RequestHead {
   contentLength: string | undefined;
   transferEncoding: string | undefined;
   traceparent: string | undefined;
+  /** Zipkin B3 headers, when the request has any (left out of the upstream list like traceparent). */
+  b3: B3Headers | undefined;
   peer: string | undefined;
   userAgent: string | undefined;
 }
@@ -61,6 +64,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
   let traceparent: string | undefined;
   let peer: string | undefined;
   let userAgent: string | undefined;
+  let b3: B3Headers | undefined;
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
@@ -80,6 +84,14 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
         continue;
       case 'traceparent':
         traceparent = join(traceparent, value);
+        continue;
+      case 'x-b3-traceid':
+      case 'x-b3-spanid':
+      case 'x-b3-parentspanid':
+      case 'x-b3-sampled':
+      case 'x-b3-flags':
+      case 'b3':
+        (b3 ??= {})[B3_HEADER_FIELDS[name]] ??= value;
         continue;
       case PEER_HEADER:
         peer = join(peer, value);
@@ -120,7 +132,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
     requestId = randomUUID();
     list.push('x-request-id', requestId);
   }
-  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, peer, userAgent };
+  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, b3, peer, userAgent };
 }
 
 /** Response headers from upstream, less hop-by-hop ones, as an object `writeHead` accepts. */

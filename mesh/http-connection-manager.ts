@@ -9,7 +9,7 @@ import type { RouteResult, RouteTable } from './route-table';
 import type { MeshStats } from './stats';
 import type { AccessLog } from './access-log';
 import { applyToFlat } from './header-ops';
-import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, type SpanRing } from './tracing';
+import { Tracer } from './telemetry/tracer';
 import { meshRandom, type Rng } from './rng';
 import { connectionInfo } from './security/mtls';
 import type { CompiledAuthorization } from './security/authz';
@@ -37,7 +37,8 @@ export interface HcmOptions {
   routes: () => RouteTable;
   stats: MeshStats;
   accessLog: AccessLog;
-  spans?: SpanRing;
+  /** Trace context, spans and their export (mesh/telemetry); a ring-only tracer when absent. */
+  tracer?: Tracer;
   rng?: Rng;
   /** This workload's SPIFFE id when it has a certificate (source/destination_principal). */
   identity?: string;
@@ -78,6 +79,7 @@ function ignoreError(): void {}
 export class HttpConnectionManager {
   private readonly peerValue: string;
   private readonly rng: Rng;
+  private readonly tracer: Tracer;
   inFlight = 0;
   /** Set while the listener drains: responses carry `connection: close`. */
   draining = false;
@@ -85,6 +87,7 @@ export class HttpConnectionManager {
   constructor(private readonly opts: HcmOptions) {
     this.peerValue = `${opts.workload.service};${opts.workload.version}`;
     this.rng = opts.rng ?? meshRandom(opts.direction === 'inbound' ? 1 : 2);
+    this.tracer = opts.tracer ?? new Tracer({ workload: { ...opts.workload, instance: opts.workload.service }, ringCapacity: 1 });
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -149,11 +152,7 @@ export class HttpConnectionManager {
         info.sourceVersion = peer.slice(sep + 1);
       }
     }
-    const parent = parseTraceparent(head.traceparent);
-    info.traceId = parent?.traceId ?? newTraceId();
-    info.parentSpanId = parent?.parentId ?? null;
-    info.spanId = newSpanId();
-    headers.push('traceparent', formatTraceparent(info.traceId, info.spanId, parent?.flags));
+    this.tracer.begin(info, head, headers, direction === 'outbound', conn ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : undefined);
 
     if (direction === 'inbound' && this.opts.authz) {
       const authz = this.opts.authz();
@@ -306,26 +305,6 @@ export class HttpConnectionManager {
     info.finish();
     this.opts.stats.record(info);
     this.opts.accessLog.log(info);
-    this.opts.spans?.add({
-      trace_id: info.traceId,
-      span_id: info.spanId,
-      parent_span_id: info.parentSpanId,
-      name: `${info.destinationService || 'unknown'}.default.svc.cluster.local:80/*`,
-      service: this.opts.workload.service,
-      start: info.startTime,
-      duration_us: Math.round(info.durationUs),
-      status: info.status,
-      attributes: {
-        direction: info.direction,
-        'http.method': info.method,
-        'http.url': info.path,
-        'http.status_code': info.status,
-        response_flags: info.responseFlags,
-        upstream_cluster: info.cluster,
-        upstream_instance: info.upstream?.instance ?? '-',
-        'x-request-id': info.requestId,
-        attempts: info.attempts,
-      },
-    });
+    this.tracer.end(info);
   }
 }

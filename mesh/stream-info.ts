@@ -45,6 +45,12 @@ export class StreamInfo {
   traceId = '';
   spanId = '';
   parentSpanId: string | null = null;
+  /** The span reuses the caller's id (an inbound hop's SERVER half, Envoy's shared_span_context). */
+  sharedSpan = false;
+  /** Sampled spans are exported (mesh/telemetry). */
+  sampled = false;
+  /** The other side of this hop (inbound: the downstream address; outbound: the upstream host's), Istio's `peer.address`. */
+  peerAddress = '';
 
   constructor(readonly direction: 'inbound' | 'outbound') {}
 

@@ -1,5 +1,8 @@
 import { randomFillSync } from 'node:crypto';
 
+/** Zipkin's span kinds (an OTLP kind of the same name). */
+export type SpanKind = 'CLIENT' | 'SERVER' | 'PRODUCER' | 'CONSUMER';
+
 /** One hop as the sidecar saw it (the shape /traces returns). */
 export interface Span {
   trace_id: string;
@@ -12,6 +15,14 @@ export interface Span {
   duration_us: number;
   status: number;
   attributes: Record<string, string | number>;
+  /** CLIENT for an outbound (egress) hop, SERVER for an inbound one (Envoy's Zipkin tracer). */
+  kind?: SpanKind;
+  /** A SERVER span that reuses its caller's CLIENT span id (Envoy's shared_span_context, on by default). */
+  shared?: boolean;
+  /** Whether the trace was sampled: only sampled spans are exported. */
+  sampled?: boolean;
+  /** Linked spans (a consumer's link to its producer), OTLP links. */
+  links?: { trace_id: string; span_id: string }[];
 }
 
 /** A parsed W3C traceparent (version 00). */
@@ -80,4 +91,105 @@ export class SpanRing {
     const src = traceId ? ordered.filter((s) => s.trace_id === traceId) : ordered;
     return src.slice(-limit);
   }
+}
+
+/** The B3 headers of a request as received (Zipkin's multi-header form and the single `b3` header). */
+export interface B3Headers {
+  traceId?: string;
+  spanId?: string;
+  parentSpanId?: string;
+  sampled?: string;
+  flags?: string;
+  single?: string;
+}
+
+/** The names `readRequestHead` collects into `B3Headers` (and keeps out of the upstream list: the sidecar sets its own). */
+export const B3_HEADER_FIELDS: Readonly<Record<string, keyof B3Headers>> = {
+  'x-b3-traceid': 'traceId',
+  'x-b3-spanid': 'spanId',
+  'x-b3-parentspanid': 'parentSpanId',
+  'x-b3-sampled': 'sampled',
+  'x-b3-flags': 'flags',
+  b3: 'single',
+};
+
+/** A caller's trace context however it came (B3 or W3C): the caller's span id, its parent when B3 says, and the sampling decision if one was made. */
+export interface IncomingContext {
+  traceId?: string;
+  /** The caller's span: our parent (egress) or our own id (ingress, shared span). */
+  spanId?: string;
+  /** The caller's parent (B3 only). */
+  parentSpanId?: string;
+  /** undefined = no decision yet (this proxy decides). */
+  sampled?: boolean;
+}
+
+const HEX16_32 = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
+
+/** B3's sampled values: "1"/"0", and "true"/"false" as older tracers sent them. */
+function b3Sampled(v: string | undefined): boolean | undefined {
+  if (v === '1' || v === 'true' || v === 'd') return true;
+  if (v === '0' || v === 'false') return false;
+  return undefined;
+}
+
+/** A 64-bit B3 trace id is the low half of a 128-bit one (Zipkin pads it on the left with zeros). */
+const traceId128 = (id: string): string => (id.length === 16 ? `${'0'.repeat(16)}${id}` : id);
+
+/**
+ * Reads B3 as Envoy's Zipkin tracer does: the single `b3` header ("{trace}-{span}[-{sampled}[-{parent}]]"
+ * or only "0"/"1"/"d") wins over the multi-header form; `x-b3-flags: 1` (debug) means sampled; a lone
+ * sampling decision (no ids) is kept. Malformed ids are ignored (the request starts a new trace).
+ */
+export function parseB3(b3: B3Headers | undefined): IncomingContext | undefined {
+  if (!b3) return undefined;
+  if (b3.single !== undefined) {
+    const parts = b3.single.trim().toLowerCase().split('-');
+    if (parts.length === 1) return { sampled: b3Sampled(parts[0]) };
+    const [trace, span, sampled, parent] = parts;
+    if (!HEX16_32.test(trace) || !HEX16.test(span) || /^0+$/.test(trace) || /^0+$/.test(span)) return undefined;
+    if (parent !== undefined && !HEX16.test(parent)) return undefined;
+    return { traceId: traceId128(trace), spanId: span, parentSpanId: parent, sampled: b3Sampled(sampled) };
+  }
+  const sampled = b3.flags === '1' ? true : b3Sampled(b3.sampled);
+  const trace = b3.traceId?.toLowerCase();
+  const span = b3.spanId?.toLowerCase();
+  if (trace === undefined || span === undefined || !HEX16_32.test(trace) || !HEX16.test(span) || /^0+$/.test(trace) || /^0+$/.test(span)) return sampled === undefined ? undefined : { sampled };
+  const parent = b3.parentSpanId?.toLowerCase();
+  return { traceId: traceId128(trace), spanId: span, parentSpanId: parent && HEX16.test(parent) ? parent : undefined, sampled };
+}
+
+/** B3 first (it carries the caller's parent and the decision explicitly), else W3C traceparent (sampled = flag bit 0). */
+export function incomingContext(b3: B3Headers | undefined, traceparent: string | undefined): IncomingContext | undefined {
+  const fromB3 = parseB3(b3);
+  if (fromB3?.traceId) return fromB3;
+  const tp = parseTraceparent(traceparent);
+  if (tp) return { traceId: tp.traceId, spanId: tp.parentId, sampled: fromB3?.sampled ?? (parseInt(tp.flags, 16) & 1) === 1 };
+  return fromB3;
+}
+
+/** The ids a hop's span gets (Envoy's Zipkin Tracer::startSpan). */
+export interface HopIds {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  shared: boolean;
+}
+
+/**
+ * Egress (a sidecar's outbound listener, the gateway) starts a child of the caller's span: new id, parent =
+ * the caller's span. Ingress shares the caller's span (same id, same parent), so the CLIENT and SERVER halves of
+ * one hop are one Zipkin span with `shared: true` on the server half. No context: a new trace, a root span.
+ */
+export function hopIds(ctx: IncomingContext | undefined, egress: boolean): HopIds {
+  if (!ctx?.traceId || !ctx.spanId) return { traceId: newTraceId(), spanId: newSpanId(), parentSpanId: null, shared: false };
+  if (egress) return { traceId: ctx.traceId, spanId: newSpanId(), parentSpanId: ctx.spanId, shared: false };
+  return { traceId: ctx.traceId, spanId: ctx.spanId, parentSpanId: ctx.parentSpanId ?? null, shared: true };
+}
+
+/** Appends this hop's context to a flat upstream header list: W3C traceparent and Zipkin's B3 headers side by side. */
+export function pushTraceHeaders(headers: string[], ids: HopIds, sampled: boolean): void {
+  headers.push('traceparent', formatTraceparent(ids.traceId, ids.spanId, sampled ? '01' : '00'));
+  headers.push('x-b3-traceid', ids.traceId, 'x-b3-spanid', ids.spanId, 'x-b3-sampled', sampled ? '1' : '0');
+  if (ids.parentSpanId) headers.push('x-b3-parentspanid', ids.parentSpanId);
 }

@@ -31,6 +31,8 @@ export interface WorldState {
   controlPlaneUrl: string;
   gatewayUrl: string;
   chaosUrl?: string;
+  /** The real Zipkin and Prometheus of `--observability`. */
+  observability?: { zipkinUrl?: string; prometheusUrl?: string };
   processes: ProcessInfo[];
   instances: InstanceInfo[];
 }

@@ -11,6 +11,9 @@ import { ensureEdgeProxies, postEdges, type Edge } from './edges';
 import { WorldCredentials } from './credentials';
 import { operatorHeaders } from '../lib/cp-auth';
 import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
+import { freePort, prometheusProcess, reloadPrometheus, writePrometheusConfig, zipkinProcess, type BackendProcess } from './observability';
+import type { ScrapeTarget } from './compose-generate';
+import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -44,6 +47,16 @@ export interface WorldOptions {
   configDir?: string;
   /** Extra environment for every process. */
   env?: Record<string, string>;
+  /**
+   * Real observability backends started with the world (`npm start -- --observability`): Zipkin and Prometheus.
+   * Port 0 (the default) = a free port; `npm start` uses 9411 and 9090.
+   */
+  observability?: { zipkinPort?: number; prometheusPort?: number };
+  /**
+   * Every sidecar's tracing (Istio's ProxyConfig tracing, handed over as PROXY_CONFIG): sampling percent (Istio's
+   * default 1), a Zipkin address (the world's own Zipkin when `observability` is on) and/or an OTLP/HTTP endpoint.
+   */
+  tracing?: { sampling?: number; zipkin?: string; otlp?: string };
   /** Called as processes come up, for progress output. */
   onProgress?: (message: string) => void;
 }
@@ -59,7 +72,9 @@ interface Instance {
  * sidecar process, and the ingress gateway, each its own OS process on loopback.
  */
 export class World {
-  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir'>;
+  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing'>;
+  zipkin?: BackendProcess;
+  prometheus?: BackendProcess;
   chaos?: ManagedProcess;
   private chaosClient?: ChaosClient;
   /** Edge proxy addresses by `from->instance`, re-told to a restarted control plane. */
@@ -89,6 +104,8 @@ export class World {
       configDir: options.configDir,
       env: options.env,
       onProgress: options.onProgress,
+      observability: options.observability,
+      tracing: options.tracing,
     };
   }
 
@@ -149,8 +166,11 @@ export class World {
     if (this.options.chaosPort !== false && !this.externalChaosUrl) {
       this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
     }
-    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start()]);
+    const obs = this.options.observability;
+    if (obs) this.zipkin = zipkinProcess({ host, port: obs.zipkinPort || (await freePort(host)), logDir });
+    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start(), this.zipkin?.start(120_000)]);
     this.credentials.storeOperator(this.controlPlaneUrl);
+    if (this.zipkin) this.progress(`zipkin ${this.zipkinUrl}`);
     if (this.chaosUrl) this.chaosClient = new ChaosClient(this.chaosUrl);
     this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
     this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
@@ -167,6 +187,7 @@ export class World {
       ...GATEWAY_HOLD_ENV,
     });
     await Promise.all([...[...this.instances.values()].map((i) => this.startInstance(i)), this.gateway.start()]);
+    if (obs) await this.startPrometheus(obs.prometheusPort || (await freePort(host)));
     await this.waitForSync();
     // Until now the gateway answered 503 "starting": open it only once every endpoint is ready.
     await openGateway(this.gateway);
@@ -180,7 +201,7 @@ export class World {
     const all = [...this.instances.values()];
     await Promise.all([this.gateway?.stop(), ...all.map((i) => i.app.stop())]);
     await Promise.all(all.map((i) => i.sidecar.stop()));
-    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop()]);
+    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop(), this.zipkin?.stop(), this.prometheus?.stop()]);
     if (this.options.stateFile) removeState(this.options.stateFile);
     this.credentials?.close();
   }
@@ -201,7 +222,45 @@ export class World {
     await this.startInstance(fresh);
     await this.waitForSync();
     await this.tellDashboard();
+    await this.retargetPrometheus();
     this.writeStateIfAny();
+  }
+
+  get zipkinUrl(): string | undefined {
+    return this.zipkin ? `http://${this.options.host}:${this.zipkin.port}` : undefined;
+  }
+
+  get prometheusUrl(): string | undefined {
+    return this.prometheus ? `http://${this.options.host}:${this.prometheus.port}` : undefined;
+  }
+
+  /** What Prometheus scrapes: the compose world's jobs and labels, at this world's admin ports. */
+  scrapeTargets(): ScrapeTarget[] {
+    const { host } = this.options;
+    const out: ScrapeTarget[] = [{ job: 'meshlab-sidecars', address: `${host}:${this.gateway.ports.admin}`, labels: { pod: 'gateway', role: 'gateway' } }];
+    const live = [...this.instances.values()].filter((i) => i.sidecar.running);
+    for (const i of live) out.push({ job: 'meshlab-sidecars', address: `${host}:${i.sidecar.ports.admin}`, labels: { pod: i.spec.id, role: 'sidecar' } });
+    for (const i of live) out.push({ job: 'meshlab-services', address: `${host}:${i.sidecar.ports.admin}`, labels: { pod: i.spec.id, role: 'app' } });
+    return out;
+  }
+
+  private get prometheusConfigFile(): string {
+    return path.join(path.dirname(this.options.dataDir), 'prometheus', 'prometheus.yml');
+  }
+
+  private async startPrometheus(port: number): Promise<void> {
+    const { host } = this.options;
+    writePrometheusConfig(this.prometheusConfigFile, this.scrapeTargets(), `${host}:${port}`);
+    this.prometheus = prometheusProcess({ host, port, logDir: this.options.logDir, dataDir: path.join(path.dirname(this.prometheusConfigFile), 'data'), configFile: this.prometheusConfigFile });
+    await this.prometheus.start(60_000);
+    this.progress(`prometheus ${this.prometheusUrl}`);
+  }
+
+  /** A restarted instance has new ports: rewrite the targets and reload Prometheus. */
+  private async retargetPrometheus(): Promise<void> {
+    if (!this.prometheus) return;
+    writePrometheusConfig(this.prometheusConfigFile, this.scrapeTargets(), `${this.options.host}:${this.prometheus.port}`);
+    await reloadPrometheus(this.prometheusUrl!);
   }
 
   /**
@@ -313,6 +372,8 @@ export class World {
       DATA_DIR: dataDir,
       BUS_KIND: this.busKind,
       BUS_URL: this.busUrl,
+      // The apps' own spans (publishing and consuming events) go to the same Zipkin as the sidecars'.
+      ...(this.zipkinAddress ? { OTEL_EXPORTER_ZIPKIN_ENDPOINT: `http://${this.zipkinAddress}/api/v2/spans` } : {}),
     }, spec);
     return { spec, app, sidecar };
   }
@@ -330,7 +391,7 @@ export class World {
   /** Tells the control plane's dashboard where the chaos server and each instance's lab control are. */
   private async tellDashboard(): Promise<void> {
     const labs = [...this.instances.values()].filter((i) => i.app.running).map((i) => ({ instance: i.spec.id, url: `http://${this.options.host}:${i.app.ports.lab}` }));
-    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json', ...operatorHeaders(this.controlPlaneUrl) }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs }) });
+    const res = await fetch(`${this.controlPlaneUrl}/v1/dashboard/world`, { method: 'POST', headers: { 'content-type': 'application/json', ...operatorHeaders(this.controlPlaneUrl) }, body: JSON.stringify({ chaosUrl: this.chaosUrl, labs, ...(this.zipkin ? { zipkinUrl: this.zipkinUrl } : {}), ...(this.prometheus ? { prometheusUrl: this.prometheusUrl } : {}) }) });
     await res.arrayBuffer();
   }
 
@@ -344,7 +405,19 @@ export class World {
   }
 
   private meshEnv(): Record<string, string> {
-    return { MESH_HOST: this.options.host, MESH_CP_URL: this.controlPlaneUrl, MESH_INBOUND_PORT: '0', MESH_OUTBOUND_PORT: '0', MESH_ADMIN_PORT: '0' };
+    return { MESH_HOST: this.options.host, MESH_CP_URL: this.controlPlaneUrl, MESH_INBOUND_PORT: '0', MESH_OUTBOUND_PORT: '0', MESH_ADMIN_PORT: '0', ...this.tracingEnv() };
+  }
+
+  /** PROXY_CONFIG (Istio's ProxyConfig tracing) and the OTLP endpoint, when the world traces. */
+  private get zipkinAddress(): string | undefined {
+    return this.options.tracing?.zipkin ?? (this.zipkin ? `${this.options.host}:${this.zipkin.port}` : undefined);
+  }
+
+  private tracingEnv(): Record<string, string> {
+    const t = this.options.tracing;
+    const zipkin = this.zipkinAddress;
+    if (!t && !zipkin) return {};
+    return { PROXY_CONFIG: formatProxyConfig({ sampling: t?.sampling ?? 1, zipkin }), ...(t?.otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: t.otlp } : {}) };
   }
 
   private process(name: string, role: Role, entry: string, env: Record<string, string>, spec?: InstanceSpec): ManagedProcess {
@@ -391,7 +464,11 @@ export class World {
       app: info(i.app),
       sidecar: info(i.sidecar),
     }));
-    const processes = [this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info);
+    const backend = (b: BackendProcess): ProcessInfo => ({ name: b.name, role: 'observability', pid: b.pid ?? 0, ports: { http: b.port } });
+    const processes = [
+      ...[this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info),
+      ...[this.zipkin, this.prometheus].filter((b): b is BackendProcess => !!b).map(backend),
+    ];
     return {
       startedAt: this.startedAt.toISOString(),
       readyMs: Math.round(this.readyMs),
@@ -402,6 +479,7 @@ export class World {
       controlPlaneUrl: this.controlPlaneUrl,
       gatewayUrl: this.gatewayUrl,
       chaosUrl: this.chaosUrl,
+      ...(this.zipkin || this.prometheus ? { observability: { zipkinUrl: this.zipkinUrl, prometheusUrl: this.prometheusUrl } } : {}),
       processes,
       instances,
     };

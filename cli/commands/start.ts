@@ -5,15 +5,23 @@ import { table } from '../../lib/table';
 import { flag, intFlag, parseArgs } from '../args';
 
 export const START_HELP = `meshlab start [--port 8080] [--cp-port 15010] [--chaos-port 8474|off] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
-  Starts the whole world on 127.0.0.1 (no Docker) and keeps it running until Ctrl-C.`;
+              [--observability] [--zipkin-port 9411] [--prometheus-port 9090] [--sampling 1]
+  Starts the whole world on 127.0.0.1 (no Docker) and keeps it running until Ctrl-C.
+  --observability also runs a real Zipkin (every sidecar and the gateway export spans to it) and a real
+  Prometheus scraping every sidecar, the gateway and every app; --sampling is Istio's tracing percentage
+  (default 1, 100 with --observability).`;
 
 /** `meshlab start`: brings the world up, prints every process and its URL, stops cleanly on Ctrl-C. */
 export async function startCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, ['observability']);
   const busKind = flag(args, 'bus', process.env.MESHLAB_BUS ?? 'memory')!;
   if (!['memory', 'kafka', 'rabbitmq'].includes(busKind)) throw new Error(`--bus must be memory, kafka or rabbitmq, got "${busKind}"`);
   const bus: BusOption = { kind: busKind as BusOption['kind'], url: flag(args, 'bus-url') ?? (busKind === 'kafka' ? '127.0.0.1:9092' : busKind === 'rabbitmq' ? 'amqp://guest:guest@127.0.0.1:5672' : undefined) };
   const dataDir = path.resolve(flag(args, 'data-dir', path.join('.meshlab', 'data'))!);
+  const observability = flag(args, 'observability') === 'true';
+  const samplingRaw = flag(args, 'sampling');
+  const sampling = samplingRaw === undefined ? (observability ? 100 : undefined) : Number(samplingRaw);
+  if (sampling !== undefined && !(Number.isFinite(sampling) && sampling >= 0 && sampling <= 100)) throw new Error(`--sampling must be a percentage from 0 to 100, got "${samplingRaw}"`);
   console.log('meshlab: starting the world on 127.0.0.1 …');
   const world = await World.start({
     gatewayPort: intFlag(args, 'port', 8080),
@@ -22,6 +30,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     dataDir,
     stateFile: DEFAULT_STATE_FILE,
     bus,
+    ...(observability ? { observability: { zipkinPort: intFlag(args, 'zipkin-port', 9411), prometheusPort: intFlag(args, 'prometheus-port', 9090) } } : {}),
+    ...(sampling !== undefined ? { tracing: { sampling } } : {}),
     onProgress: (m) => console.log(`  ${m}`),
   });
   console.log(`\n${describeWorld(world.state())}\n`);
@@ -49,7 +59,7 @@ export function describeWorld(s: WorldState): string {
   for (const p of s.processes) {
     if (p.role === 'app' || p.role === 'sidecar') continue;
     const main = p.role === 'gateway' ? url(p.ports.outbound) : url(p.ports.http);
-    const extra = p.role === 'control-plane' ? `dashboard ${main}/` : p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : '';
+    const extra = p.name === 'zipkin' ? `traces UI ${main}/zipkin/` : p.name === 'prometheus' ? `targets ${main}/targets` : p.role === 'control-plane' ? `dashboard ${main}/` : p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : '';
     rows.push([p.name, p.role, '', '', p.pid, main, extra]);
   }
   if (s.bus.kind !== 'memory') rows.push([s.bus.kind, 'broker', '', '', '-', s.bus.url, 'external broker']);

@@ -2,6 +2,7 @@ import { env, envInt, onShutdown, reportReady } from '../../lib/ipc';
 import { Sidecar } from './sidecar';
 import { parsePathNormalization } from '../path-normalization';
 import { tokenFileReader } from '../../lib/cp-auth';
+import { parseTracingConfig } from '../telemetry/proxy-config';
 
 /** The sidecar process: configured by environment (MESH_*), or late by the launcher over IPC (the app's port). */
 async function main(): Promise<void> {
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     mtls: process.env.MESH_MTLS !== 'off',
     pathNormalization: parsePathNormalization(process.env.MESH_PATH_NORMALIZATION, 'MESH_PATH_NORMALIZATION'),
     token: tokenFileReader(process.env.MESH_TOKEN_FILE),
+    tracing: parseTracingConfig(process.env),
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
     holdUntilOpen: process.env.MESH_GATEWAY_HOLD === '1',
   });

@@ -6,7 +6,9 @@ import { listen, listenInbound, type InboundListener, type Listener } from '../l
 import { LocalRouteTable, type RouteTable } from '../route-table';
 import { MeshRuntime } from '../runtime';
 import { compileConfig } from '../compile';
-import { SpanRing } from '../tracing';
+import { Tracer } from '../telemetry/tracer';
+import type { TracingConfig } from '../telemetry/proxy-config';
+import { registerTracingMetrics } from '../telemetry/metrics';
 import { MeshStats } from '../stats';
 import { AccessLog } from '../access-log';
 import { startAdmin } from '../admin';
@@ -55,6 +57,8 @@ export interface SidecarConfig {
   pathNormalization?: PathNormalization;
   /** This node's workload token (lib/cp-auth.ts), read at each use: sent on the discovery stream, ACKs, readiness and CSRs. */
   token?: () => string | undefined;
+  /** Sampling and span export (Istio's ProxyConfig tracing, from PROXY_CONFIG; OTLP from OTEL_EXPORTER_OTLP_ENDPOINT). */
+  tracing?: TracingConfig;
 }
 
 /**
@@ -66,7 +70,7 @@ export interface SidecarConfig {
 export class Sidecar {
   readonly stats: MeshStats;
   readonly accessLog = new AccessLog();
-  readonly spans = new SpanRing();
+  readonly tracer: Tracer;
   readonly runtime: MeshRuntime;
   readonly localCluster = new Cluster('inbound|app');
   private outboundRoutes: RouteTable;
@@ -96,6 +100,8 @@ export class Sidecar {
   constructor(readonly config: SidecarConfig) {
     this.gate = new StartingGate(config.role === 'gateway' && !!config.holdUntilOpen);
     this.stats = new MeshStats({ service: config.service, version: config.version });
+    this.tracer = new Tracer({ workload: { service: config.service, version: config.version, instance: config.instance }, host: config.advertiseHost ?? config.host, config: config.tracing });
+    registerTracingMetrics(this.stats.registry, this.tracer);
     this.identity = spiffeId(config.service);
     if (config.mtls) {
       this.certs = new WorkloadCertManager({ identity: this.identity, seed: config.certSeed, sign: config.sign ?? controlPlaneSigner(config.controlPlaneUrl, config.instance, config.token) });
@@ -123,11 +129,11 @@ export class Sidecar {
     const workload = { service: config.service, version: config.version };
     const identity = this.certs ? this.identity : undefined;
     const pathNormalization = config.pathNormalization;
-    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity, pathNormalization });
+    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.gate.open ? this.outboundHcm.handle : this.gate.wrap(this.outboundHcm.handle));
     this.ports.outbound = this.outbound.port;
     if (config.role === 'sidecar') {
-      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, spans: this.spans, identity, pathNormalization,
+      this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization,
         authz: () => this.security.authz,
         strict: () => this.security.mtlsMode === 'STRICT',
         onRefused: (socket) => {
@@ -219,6 +225,7 @@ export class Sidecar {
     this.localCluster.close();
     await this.healthPool?.close().catch(() => undefined);
     this.accessLog.flush();
+    await this.tracer.close();
   }
 
   private async probe(): Promise<void> {
@@ -265,7 +272,8 @@ export class Sidecar {
           pending: c.breaker.pending,
           hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, version: h.version, active: h.activeRequests, ejected: c.outlier?.isEjected(h) ?? false, ejections: c.outlier?.ejectionsOf(h) ?? 0 })),
         })),
-      '/traces': (url: URL) => this.spans.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
+      '/traces': (url: URL) => this.tracer.ring.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
+      '/tracing': () => ({ sampling: this.tracer.sampling, exporters: this.tracer.stats() }),
       '/memory': () => {
         (globalThis as { gc?: () => void }).gc?.();
         return process.memoryUsage();

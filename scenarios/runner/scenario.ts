@@ -31,6 +31,8 @@ export interface Scenario {
     /** Expectations (name prefixes) that must FAIL without the policy. */
     fails: string[];
   };
+  /** Needs the real Zipkin and Prometheus (`World` option `observability`) on its own world. */
+  observability?: boolean;
   /** Timeline resolution, ms. */
   bucketMs?: number;
   run(ctx: ScenarioContext): Promise<void>;

@@ -3,11 +3,13 @@ import { createBus } from '../../bus/create';
 import { fatal, runService } from '../shared/runtime';
 import { orderCreatedHandler } from './consumer';
 import { NotificationStore } from './store';
+import { MessagingTracer } from '../shared/tracing';
 
 runService(async ({ ctx, app, metrics, lab }) => {
   const store = new NotificationStore(ctx.dataDir);
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
-  const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store, lab));
+  const tracer = new MessagingTracer({ service: ctx.name, version: ctx.version, instance: ctx.instance, bus: ctx.bus.kind });
+  const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store, lab, tracer));
   new Gauge({
     name: 'meshlab_consumer_lag',
     help: 'order.created messages not yet consumed by the notifications group (broker-side lag).',
@@ -32,6 +34,7 @@ runService(async ({ ctx, app, metrics, lab }) => {
   return async () => {
     await subscription.close();
     await bus.close();
+    await tracer.close();
     store.close();
   };
 }).catch(fatal('notifications'));

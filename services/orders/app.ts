@@ -20,11 +20,12 @@ interface PaymentResult {
 
 /**
  * The headers an app must pass on to its own outgoing calls so the mesh can stitch one trace
- * across hops (Istio's documented duty of the application): the request id and W3C trace context.
+ * across hops (Istio's documented duty of the application): the request id, W3C trace context and
+ * Zipkin's B3 headers.
  */
 export function traceHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of ['x-request-id', 'traceparent', 'tracestate']) {
+  for (const name of ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3']) {
     const v = headers[name];
     if (typeof v === 'string' && v) out[name] = v;
   }
@@ -65,7 +66,7 @@ export async function chargeOrder(deps: OrdersDeps, order: Order, propagate: Rec
     return { kind: 'pending', order, error: `payments unreachable (${(err as Error).message})` };
   }
   if (payment.status === 200 || payment.status === 201) {
-    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown');
+    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown', propagate.traceparent);
     deps.onEvent();
     return { kind: 'confirmed', order: confirmed };
   }

@@ -6,12 +6,14 @@ import { registerOrders } from './app';
 import { OutboxRelay } from './outbox-relay';
 import { PendingReconciler } from './reconciler';
 import { OrderStore } from './store';
+import { MessagingTracer } from '../shared/tracing';
 
 runService(async ({ ctx, app, metrics }) => {
   const store = new OrderStore(ctx.dataDir);
   const peers = new Peers(ctx.outboundUrl);
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
-  const relay = new OutboxRelay(store, bus, { log: (m) => console.log(m) });
+  const tracer = new MessagingTracer({ service: ctx.name, version: ctx.version, instance: ctx.instance, bus: ctx.bus.kind });
+  const relay = new OutboxRelay(store, bus, { log: (m) => console.log(m), tracer });
   new Gauge({ name: 'meshlab_outbox_backlog', help: 'Outbox events not yet acknowledged by the broker.', registers: [metrics], collect() { this.set(store.outboxBacklog()); } });
   const deps = { store, peers, onEvent: () => relay.wake() };
   registerOrders(app, deps);
@@ -23,6 +25,7 @@ runService(async ({ ctx, app, metrics }) => {
     await relay.stop();
     await peers.close();
     await bus.close();
+    await tracer.close();
     store.close();
   };
 }).catch(fatal('orders'));

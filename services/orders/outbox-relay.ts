@@ -1,5 +1,6 @@
 import type { EventBus } from '../../bus/types';
 import type { OrderStore } from './store';
+import type { MessagingTracer } from '../shared/tracing';
 
 export interface RelayOptions {
   batch?: number;
@@ -8,6 +9,8 @@ export interface RelayOptions {
   pollMs?: number;
   maxBackoffMs?: number;
   log?: (msg: string) => void;
+  /** PRODUCER spans of the events published (their context goes in the message's traceparent header). */
+  tracer?: MessagingTracer;
 }
 
 /**
@@ -58,7 +61,14 @@ export class OutboxRelay {
         for (const r of rows) (byTopic.get(r.topic) ?? byTopic.set(r.topic, []).get(r.topic)!).push(r);
         try {
           for (const [topic, list] of byTopic) {
-            await this.bus.publish(topic, list.map((r) => ({ id: r.event_id, key: r.key, value: r.payload })));
+            const spans = list.map((r) => this.opts.tracer?.start('PRODUCER', topic, r.event_id, r.traceparent ?? undefined));
+            try {
+              await this.bus.publish(topic, list.map((r, i) => ({ id: r.event_id, key: r.key, value: r.payload, ...(spans[i]?.traceparent ? { headers: { traceparent: spans[i]!.traceparent! } } : {}) })));
+            } catch (err) {
+              for (const s of spans) s?.end((err as Error).message);
+              throw err;
+            }
+            for (const s of spans) s?.end();
             this.store.markSent(list.map((r) => r.seq));
             this.published += list.length;
           }

@@ -65,6 +65,8 @@ export interface OutboxRow {
   topic: string;
   key: string;
   payload: string;
+  /** W3C context of the request that confirmed the order (the event's span is its child), if it was traced. */
+  traceparent: string | null;
 }
 
 /** Orders' own database: the orders and the transactional outbox of the events they emit. */
@@ -73,6 +75,9 @@ export class OrderStore {
 
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir, 'orders', SCHEMA);
+    // Added with tracing of events: databases made before it get the column here.
+    const cols = this.db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'traceparent')) this.db.exec('ALTER TABLE outbox ADD COLUMN traceparent TEXT');
   }
 
   /** Stores a new order as PENDING and returns it with its id (`ORD-<n>`). */
@@ -93,7 +98,7 @@ export class OrderStore {
    * Marks a PENDING order CONFIRMED and, in the same transaction, writes its `order.created` event
    * to the outbox: the order and its event exist together or not at all.
    */
-  confirm(id: string, paymentId: string, paymentVersion: string): Order {
+  confirm(id: string, paymentId: string, paymentVersion: string, traceparent?: string): Order {
     const now = new Date().toISOString();
     const tx = this.db.transaction(() => {
       const changed = this.db
@@ -103,7 +108,7 @@ export class OrderStore {
       const order = this.get(id)!;
       const eventId = randomUUID();
       const payload = { event_id: eventId, type: 'order.created', order_id: id, user_id: order.user_id, total: order.total, timestamp: now };
-      this.db.prepare('INSERT INTO outbox (event_id, topic, key, payload, created_at) VALUES (?, ?, ?, ?, ?)').run(eventId, 'order.created', id, JSON.stringify(payload), now);
+      this.db.prepare('INSERT INTO outbox (event_id, topic, key, payload, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?)').run(eventId, 'order.created', id, JSON.stringify(payload), now, traceparent ?? null);
     });
     tx.immediate();
     return this.get(id)!;
@@ -150,7 +155,7 @@ export class OrderStore {
     const now = Date.now();
     const tx = this.db.transaction(() => {
       const rows = this.db
-        .prepare('SELECT seq, event_id, topic, key, payload FROM outbox WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?')
+        .prepare('SELECT seq, event_id, topic, key, payload, traceparent FROM outbox WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?')
         .all(now, limit) as OutboxRow[];
       const lease = this.db.prepare('UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq = ?');
       for (const r of rows) lease.run(now + leaseMs, r.seq);

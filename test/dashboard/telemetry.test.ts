@@ -11,29 +11,42 @@ import type { MeshResource } from '../../mesh/config/types';
 const ORDERS = { id: 'orders-v1-0', role: 'sidecar' as const, service: 'orders', version: 'v1' };
 const BOUNDS = ['0.5', '1', '5', '10', '25', '50', '100', '250', '+Inf'];
 
-/** Prometheus text of the orders sidecar after `ok` 201s and `bad` 500s to payments v2, all taking ~`ms`. */
-function metrics(ok: number, bad: number, ms: number, mtls = 'mutual_tls'): string {
+/** Prometheus text of the orders sidecar after `ok` 201s and `bad` 500s to payments v2, all taking ~`ms` (the source reports security "unknown", as Istio's does). */
+function metrics(ok: number, bad: number, ms: number): string {
   const lines: string[] = ['# HELP istio_requests_total x', '# TYPE istio_requests_total counter'];
-  const labels = (code: number): string => `reporter="source",source_workload="orders-v1",destination_workload="payments-v2",destination_version="v2",destination_service_name="payments",response_code="${code}",response_flags="-",connection_security_policy="${mtls}"`;
+  const labels = (code: number): string => `reporter="source",source_workload="orders-v1",destination_workload="payments-v2",destination_version="v2",destination_service_name="payments",response_code="${code}",response_flags="-",connection_security_policy="unknown"`;
   for (const [code, n] of [[201, ok], [500, bad]] as const) {
     if (n === 0) continue;
     lines.push(`istio_requests_total{${labels(code)}} ${n}`);
     for (const le of BOUNDS) lines.push(`istio_request_duration_milliseconds_bucket{le="${le}",${labels(code)}} ${le === '+Inf' || Number(le) >= ms ? n : 0}`);
   }
-  // Inbound (reporter=destination) series must not count as edges of this proxy.
-  lines.push(`istio_requests_total{reporter="destination",destination_service_name="orders",destination_version="v1",response_code="201"} 999`);
+  return lines.join('\n');
+}
+
+const PAYMENTS = { id: 'payments-v2-0', role: 'sidecar' as const, service: 'payments', version: 'v2' };
+
+/** Prometheus text of the payments v2 sidecar: what it received, by caller and security (reporter="destination"). */
+function inbound(rows: { from: string; version: string; n: number; security: string; ms?: number }[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const l = `reporter="destination",source_workload="${r.from}",source_version="${r.version}",destination_workload="payments-v2",destination_version="v2",destination_service_name="payments",response_code="201",response_flags="-",connection_security_policy="${r.security}"`;
+    lines.push(`istio_requests_total{${l}} ${r.n}`);
+    for (const le of BOUNDS) lines.push(`istio_request_duration_milliseconds_bucket{le="${le}",${l}} ${le === '+Inf' || Number(le) >= (r.ms ?? 3) ? r.n : 0}`);
+  }
   return lines.join('\n');
 }
 
 describe('telemetry from scrape deltas', () => {
-  test('rates, error ratio, p99 and mTLS over a window; the first scrape is only a baseline', () => {
+  test('rates, error ratio, p99 over a window from the source reporter; the first scrape is only a baseline', () => {
     const t = new Telemetry();
-    t.tick(0, [{ node: ORDERS, text: metrics(1000, 0, 20) }]);
+    t.tick(0, [{ node: ORDERS, text: metrics(1000, 0, 20) }, { node: PAYMENTS, text: inbound([{ from: 'orders-v1', version: 'v1', n: 1000, security: 'mutual_tls' }]) }]);
     expect(t.edges(5000)).toEqual([]);
-    t.tick(1000, [{ node: ORDERS, text: metrics(1020, 0, 20) }]);
-    t.tick(2000, [{ node: ORDERS, text: metrics(1030, 10, 20) }]);
-    const [e] = t.edges(5000);
-    expect(e).toMatchObject({ source: 'orders:v1', target: 'payments:v2', service: 'payments', version: 'v2', requests: 40, rps: 20, errorRate: 0.25, mtls: true, codes: { '201': 30, '500': 10 } });
+    t.tick(1000, [{ node: ORDERS, text: metrics(1020, 0, 20) }, { node: PAYMENTS, text: inbound([{ from: 'orders-v1', version: 'v1', n: 1020, security: 'mutual_tls' }]) }]);
+    t.tick(2000, [{ node: ORDERS, text: metrics(1030, 10, 20) }, { node: PAYMENTS, text: inbound([{ from: 'orders-v1', version: 'v1', n: 1030, security: 'mutual_tls' }]) }]);
+    const edges = t.edges(5000);
+    expect(edges).toHaveLength(1);
+    const [e] = edges;
+    expect(e).toMatchObject({ source: 'orders:v1', target: 'payments:v2', service: 'payments', version: 'v2', requests: 40, rps: 20, errorRate: 0.25, mtls: true, reporter: 'source', codes: { '201': 30, '500': 10 } });
     // All 40 in the (10, 25] bucket: p99 interpolates to 10 + 15 × 0.99.
     expect(e.p99Ms).toBeCloseTo(24.85, 2);
     // Over the last second only: 20 requests, half failed.
@@ -47,14 +60,28 @@ describe('telemetry from scrape deltas', () => {
     expect(t.edges(5000)[0]).toMatchObject({ requests: 7, rps: 7 });
   });
 
-  test('plaintext requests clear the lock; an idle edge stays with zero traffic', () => {
+  test('mTLS is what the destination reports (Kiali): source "unknown" + destination mutual_tls = locked; destination none = open', () => {
     const t = new Telemetry(3);
-    t.tick(0, [{ node: ORDERS, text: metrics(0, 0, 3, 'none') }]);
-    t.tick(1000, [{ node: ORDERS, text: metrics(5, 0, 3, 'none') }]);
-    expect(t.edges(5000)[0].mtls).toBe(false);
-    t.tick(2000, [{ node: ORDERS, text: metrics(5, 0, 3, 'none') }]);
-    t.tick(3000, [{ node: ORDERS, text: metrics(5, 0, 3, 'none') }]);
-    expect(t.edges(1000)[0]).toMatchObject({ requests: 0, rps: 0, errorRate: 0, p99Ms: null });
+    t.tick(0, [{ node: ORDERS, text: metrics(0, 0, 3) }, { node: PAYMENTS, text: inbound([]) }]);
+    t.tick(1000, [{ node: ORDERS, text: metrics(5, 0, 3) }, { node: PAYMENTS, text: inbound([{ from: 'orders-v1', version: 'v1', n: 5, security: 'mutual_tls' }]) }]);
+    expect(t.edges(1000)[0]).toMatchObject({ source: 'orders:v1', target: 'payments:v2', mtls: true, mtlsShare: 1 });
+    // 5 more over mTLS and 5 in plaintext (PERMISSIVE let them in): not every request was mutual TLS.
+    t.tick(2000, [{ node: ORDERS, text: metrics(15, 0, 3) }, { node: PAYMENTS, text: inbound([{ from: 'orders-v1', version: 'v1', n: 10, security: 'mutual_tls' }, { from: 'orders-v1', version: 'v1', n: 5, security: 'none' }]) }]);
+    expect(t.edges(1000)[0]).toMatchObject({ requests: 10, mtls: false, mtlsShare: 0.5 });
+    t.tick(3000, [{ node: ORDERS, text: metrics(15, 0, 3) }, { node: PAYMENTS, text: inbound([{ from: 'orders-v1', version: 'v1', n: 10, security: 'mutual_tls' }, { from: 'orders-v1', version: 'v1', n: 5, security: 'none' }]) }]);
+    expect(t.edges(1000)[0]).toMatchObject({ requests: 0, rps: 0, errorRate: 0, p99Ms: null, mtls: false, mtlsShare: null });
+  });
+
+  test('a caller without a sidecar exists only in the destination\'s series: an edge from "unknown", plaintext, counted there', () => {
+    const t = new Telemetry();
+    t.tick(0, [{ node: PAYMENTS, text: inbound([{ from: 'unknown', version: 'unknown', n: 0, security: 'none' }, { from: 'istio-ingressgateway-v1', version: 'v1', n: 0, security: 'mutual_tls' }]) }]);
+    t.tick(1000, [{ node: PAYMENTS, text: inbound([{ from: 'unknown', version: 'unknown', n: 4, security: 'none', ms: 20 }, { from: 'istio-ingressgateway-v1', version: 'v1', n: 3, security: 'mutual_tls' }]) }]);
+    const edges = t.edges(5000).sort((a, b) => a.source.localeCompare(b.source));
+    expect(edges.map((e) => [e.source, e.target, e.requests, e.mtls, e.reporter])).toEqual([
+      ['istio-ingressgateway', 'payments:v2', 3, true, 'destination'],
+      ['unknown', 'payments:v2', 4, false, 'destination'],
+    ]);
+    expect(edges[1].p99Ms).toBeCloseTo(24.85, 2);
   });
 
   test('version counts over the split window', () => {
@@ -111,6 +138,14 @@ describe('traces and splits', () => {
     expect(t).toMatchObject({ trace_id: 't1', url: '/orders', duration_us: 10000 });
     expect(t.spans.map((s) => [s.node, s.depth])).toEqual([['gateway', 0], ['orders-v1-0', 1]]);
     expect(groupTraces(spans, { limit: 5 }).map((x) => x.trace_id)).toEqual(['t2', 't1']);
+  });
+
+  test('Envoy\'s shared spans: a SERVER half sits under the CLIENT half with its id, and the calls it made under it; full http.url filtered by path', () => {
+    const sp = (id: string, parent: string | null, node: string, start: number, shared?: boolean) => ({ ...span(id, parent, node, start, 1000, 'http://orders/orders'), shared });
+    const spans = [sp('a', null, 'gateway', 1000), sp('a', null, 'orders-v1-0', 1001, true), sp('b', 'a', 'orders-v1-0', 1002), sp('b', 'a', 'payments-v1-0', 1003, true)];
+    const [t] = groupTraces(spans, { limit: 5, pathPrefix: '/orders' });
+    expect(t.url).toBe('/orders');
+    expect(t.spans.map((s) => [s.node, s.span_id, s.depth])).toEqual([['gateway', 'a', 0], ['orders-v1-0', 'a', 1], ['orders-v1-0', 'b', 2], ['payments-v1-0', 'b', 3]]);
   });
 
   test('configured weights from the catch-all route, endpoint counts without a VirtualService', () => {

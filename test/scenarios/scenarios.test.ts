@@ -26,7 +26,7 @@ describe('scenarios (--quick, seed 7)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const scenario of SCENARIOS.filter((s) => !s.topology && !s.bus)) {
+  for (const scenario of SCENARIOS.filter((s) => !s.topology && !s.bus && !s.observability)) {
     test(`${scenario.name}: ${scenario.title}`, async () => {
       lines.length = 0;
       const report = await runScenario(scenario, { quick: true, seed: 7, world, log: (l) => lines.push(l) });
@@ -67,9 +67,9 @@ describe('scenarios (--quick, seed 7)', () => {
   });
 });
 
-/** Labs that need a world of their own (a real broker as the bus) start one each. */
+/** Labs that need a world of their own (a real broker as the bus, real Zipkin and Prometheus) start one each. */
 describe('scenarios on their own world (--quick, seed 7)', () => {
-  for (const scenario of SCENARIOS.filter((s) => s.topology || s.bus)) {
+  for (const scenario of SCENARIOS.filter((s) => s.topology || s.bus || s.observability)) {
     test(`${scenario.name}: ${scenario.title}`, async () => {
       const lines: string[] = [];
       const report = await runScenario(scenario, { quick: true, seed: 7, log: (l) => lines.push(l) });

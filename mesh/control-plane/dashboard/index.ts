@@ -40,7 +40,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): { 
     live.attach(reply.raw);
   });
   app.get('/v1/dashboard/model', async () => live.refresh());
-  app.get('/v1/dashboard/status', async () => ({ clients: live.clientCount, rounds: live.rounds, chaosUrl: links.chaosUrl ?? null, labs: links.labInstances() }));
+  app.get('/v1/dashboard/status', async () => ({ clients: live.clientCount, rounds: live.rounds, chaosUrl: links.chaosUrl ?? null, labs: links.labInstances(), zipkinUrl: links.zipkinUrl ?? null, prometheusUrl: links.prometheusUrl ?? null }));
 
   app.get('/v1/dashboard/policies', async () => {
     const messages = deps.config.analyze();
@@ -51,18 +51,24 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): { 
   app.get('/v1/dashboard/traces', async (req) => {
     const q = req.query as { limit?: string; path?: string };
     const limit = Math.min(Math.max(Number(q.limit ?? 10) || 10, 1), 100);
-    return collectTraces(deps.registry, { limit, pathPrefix: q.path || undefined });
+    return { ...(await collectTraces(deps.registry, { limit, pathPrefix: q.path || undefined })), zipkinUrl: links.zipkinUrl ?? null };
   });
 
   // The launcher tells the dashboard what the registry does not know: the chaos server and lab ports.
   app.post('/v1/dashboard/world', async (req, reply) => {
-    const body = (req.body ?? {}) as { chaosUrl?: string | null; labs?: LabAddress[] };
+    const body = (req.body ?? {}) as { chaosUrl?: string | null; labs?: LabAddress[]; zipkinUrl?: string | null; prometheusUrl?: string | null };
+    for (const k of ['zipkinUrl', 'prometheusUrl'] as const) {
+      const v = body[k];
+      if (v !== undefined && v !== null && (typeof v !== 'string' || !/^https?:\/\/[^/]+\/?$/.test(v))) return reply.code(400).send({ error: `${k} must be a base URL like "http://127.0.0.1:9411" or null, got ${JSON.stringify(v)}` });
+    }
     if (body.labs !== undefined && (!Array.isArray(body.labs) || body.labs.some((l) => typeof l?.instance !== 'string' || typeof l?.url !== 'string'))) {
       return reply.code(400).send({ error: 'body must be {"chaosUrl": "http://127.0.0.1:8474", "labs": [{"instance": "payments-v1-0", "url": "http://127.0.0.1:40123"}]} (both optional)' });
     }
     if (body.chaosUrl !== undefined) links.setChaosUrl(body.chaosUrl ?? undefined);
     if (body.labs) links.setLabs(body.labs);
-    return { ok: true, chaosUrl: links.chaosUrl ?? null, labs: links.labInstances() };
+    if (body.zipkinUrl !== undefined) links.zipkinUrl = body.zipkinUrl?.replace(/\/$/, '') ?? undefined;
+    if (body.prometheusUrl !== undefined) links.prometheusUrl = body.prometheusUrl?.replace(/\/$/, '') ?? undefined;
+    return { ok: true, chaosUrl: links.chaosUrl ?? null, labs: links.labInstances(), zipkinUrl: links.zipkinUrl ?? null, prometheusUrl: links.prometheusUrl ?? null };
   });
 
   const act = async <T>(reply: import('fastify').FastifyReply, fn: () => Promise<T>): Promise<unknown> => {

@@ -115,6 +115,8 @@ export function buildModel(inp: ModelInputs): DashboardModel {
   const edges = telemetry.edges(EDGE_WINDOW_MS).map((e) => ({ ...e, rps: round(e.rps, 2), errorRate: round(e.errorRate, 4), p99Ms: e.p99Ms === null ? null : round(e.p99Ms, 1) }));
   for (const e of edges) {
     if (!nodes.has(e.target)) ensure(e.target, e.target === 'unknown' ? 'unknown' : 'workload', e.service, e.version);
+    // A caller only the destination reported (no sidecar): Kiali's "unknown" node.
+    if (e.source === 'unknown' && !nodes.has('unknown')) ensure('unknown', 'unknown', 'unknown');
   }
   for (const n of nodes.values()) n.instances.sort((a, b) => a.id.localeCompare(b.id));
 

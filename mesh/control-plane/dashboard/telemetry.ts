@@ -1,6 +1,11 @@
 import { parsePromText } from './prom-text';
 
-/** A proxy whose admin /metrics was read. Its outbound (reporter="source") series are its edges. */
+/**
+ * A proxy whose admin /metrics was read. Its outbound (reporter="source") series are its edges' traffic; its
+ * inbound (reporter="destination") series say how each edge into it was secured, as Kiali reads them: only the
+ * destination knows (the source reports connection_security_policy="unknown", as Istio's does), and a caller
+ * without a sidecar appears only there.
+ */
 export interface ScrapedNode {
   id: string;
   role: 'sidecar' | 'gateway';
@@ -32,8 +37,12 @@ export interface EdgeStats {
   errorRate: number;
   /** From the duration histogram (interpolated within Envoy's buckets); null without traffic. */
   p99Ms: number | null;
-  /** Whether every request in the window went over mutual TLS. */
+  /** Whether every request the destination saw in the window came over mutual TLS (destination-reported). */
   mtls: boolean;
+  /** Share of the destination-reported requests over mutual TLS, 0–1; null when the destination reported none. */
+  mtlsShare: number | null;
+  /** Which reporter the traffic numbers come from: the caller's sidecar, or (caller without a sidecar) the destination's. */
+  reporter: 'source' | 'destination';
   codes: Record<string, number>;
   flags: Record<string, number>;
 }
@@ -50,6 +59,16 @@ const BUCKET = 'istio_request_duration_milliseconds_bucket';
 const NAMES = new Set([REQUESTS, BUCKET]);
 
 export const GATEWAY_NODE = 'istio-ingressgateway';
+
+/** Key prefix of an edge's destination-reported deltas. */
+const DEST = 'd|';
+
+/** The graph node of a destination-reported caller: source_workload is `<service>-<version>` (the gateway's has no version in the graph). */
+export function sourceNodeOf(workload: string | undefined, version: string | undefined): string {
+  if (!workload || workload === 'unknown') return 'unknown';
+  const service = version && workload.endsWith(`-${version}`) ? workload.slice(0, -version.length - 1) : workload;
+  return service === GATEWAY_NODE ? GATEWAY_NODE : workloadNode(service, version);
+}
 
 /** The graph node id of a workload. */
 export function workloadNode(service: string, version: string | undefined, role: 'sidecar' | 'gateway' = 'sidecar'): string {
@@ -92,16 +111,20 @@ export class Telemetry {
       const next = new Map<string, number>();
       const source = workloadNode(node.service, node.version, node.role);
       for (const s of parsePromText(text, NAMES)) {
-        if (s.labels.reporter !== 'source') continue;
+        const reporter = s.labels.reporter;
+        if (reporter !== 'source' && reporter !== 'destination') continue;
         const seriesKey = s.name + s.key;
         next.set(seriesKey, s.value);
         if (firstScrape) continue;
         const before = prev.get(seriesKey) ?? 0;
         const delta = s.value >= before ? s.value - before : s.value;
-        const service = s.labels.destination_service_name || 'unknown';
-        const version = service === 'unknown' ? 'unknown' : s.labels.destination_version || 'unknown';
-        const target = service === 'unknown' ? 'unknown' : workloadNode(service, version);
-        const key = `${source}>${target}`;
+        let key: string;
+        if (reporter === 'source') {
+          const service = s.labels.destination_service_name || 'unknown';
+          const version = service === 'unknown' ? 'unknown' : s.labels.destination_version || 'unknown';
+          const target = service === 'unknown' ? 'unknown' : workloadNode(service, version);
+          key = `${source}>${target}`;
+        } else key = `${DEST}${sourceNodeOf(s.labels.source_workload, s.labels.source_version)}>${source}`;
         if (delta === 0) {
           if (s.name === BUCKET) unmoved.push({ key, le: s.labels.le });
           continue;
@@ -162,19 +185,28 @@ export class Telemetry {
         for (const [k, v] of Object.entries(d.le)) s.le[k] = (s.le[k] ?? 0) + v;
       }
     }
-    return [...sums].map(([key, s]) => {
+    const empty = (): EdgeDelta => ({ requests: 0, errors: 0, mtls: 0, codes: {}, flags: {}, le: {} });
+    const keys = new Set([...sums.keys()].map((k) => (k.startsWith(DEST) ? k.slice(DEST.length) : k)));
+    return [...keys].map((key) => {
+      const src = sums.get(key);
+      const dst = sums.get(DEST + key) ?? empty();
+      // Traffic from the caller's sidecar when it has one (it also counts what never reached the destination: UO, UF…).
+      const fromSource = src !== undefined && (src.requests > 0 || dst.requests === 0);
+      const s = fromSource ? src : dst;
       const [source, target] = key.split('>');
       const [service, version] = target === 'unknown' ? ['unknown', 'unknown'] : target.split(':');
       return {
         source,
         target,
-        service,
-        version,
+        service: service === GATEWAY_NODE ? GATEWAY_NODE : service,
+        version: version ?? 'unknown',
         requests: s.requests,
         rps: seconds > 0 ? s.requests / seconds : 0,
         errorRate: s.requests > 0 ? s.errors / s.requests : 0,
         p99Ms: histogramQuantile(0.99, s.le),
-        mtls: s.requests > 0 && s.mtls === s.requests,
+        mtls: dst.requests > 0 && dst.mtls === dst.requests,
+        mtlsShare: dst.requests > 0 ? dst.mtls / dst.requests : null,
+        reporter: fromSource ? 'source' : 'destination',
         codes: s.codes,
         flags: s.flags,
       };
@@ -186,6 +218,7 @@ export class Telemetry {
     const out: Record<string, number> = {};
     for (const tick of this.window(windowMs)) {
       for (const [key, d] of tick.edges) {
+        if (key.startsWith(DEST)) continue;
         const target = key.slice(key.indexOf('>') + 1);
         const colon = target.indexOf(':');
         if (colon < 0 || target.slice(0, colon) !== service) continue;

@@ -33,11 +33,26 @@ export function groupTraces(spans: (Span & { node: string })[], opts: { limit: n
   }
   const traces: Trace[] = [];
   for (const [id, list] of byTrace) {
-    const byId = new Map(list.map((s) => [s.span_id, s]));
-    const depthOf = (s: Span, seen = 0): number => (s.parent_span_id && byId.has(s.parent_span_id) && seen < 32 ? 1 + depthOf(byId.get(s.parent_span_id)!, seen + 1) : 0);
+    // Envoy's Zipkin tracer: a SERVER span shares its CLIENT span's id. The server half is the one its children
+    // name as parent; the client half is the server half's parent.
+    const byId = new Map<string, Span>();
+    const clientOf = new Map<string, Span>();
+    for (const s of list) {
+      if (s.shared) byId.set(s.span_id, s);
+      else {
+        clientOf.set(s.span_id, s);
+        if (!byId.has(s.span_id)) byId.set(s.span_id, s);
+      }
+    }
+    const parentOf = (s: Span): Span | undefined => (s.shared ? (clientOf.get(s.span_id) ?? (s.parent_span_id ? byId.get(s.parent_span_id) : undefined)) : s.parent_span_id ? byId.get(s.parent_span_id) : undefined);
+    const depthOf = (s: Span, seen = 0): number => {
+      const p = parentOf(s);
+      return p && p !== s && seen < 32 ? 1 + depthOf(p, seen + 1) : 0;
+    };
     const withDepth = list.map((s) => ({ ...s, depth: depthOf(s) })).sort((a, b) => a.start - b.start || a.depth - b.depth);
     const root = withDepth.find((s) => s.depth === 0) ?? withDepth[0];
-    const url = String(root.attributes?.['http.url'] ?? '');
+    // Istio's http.url is the whole URL (http://host/path); older sidecars reported the path alone.
+    const url = String(root.attributes?.['http.url'] ?? '').replace(/^[a-z]+:\/\/[^/]*/, '');
     if (opts.pathPrefix && !url.startsWith(opts.pathPrefix)) continue;
     const start = withDepth[0].start;
     const end = Math.max(...withDepth.map((s) => s.start * 1000 + s.duration_us));

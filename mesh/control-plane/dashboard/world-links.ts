@@ -33,6 +33,9 @@ export class ActionError extends Error {
 export class WorldLinks {
   private chaos?: ChaosClient;
   private readonly labs = new Map<string, string>();
+  /** The world's real Zipkin and Prometheus (`--observability`): the trace view links into Zipkin's UI. */
+  zipkinUrl?: string;
+  prometheusUrl?: string;
 
   constructor(chaosUrl?: string) {
     this.setChaosUrl(chaosUrl);

@@ -1,0 +1,128 @@
+import http from 'node:http';
+import type { Span } from '../tracing';
+import type { SpanSource } from './zipkin';
+
+export interface ExporterOptions {
+  /** Where batches go: `http://host:9411/api/v2/spans` (Zipkin) or `http://host:4318/v1/traces` (OTLP/HTTP). */
+  url: string;
+  /** Turns a batch into the request body (encodeZipkin / encodeOtlp). */
+  encode: (spans: readonly Span[], source: SpanSource) => string;
+  source: SpanSource;
+  /** Spans held at most; a span offered to a full queue is dropped and counted, never waited for. */
+  maxQueue?: number;
+  /** A batch this size is sent at once instead of at the next tick. */
+  maxBatch?: number;
+  /** Queued spans are sent at least this often. Envoy's Zipkin tracer reports every 5 s; a lab wants its traces sooner. */
+  flushMs?: number;
+  /** Per-request timeout of a report. */
+  timeoutMs?: number;
+}
+
+/** Envoy's tracing.zipkin.* counters, plus the drops of a full queue. */
+export interface ExporterStats {
+  spansSent: number;
+  reportsSent: number;
+  reportsFailed: number;
+  /** Spans lost with a failed report. */
+  spansFailed: number;
+  /** Spans refused because the queue was full. */
+  spansDropped: number;
+  queued: number;
+}
+
+/**
+ * Reports spans to a collector off the request path: `offer` is an array push (or a counted drop when the
+ * queue is full), and the encoding and the HTTP POST happen on a timer, one report in flight at a time, over
+ * one keep-alive connection. A collector that is down or slow costs dropped spans, never a waiting request.
+ */
+export class SpanExporter {
+  private queue: Span[] = [];
+  private timer?: NodeJS.Timeout;
+  private inFlight?: Promise<void>;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly maxQueue: number;
+  private readonly maxBatch: number;
+  private readonly flushMs: number;
+  private closed = false;
+  readonly stats: ExporterStats = { spansSent: 0, reportsSent: 0, reportsFailed: 0, spansFailed: 0, spansDropped: 0, queued: 0 };
+  /** The last report's error, for /tracing on the admin port. */
+  lastError?: string;
+
+  constructor(private readonly opts: ExporterOptions) {
+    new URL(opts.url); // throws on a bad URL, at start rather than at the first report
+    this.maxQueue = opts.maxQueue ?? 8192;
+    this.maxBatch = opts.maxBatch ?? 512;
+    this.flushMs = opts.flushMs ?? 1000;
+  }
+
+  offer(span: Span): boolean {
+    if (this.closed || this.queue.length >= this.maxQueue) {
+      this.stats.spansDropped++;
+      return false;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.maxBatch && !this.inFlight) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      setImmediate(() => void this.flush());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.flushMs);
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  /** Sends what is queued (in batches of maxBatch), resolving once the reports were answered. */
+  async flush(): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    while (this.queue.length > 0) {
+      const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+      this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
+      this.inFlight = this.send(batch);
+      await this.inFlight;
+      this.inFlight = undefined;
+    }
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Sends what is left, then closes the connection; later offers are dropped. */
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.flush();
+    this.closed = true;
+    this.agent.destroy();
+  }
+
+  private send(batch: Span[]): Promise<void> {
+    const body = this.opts.encode(batch, this.opts.source);
+    return new Promise<void>((resolve) => {
+      const fail = (why: string): void => {
+        this.stats.reportsFailed++;
+        this.stats.spansFailed += batch.length;
+        this.lastError = why;
+        resolve();
+      };
+      const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) {
+            this.stats.reportsSent++;
+            this.stats.spansSent += batch.length;
+            resolve();
+          } else fail(`${this.opts.url} answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`);
+        });
+        res.on('error', (e) => fail(e.message));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.opts.url} within ${this.opts.timeoutMs ?? 5000} ms`)));
+      req.on('error', (e) => fail(`${this.opts.url}: ${e.message}`));
+      req.end(body);
+    });
+  }
+}

@@ -1,0 +1,113 @@
+import net from 'node:net';
+import { hopIds, incomingContext, parseB3, pushTraceHeaders, type Span } from '../../mesh/tracing';
+import { SpanExporter } from '../../mesh/telemetry/span-exporter';
+import { encodeZipkin, toZipkin } from '../../mesh/telemetry/zipkin';
+import { encodeOtlp } from '../../mesh/telemetry/otlp';
+import { parseTracingConfig } from '../../mesh/telemetry/proxy-config';
+
+const T = '4bf92f3577b34da6a3ce929d0e0e4736';
+const span = (i: number, extra: Partial<Span> = {}): Span => ({ trace_id: T, span_id: (i + 1).toString(16).padStart(16, '0'), parent_span_id: null, name: 'payments.default.svc.cluster.local:80/*', service: 'orders', start: 1700000000000.5, duration_us: 1234, status: 200, attributes: { 'http.status_code': 200, 'peer.address': '127.0.0.1:15006' }, kind: 'CLIENT', ...extra });
+
+describe('B3 and W3C context, as Envoy reads them', () => {
+  test('multi-header B3: 64-bit trace ids padded to 128, parent kept, x-b3-flags 1 means sampled, a lone decision kept', () => {
+    expect(parseB3({ traceId: '463ac35c9f6413ad', spanId: 'a2fb4a1d1a96d312', parentSpanId: '0020000000000001', sampled: '1' })).toEqual({ traceId: '0000000000000000463ac35c9f6413ad', spanId: 'a2fb4a1d1a96d312', parentSpanId: '0020000000000001', sampled: true });
+    expect(parseB3({ traceId: T, spanId: 'a2fb4a1d1a96d312', flags: '1', sampled: '0' })?.sampled).toBe(true);
+    expect(parseB3({ sampled: '0' })).toEqual({ sampled: false });
+    expect(parseB3({ traceId: 'xyz', spanId: 'a2fb4a1d1a96d312' })).toBeUndefined();
+    expect(parseB3({ traceId: T, spanId: '0000000000000000', sampled: '1' })).toEqual({ sampled: true });
+  });
+
+  test('single b3 header: {trace}-{span}-{sampled}-{parent}, or only the decision', () => {
+    expect(parseB3({ single: `${T}-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90` })).toEqual({ traceId: T, spanId: 'e457b5a2e4d86bd1', parentSpanId: '05e3ac9a4f6e3b90', sampled: true });
+    expect(parseB3({ single: '0' })).toEqual({ sampled: false });
+    expect(parseB3({ single: `${T}-e457b5a2e4d86bd1` })).toEqual({ traceId: T, spanId: 'e457b5a2e4d86bd1', parentSpanId: undefined, sampled: undefined });
+  });
+
+  test('B3 wins over traceparent; traceparent alone gives the sampled flag of its flags byte', () => {
+    expect(incomingContext({ traceId: T, spanId: 'a2fb4a1d1a96d312', sampled: '0' }, `00-${'1'.repeat(32)}-00f067aa0ba902b7-01`)).toMatchObject({ traceId: T, sampled: false });
+    expect(incomingContext(undefined, `00-${T}-00f067aa0ba902b7-00`)).toEqual({ traceId: T, spanId: '00f067aa0ba902b7', sampled: false });
+    expect(incomingContext({ sampled: '1' }, `00-${T}-00f067aa0ba902b7-00`)).toEqual({ traceId: T, spanId: '00f067aa0ba902b7', sampled: true });
+  });
+
+  test('egress is a child of the caller (new id), ingress shares the caller span (same id and parent), no context is a root', () => {
+    const ctx = { traceId: T, spanId: 'a2fb4a1d1a96d312', parentSpanId: '0020000000000001' };
+    const out = hopIds(ctx, true);
+    expect(out).toMatchObject({ traceId: T, parentSpanId: 'a2fb4a1d1a96d312', shared: false });
+    expect(out.spanId).not.toBe('a2fb4a1d1a96d312');
+    expect(hopIds(ctx, false)).toEqual({ traceId: T, spanId: 'a2fb4a1d1a96d312', parentSpanId: '0020000000000001', shared: true });
+    expect(hopIds(undefined, false)).toMatchObject({ parentSpanId: null, shared: false });
+    const headers: string[] = [];
+    pushTraceHeaders(headers, out, false);
+    expect(headers).toEqual(['traceparent', `00-${T}-${out.spanId}-00`, 'x-b3-traceid', T, 'x-b3-spanid', out.spanId, 'x-b3-sampled', '0', 'x-b3-parentspanid', 'a2fb4a1d1a96d312']);
+  });
+});
+
+describe('encodings', () => {
+  test('Zipkin v2: µs timestamps, string tags, remoteEndpoint from peer.address, shared only on a shared SERVER half', () => {
+    const z = toZipkin(span(0, { kind: 'SERVER', shared: true, parent_span_id: '0020000000000001' }), { serviceName: 'payments-v1', ipv4: '127.0.0.1' });
+    expect(z).toEqual({ traceId: T, id: '0000000000000001', parentId: '0020000000000001', name: 'payments.default.svc.cluster.local:80/*', kind: 'SERVER', timestamp: 1700000000000500, duration: 1234, shared: true, localEndpoint: { serviceName: 'payments-v1', ipv4: '127.0.0.1', port: undefined }, remoteEndpoint: { ipv4: '127.0.0.1', port: 15006 }, tags: { 'http.status_code': '200', 'peer.address': '127.0.0.1:15006' } });
+    expect(JSON.parse(encodeZipkin([span(0)], { serviceName: 'x' }))[0].shared).toBeUndefined();
+  });
+
+  test('OTLP JSON: hex ids, nanosecond strings, kind numbers, error status from the error tag', () => {
+    const doc = JSON.parse(encodeOtlp([span(0, { attributes: { error: 'true', 'http.status_code': 503 } })], { serviceName: 'orders-v1' }));
+    const s = doc.resourceSpans[0].scopeSpans[0].spans[0];
+    expect(doc.resourceSpans[0].resource.attributes[0]).toEqual({ key: 'service.name', value: { stringValue: 'orders-v1' } });
+    expect(s).toMatchObject({ traceId: T, spanId: '0000000000000001', kind: 3, startTimeUnixNano: '1700000000000500000', endTimeUnixNano: '1700000000001734000', status: { code: 2 } });
+    expect(s.attributes).toContainEqual({ key: 'http.status_code', value: { intValue: '503' } });
+  });
+});
+
+describe('the exporter never makes a request wait', () => {
+  test('a full queue drops and counts: 15 synchronous offers to a queue of 10 keep 10 and drop 5', () => {
+    const e = new SpanExporter({ url: 'http://127.0.0.1:9/api/v2/spans', encode: encodeZipkin, source: { serviceName: 's' }, maxQueue: 10, maxBatch: 100, flushMs: 60_000 });
+    const accepted = Array.from({ length: 15 }, (_, i) => e.offer(span(i)));
+    expect(accepted.filter(Boolean)).toHaveLength(10);
+    expect(e.stats.spansDropped).toBe(5);
+    expect(e.queued).toBe(10);
+    void e.close();
+  });
+
+  test('a collector that refuses connections costs the batch (7 spans counted failed); after close an offer is refused', async () => {
+    // A port that was free a moment ago: connections are refused.
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const e = new SpanExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: encodeZipkin, source: { serviceName: 's' }, flushMs: 60_000 });
+    for (let i = 0; i < 7; i++) e.offer(span(i));
+    await e.flush();
+    expect(e.stats).toMatchObject({ reportsFailed: 1, spansFailed: 7, spansSent: 0, spansDropped: 0 });
+    expect(e.lastError).toMatch(/ECONNREFUSED/);
+    await e.close();
+    expect(e.offer(span(8))).toBe(false);
+  });
+});
+
+describe('ProxyConfig tracing (PROXY_CONFIG), as pilot-agent reads it', () => {
+  test('defaults to Istio\'s 1% without a collector; YAML or JSON; OTLP from the OpenTelemetry variables', () => {
+    expect(parseTracingConfig({})).toEqual({ sampling: 1 });
+    expect(parseTracingConfig({ PROXY_CONFIG: 'tracing:\n  sampling: 100\n  zipkin:\n    address: 127.0.0.1:9411\n' })).toEqual({ sampling: 100, zipkin: '127.0.0.1:9411' });
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318/' })).toEqual({ sampling: 1, otlp: 'http://jaeger:4318/v1/traces' });
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' }).otlp).toBe('http://c:4318/x');
+  });
+
+  test('what Istio has and meshlab does not is ML0003 naming the field; bad values say what would be right', () => {
+    expect(() => parseTracingConfig({ PROXY_CONFIG: '{"tracing":{"datadog":{"address":"d:8126"}}}' })).toThrow(/ML0003 field "tracing\.datadog"/);
+    expect(() => parseTracingConfig({ PROXY_CONFIG: '{"concurrency":2}' })).toThrow(/ML0003 field "concurrency"/);
+    expect(() => parseTracingConfig({ PROXY_CONFIG: '{"tracing":{"sampling":101}}' })).toThrow(/percentage from 0 to 100, got 101/);
+    expect(() => parseTracingConfig({ PROXY_CONFIG: '{"tracing":{"zipkin":{"address":"zipkin"}}}' })).toThrow(/host:port, got "zipkin"/);
+    expect(() => parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://x:4317' })).toThrow(/not an http URL/);
+  });
+});
+
+describe('the Zipkin body is written directly', () => {
+  test('it is exactly the JSON of toZipkin for spans with and without parent, kind, peer, shared, escapes in tags', () => {
+    const spans = [span(0), span(1, { parent_span_id: '0020000000000001', kind: 'SERVER', shared: true, attributes: { 'http.url': 'http://a/"q"\\\n', n: 3, 'peer.address': 'payments:15006' } }), span(2, { kind: undefined, attributes: {} })];
+    const source = { serviceName: 'orders-v1', ipv4: '127.0.0.1' };
+    expect(encodeZipkin(spans, source)).toBe(JSON.stringify(spans.map((s) => toZipkin(s, source))));
+    expect(encodeZipkin([], source)).toBe('[]');
+  });
+});
