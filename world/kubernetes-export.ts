@@ -49,6 +49,7 @@ export interface LiveResource {
 }
 
 export interface KubernetesExportOptions {
+  /** Default: the topology's namespace, else `default`. */
   namespace?: string;
   /** The control plane's live config; undefined when none was reachable (config/default only). */
   live?: LiveResource[];
@@ -433,7 +434,7 @@ function istioFiles(configDir: string, live: LiveResource[] | undefined, notes: 
 
 /** Every exported file, kustomization.yaml last; the same inputs give byte-identical output. */
 export function kubernetesExport(topology: Topology = DEFAULT_TOPOLOGY, opts: KubernetesExportOptions = {}): KubernetesExport {
-  const ns = opts.namespace ?? DEFAULT_NAMESPACE;
+  const ns = opts.namespace ?? topology.namespace ?? DEFAULT_NAMESPACE;
   if (!DNS_LABEL.test(ns)) throw new Error(`--namespace "${ns}" is not a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`);
   const notes: string[] = [];
   if (ns !== MESH_NAMESPACE) {
@@ -470,7 +471,10 @@ export async function readLiveConfig(controlPlaneUrl: string): Promise<LiveResou
   const res = await fetch(`${controlPlaneUrl}/v1/config`);
   if (!res.ok) throw new Error(`the control plane at ${controlPlaneUrl} answered GET /v1/config with ${res.status}: ${(await res.text()).slice(0, 200)}`);
   const body = (await res.json()) as { resources: LiveResource[] };
-  return body.resources.map((r) => ({ kind: r.kind, apiVersion: r.apiVersion, metadata: { name: r.metadata.name, namespace: r.metadata.namespace }, spec: r.spec }));
+  // Istio's kinds only: the Kubernetes objects of the export come from the topology, never twice.
+  return body.resources
+    .filter((r) => r.apiVersion.split('/')[0].endsWith('.istio.io'))
+    .map((r) => ({ kind: r.kind, apiVersion: r.apiVersion, metadata: { name: r.metadata.name, namespace: r.metadata.namespace }, spec: r.spec }));
 }
 
 /**

@@ -66,7 +66,7 @@ export async function exportCommand(argv: string[], io: CommandIO = defaultIO): 
   }
   const shown = flag(args, 'output') ?? flag(args, 'o') ?? path.join('.meshlab', 'kubernetes');
   const dir = path.resolve(shown);
-  const namespace = flag(args, 'namespace') ?? flag(args, 'n') ?? DEFAULT_NAMESPACE;
+  const namespace = flag(args, 'namespace') ?? flag(args, 'n') ?? DEFAULT_TOPOLOGY.namespace ?? DEFAULT_NAMESPACE;
   const liveConfig = await live(args, (t) => io.err(`${t}\n`));
   const { files, notes } = kubernetesExport(DEFAULT_TOPOLOGY, { namespace, live: liveConfig });
   writeExport(dir, files);

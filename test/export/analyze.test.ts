@@ -1,7 +1,7 @@
 /**
- * `meshlab analyze` on the exported directory as it is. The Kubernetes objects beside the Istio ones
- * are read by analyze from issue #16 (branch `config`) on; without it analyze rejects their kinds
- * (ML0002 "kind … is not supported by meshlab") and the first two tests fail for that reason alone.
+ * `meshlab analyze` on the exported directory as it is: analyze reads the Kubernetes objects beside
+ * the Istio ones (issue #16, branch `config`, merged here); before it, analyze rejected their kinds
+ * (ML0002 "kind … is not supported by meshlab") and the first two tests failed for that reason alone.
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -217,6 +217,12 @@ describe('meshlab export kubernetes: the objects', () => {
     ]);
   });
 
+  it("without -n the topology's namespace is the export's", () => {
+    const out = kubernetesExport({ ...DEFAULT_TOPOLOGY, namespace: 'lab' });
+    expect(objectsOf(out.files).find((o) => o.kind === 'Namespace')!.metadata.name).toBe('lab');
+    expect(objectsOf(out.files).find((o) => o.file === 'kustomization.yaml')).toMatchObject({ namespace: 'lab' });
+  });
+
   it('a bad namespace is refused naming the rule', () => {
     expect(() => kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'Shop_1' })).toThrow(/"Shop_1" is not a DNS-1123 label/);
   });

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { loadPath } from '../../mesh/config/load';
 import { DEFAULT_CONFIG_DIR, kubernetesExport } from '../../world/kubernetes-export';
 import { NODE_IMAGE } from '../../world/compose-layout';
@@ -30,7 +30,7 @@ describe('README: From meshlab to a cluster', () => {
     expect(named.filter((n) => !written.some((f) => glob(n).test(f)))).toEqual([]);
   });
 
-  it('its export command works as written, from the repository root, into a fresh directory', () => {
+  it('its export and analyze commands work as written, from the repository root, into a fresh directory', () => {
     const cmd = section.match(/^bin\/meshlab export kubernetes -o (\S+)/m);
     expect(cmd).not.toBeNull();
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-readme-'));
@@ -39,6 +39,11 @@ describe('README: From meshlab to a cluster', () => {
       const out = execFileSync(path.join(ROOT, 'bin', 'meshlab'), ['export', 'kubernetes', '-o', cmd![1]], { cwd, encoding: 'utf8', env: withoutCp() });
       expect(out).toMatch(new RegExp(`wrote 13 files to ${cmd![1]}`));
       expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(12); // 11 files and the ingress folder
+      // And the analyze line below it, on what the export wrote.
+      const analyze = section.match(/^bin\/meshlab (analyze -f \S+)/m);
+      expect(analyze![1]).toBe(`analyze -f ${cmd![1]}`);
+      const r = spawnSync(path.join(ROOT, 'bin', 'meshlab'), analyze![1].split(' '), { cwd, encoding: 'utf8', env: withoutCp() });
+      expect(`${r.status} ${r.stdout}${r.stderr}`).toMatch(/^0 .*No validation issues found/s);
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
