@@ -6,6 +6,8 @@ export interface HeaderOps {
   set: [string, string][];
   add: [string, string][];
   remove: string[];
+  /** A wider level applied after this one (route after weighted destination). */
+  then?: HeaderOps;
 }
 
 export function compileHeaderOps(ops: HeaderOperations | undefined): HeaderOps | undefined {
@@ -18,11 +20,15 @@ export function compileHeaderOps(ops: HeaderOperations | undefined): HeaderOps |
   return out.set.length + out.add.length + out.remove.length === 0 ? undefined : out;
 }
 
-/** Route-level operations first, then the destination's (Envoy applies the more specific last). */
-export function mergeHeaderOps(a: HeaderOps | undefined, b: HeaderOps | undefined): HeaderOps | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return { set: [...a.set, ...b.set], add: [...a.add, ...b.add], remove: [...a.remove, ...b.remove] };
+/**
+ * A route's and one weighted destination's operations, in Envoy's order: the weighted cluster's first, then the
+ * route's (most_specific_header_mutations_wins defaults to false, so on a conflict the route level wins: its `set`
+ * overwrites, its `remove` removes what the destination added). Each level removes, then sets, then adds.
+ */
+export function mergeHeaderOps(route: HeaderOps | undefined, destination: HeaderOps | undefined): HeaderOps | undefined {
+  if (!route) return destination;
+  if (!destination) return route;
+  return { ...destination, then: route };
 }
 
 /** Applies ops to a flat [name, value, …] list (names already lower-case), in place order: remove, set, add. */
@@ -39,7 +45,7 @@ export function applyToFlat(headers: string[], ops: HeaderOps): string[] {
   }
   for (const [n, v] of ops.set) out.push(n, v);
   for (const [n, v] of ops.add) out.push(n, v);
-  return out;
+  return ops.then ? applyToFlat(out, ops.then) : out;
 }
 
 /** Applies ops to a response header object (as writeHead takes it). */
@@ -52,5 +58,5 @@ export function applyToObject(headers: IncomingHttpHeaders, ops: HeaderOps): Inc
     else if (Array.isArray(cur)) cur.push(v);
     else headers[n] = [cur, v];
   }
-  return headers;
+  return ops.then ? applyToObject(headers, ops.then) : headers;
 }

@@ -66,7 +66,10 @@ export function compileMatch(m: EffectiveMatch): RequestTest {
   }
   for (const [name, sm] of Object.entries(m.withoutHeaders)) {
     const t = compileStringMatch(sm);
-    tests.push((req) => !t(headerValue(req, name)));
+    // Istio: invert_match, plus treat_missing_header_as_empty for every matcher but presence, so a missing header
+    // is "" (and withoutHeaders {exact: ""} or {regex: ".*"} does not match a request without it).
+    const missing = sm.type === 'present' ? undefined : '';
+    tests.push((req) => !t(headerValue(req, name) ?? missing));
   }
   for (const [name, sm] of Object.entries(m.queryParams)) {
     const t = compileStringMatch(sm);

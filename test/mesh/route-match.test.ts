@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { compileMatches, compileStringMatch } from '../../mesh/route-match';
+import { applyToFlat, applyToObject, compileHeaderOps, mergeHeaderOps } from '../../mesh/header-ops';
 import { effectiveMatch } from '../../mesh/config/effective';
 import type { HTTPMatchRequest } from '../../mesh/config/types';
 
@@ -20,6 +21,14 @@ describe('route matching', () => {
   test('ignoreUriCase leaves a regex case-sensitive (Envoy case_sensitive does not apply to safe_regex)', () => {
     expect(m({ uri: { regex: '/login' }, ignoreUriCase: true })(req('/LOGIN'))).toBe(false);
     expect(m({ uri: { regex: '/login' }, ignoreUriCase: true })(req('/login'))).toBe(true);
+  });
+
+  test('withoutHeaders on a missing header as Istio configures Envoy (invert_match + treat_missing_header_as_empty)', () => {
+    expect(m({ withoutHeaders: { x: { exact: 'foo' } } })(req('/'))).toBe(true);
+    expect(m({ withoutHeaders: { x: { exact: '' } } })(req('/'))).toBe(false);
+    expect(m({ withoutHeaders: { x: { regex: '.*' } } })(req('/'))).toBe(false);
+    expect(m({ withoutHeaders: { x: {} } })(req('/'))).toBe(true);
+    expect(m({ withoutHeaders: { x: {} } })(req('/', { x: '1' }))).toBe(false);
   });
 
   test('ignoreUriCase applies to exact and prefix', () => {
@@ -54,5 +63,13 @@ describe('route matching', () => {
 
   test('a regex RE2 lacks is refused at compile time', () => {
     expect(() => compileStringMatch({ type: 'regex', value: '(?=x)a' })).toThrow(/lookahead/);
+  });
+});
+
+describe('header operations of a route and its weighted destination, in Envoy\'s order', () => {
+  test('the destination level first, then the route level: the route\'s set wins, its remove removes what the destination added', () => {
+    const ops = mergeHeaderOps(compileHeaderOps({ set: { 'x-a': 'route' }, remove: ['x-b'] }), compileHeaderOps({ set: { 'x-a': 'dest' }, add: { 'x-b': 'dest' } }))!;
+    expect(applyToFlat(['host', 'payments', 'x-a', 'client'], ops)).toEqual(['host', 'payments', 'x-a', 'route']);
+    expect(applyToObject({ 'x-a': 'upstream' }, ops)).toEqual({ 'x-a': 'route' });
   });
 });
