@@ -279,3 +279,16 @@ describe('AuthorizationPolicy condition keys: Istio rejects an unknown key (IST0
     expect(m.message).toMatch(/^spec.rules\[0\].when\[0\].key: unknown attribute: request.path/);
   });
 });
+
+describe("Gateway: Istio's ValidateGateway rules", () => {
+  const gw = (servers: string) => `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: edge\nspec:\n  selector:\n    istio: ingressgateway\n  servers:${servers}`;
+  test('no server, a server without hosts, duplicate port names: IST0106 each; a valid Gateway: none', () => {
+    expect(lint(gw(' []\n')).map((m) => [m.code, m.message])).toEqual([['IST0106', 'spec.servers: gateway must have at least one server']]);
+    const dup = gw('\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["a.example.com"]\n  - port: {number: 8080, name: http, protocol: HTTP}\n    hosts: []\n');
+    expect(lint(dup).map((m) => [m.code, m.path])).toEqual([
+      ['IST0106', 'spec.servers[1].port'],
+      ['IST0106', 'spec.servers[1].hosts'],
+    ]);
+    expect(lint(gw('\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]\n'))).toEqual([]);
+  });
+});

@@ -41,7 +41,24 @@ const server: Rule = obj(
   { required: ['port', 'hosts'] },
 );
 
-export const gatewaySpec: Rule = obj({ servers: arr(server), selector: labels });
+// Istio's ValidateGateway: at least one server, port names unique across the servers.
+export const gatewaySpec: Rule = obj(
+  { servers: arr(server), selector: labels },
+  {
+    check: (v: Record<string, unknown>, path, r) => {
+      const servers = Array.isArray(v.servers) ? (v.servers as Array<Record<string, unknown>>) : [];
+      if (servers.length === 0) r.report(S, joinPath(path, 'servers'), `${joinPath(path, 'servers')}: gateway must have at least one server`);
+      const names = new Set<unknown>();
+      servers.forEach((s, i) => {
+        const name = (s?.port as { name?: unknown } | undefined)?.name;
+        if (name === undefined) return;
+        const p = joinPath(joinPath(joinPath(path, 'servers'), i), 'port');
+        if (names.has(name)) r.report(S, p, `${p}: port names in servers must be unique: duplicate name ${String(name)}`);
+        names.add(name);
+      });
+    },
+  },
+);
 
 /** Istio's ValidateServiceEntry rules (and the CRD's list-map keys). */
 const resolutionCheck: Check = (v: Record<string, unknown>, path, r) => {
