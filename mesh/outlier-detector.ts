@@ -1,4 +1,4 @@
-import type { EffectiveOutlierDetection } from './config/effective';
+import { envoyMaxEjectionPercent, type EffectiveOutlierDetection } from './config/effective';
 
 /** Time and timers, injectable so tests drive the detector exactly without sleeping. */
 export interface Clock {
@@ -19,8 +19,6 @@ export const realClock: Clock = {
 
 /** Envoy's max_ejection_time default (300 s); the cap is max(300 s, baseEjectionTime), as Envoy documents. */
 export const MAX_EJECTION_TIME_MS = 300_000;
-/** Envoy's max_ejection_percent default: what Istio's `maxEjectionPercent: 0` (left unset by Pilot) means. */
-export const ENVOY_MAX_EJECTION_PERCENT = 10;
 /** Envoy's consecutive_local_origin_failure default, used when splitExternalLocalOriginErrors is on without a count. */
 export const ENVOY_CONSECUTIVE_LOCAL_ORIGIN_FAILURE = 5;
 
@@ -75,7 +73,7 @@ export class OutlierDetector<H> {
     private readonly clock: Clock = realClock,
     private readonly events: OutlierEvents<H> = {},
   ) {
-    this.maxEjectionPercent = config.maxEjectionPercent > 0 ? Math.min(100, config.maxEjectionPercent) : ENVOY_MAX_EJECTION_PERCENT;
+    this.maxEjectionPercent = envoyMaxEjectionPercent(config.maxEjectionPercent);
     this.maxEjectionTimeMs = Math.max(MAX_EJECTION_TIME_MS, config.baseEjectionTimeMs);
     this.split = config.splitExternalLocalOriginErrors === true;
     this.localOriginThreshold = this.split ? config.consecutiveLocalOriginFailures || ENVOY_CONSECUTIVE_LOCAL_ORIGIN_FAILURE : 0;

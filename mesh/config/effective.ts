@@ -102,14 +102,21 @@ export function effectiveOutlierDetection(od: OutlierDetection | undefined): Eff
   };
 }
 
+/** Envoy's max_ejection_percent default: what Istio's `maxEjectionPercent: 0` means (Pilot leaves 0 unset). */
+export const ENVOY_MAX_EJECTION_PERCENT = 10;
+
+/** The max_ejection_percent Envoy runs with for Istio's `maxEjectionPercent` (0 → Envoy's default 10). */
+export function envoyMaxEjectionPercent(maxEjectionPercent: number): number {
+  return maxEjectionPercent > 0 ? Math.min(100, maxEjectionPercent) : ENVOY_MAX_EJECTION_PERCENT;
+}
+
 /**
  * Envoy's rule: with N hosts and `ejected` already out, one more is ejected only if
  * 100*(ejected+1)/N <= maxEjectionPercent. Returns the smallest N at which one host can be ejected
- * (Infinity when maxEjectionPercent is 0).
+ * (0 is Envoy's default 10%: 10 hosts).
  */
 export function minHostsForEjection(maxEjectionPercent: number): number {
-  if (maxEjectionPercent <= 0) return Infinity;
-  return Math.ceil(100 / maxEjectionPercent);
+  return Math.ceil(100 / envoyMaxEjectionPercent(maxEjectionPercent));
 }
 
 /** How many hosts of a pool of `n` can be ejected at once. */

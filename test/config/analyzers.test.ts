@@ -217,8 +217,8 @@ describe('ML0004 OutlierDetectionNeverEjects', () => {
     );
   });
 
-  test('maxEjectionPercent 0 never ejects; 50% is enough for 2 hosts; 100% always is', () => {
-    expect(only(lint(withOutlier('      maxEjectionPercent: 0\n')), 'ML0004').message).toMatch(/never allows ejecting a host/);
+  test("maxEjectionPercent 0 is Envoy's default 10% (10 hosts needed); 50% is enough for 2 hosts; 100% always is", () => {
+    expect(only(lint(withOutlier('      maxEjectionPercent: 0\n')), 'ML0004').message).toMatch(/maxEjectionPercent 0 \(Istio leaves it unset: Envoy's default 10%\) ejects a host only when the pool has at least 10 hosts/);
     const two: Instance[] = INSTANCES.filter((i) => i.labels.version === 'v1');
     expect(lint(withOutlier('      maxEjectionPercent: 50\n'), { instances: [...two, { service: 'payments', labels: { version: 'v2' } }, { service: 'payments', labels: { version: 'v2' } }] })).toEqual([]);
     expect(lint(withOutlier('      maxEjectionPercent: 100\n'))).toEqual([]);

@@ -6,18 +6,17 @@
 import { Codes, type Message } from '../messages';
 import { canonicalHost } from '../hosts';
 import { messageAt } from '../schema/validate';
-import { effectiveOutlierDetection, minHostsForEjection } from '../effective';
+import { effectiveOutlierDetection, envoyMaxEjectionPercent, minHostsForEjection } from '../effective';
 import type { DestinationRule, Instance, OutlierDetection } from '../types';
 import { selects } from './subsets';
 import type { Analyzer } from './types';
 
 function explain(max: number, explicit: boolean, pool: number | undefined, scope: string): string | undefined {
-  const src = explicit ? `maxEjectionPercent ${max}` : `maxEjectionPercent ${max} (Istio's default)`;
-  if (max <= 0) return `${scope}: ${src} never allows ejecting a host, so outlier detection does nothing.`;
+  const src = max <= 0 ? `maxEjectionPercent 0 (Istio leaves it unset: Envoy's default 10%)` : explicit ? `maxEjectionPercent ${max}` : `maxEjectionPercent ${max} (Istio's default)`;
   const need = minHostsForEjection(max);
   if (need <= 1) return undefined;
   if (pool === undefined) {
-    return `${scope}: ${src} ejects a host only when the pool has at least ${need} hosts (100*1/N must be <= ${max}); smaller pools never eject. Set maxEjectionPercent: 100 to allow ejecting in small pools.`;
+    return `${scope}: ${src} ejects a host only when the pool has at least ${need} hosts (100*1/N must be <= ${envoyMaxEjectionPercent(max)}); smaller pools never eject. Set maxEjectionPercent: 100 to allow ejecting in small pools.`;
   }
   if (pool === 0 || pool >= need) return undefined;
   const share = Math.round((100 / pool) * 10) / 10;
