@@ -5,16 +5,16 @@ import { APT_COMMAND, brokers, missingNotice, TOOLS, toolPresent } from './tools
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 describe('the notice `npm test` prints first about missing tools and brokers', () => {
-  it('on a machine with none of the 6 tools and no brokers: names the 4 skipped tool-backed test groups, the narrower bench run and both brokers, then the one apt command', () => {
+  it('on a machine with none of the 7 tools and no brokers: names the 5 skipped tool-backed test groups, the narrower bench run and both brokers, then the one apt command', () => {
     const text = missingNotice(TOOLS, brokers({}), false);
     expect(text).toContain('these tests are SKIPPED');
     for (const t of TOOLS.filter((x) => x.tests && !x.optional)) expect(text).toContain(`${t.tests} — needs ${t.binary} (Debian package ${t.pkg})`);
-    expect(TOOLS.filter((x) => x.tests && !x.optional)).toHaveLength(4);
+    expect(TOOLS.filter((x) => x.tests && !x.optional)).toHaveLength(5);
     expect(text).toContain('npm test runs narrower: test/bench: the bench run leaves out its HAProxy reference topology — no haproxy (Debian package haproxy)');
     expect(text).toContain('Kafka is not reachable at 127.0.0.1:9092');
     expect(text).toContain('RabbitMQ is not reachable at 127.0.0.1:5672');
     expect(text).toContain(`!!!   ${APT_COMMAND}`);
-    expect(APT_COMMAND).toBe('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium docker-compose prometheus haproxy nginx');
+    expect(APT_COMMAND).toBe('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium docker-compose prometheus haproxy nginx kubectl');
   });
 
   it('under CI=true it says the tests FAIL; with everything present (or only nginx, which no test needs, missing) it says nothing', () => {

@@ -27,6 +27,7 @@ export const TOOLS: readonly Tool[] = [
   { binary: 'prometheus', pkg: 'prometheus', tests: 'test/compose: Prometheus scrapes the embedded world and runs every Grafana query' },
   { binary: 'haproxy', pkg: 'haproxy', tests: 'test/bench: the bench run leaves out its HAProxy reference topology', optional: true },
   { binary: 'nginx', pkg: 'nginx', tests: '' },
+  { binary: 'kubectl', pkg: 'kubectl', tests: 'test/export: `kubectl kustomize` builds the exported manifests' },
 ];
 
 /** The one command that installs every tool (as root, as .ci/run does). */
