@@ -211,10 +211,8 @@ export class HttpConnectionManager {
     const hasBody = hasLength ? info.bytesReceived > 0 : chunked;
     if (!hasBody) return new Router(req, res, info, route, headers, null, this.localReply, this.rng).start();
     const limit = REQUEST_LIMITS.retryBufferBytes;
-    // A chunked body has no length to check up front: it is counted (and cut at maxRequestBodyBytes) as it streams.
-    const source = hasLength ? req : this.limitChunked(req, res, info);
     const replay = (route.policy.retry.numRetries > 0 || route.policy.mirror !== undefined) && (!hasLength || info.bytesReceived <= limit);
-    if (!replay) return new Router(req, res, info, route, headers, source, this.localReply, this.rng).start();
+    if (!replay) return new Router(req, res, info, route, headers, hasLength ? req : this.limitChunked(req, res, info, 0), this.localReply, this.rng).start();
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (c: Buffer): void => {
@@ -222,13 +220,15 @@ export class HttpConnectionManager {
       chunks.push(c);
       if (size <= limit) return;
       // A chunked body outgrew the buffer: what was read so far, then the rest, streamed once (no retry, no mirror).
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.pause();
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.pause();
+      // Only a chunked body gets here (a Content-Length over the buffer is not replayed): it stays limited as it streams on.
+      const limited = this.limitChunked(req, res, info, size);
       const rest = Readable.from(
         (async function* () {
           yield* chunks;
-          for await (const more of source) yield more as Buffer;
+          for await (const more of limited) yield more as Buffer;
         })(),
         { objectMode: false },
       );
@@ -240,8 +240,8 @@ export class HttpConnectionManager {
       const body: RequestBody = Buffer.concat(chunks, size);
       new Router(req, res, info, route, headers, body, this.localReply, this.rng).start();
     };
-    source.on('data', onData);
-    source.once('end', onEnd);
+    req.on('data', onData);
+    req.once('end', onEnd);
     req.once('error', () => {
       info.flag(Flags.DC);
       res.destroy();
@@ -253,8 +253,8 @@ export class HttpConnectionManager {
    * maxRequestBodyBytes the request is answered 413 (as a Content-Length over the limit is) and
    * both sides are cut, so no more than the limit ever reaches the upstream.
    */
-  private limitChunked(req: IncomingMessage, res: ServerResponse, info: StreamInfo): Transform {
-    let size = 0;
+  private limitChunked(req: IncomingMessage, res: ServerResponse, info: StreamInfo, alreadyRead: number): Transform {
+    let size = alreadyRead;
     const limited = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
         size += chunk.length;
