@@ -31,6 +31,8 @@ export interface WorldState {
   controlPlaneUrl: string;
   gatewayUrl: string;
   chaosUrl?: string;
+  /** The world's live-instance API (`meshlab scale`, `meshlab rollout`), when it serves one. */
+  instanceControlUrl?: string;
   processes: ProcessInfo[];
   instances: InstanceInfo[];
 }
