@@ -9,6 +9,14 @@ const COMMANDS: Record<string, Command> = {
     help: 'meshlab scenario NAME|FILE.yaml [--quick] [--control] [--seed N] [--json FILE] | --list   Runs a lab and prints its verdict.',
     run: async (argv) => (await import('./commands/scenario')).scenarioCommand(argv),
   },
+  scale: {
+    help: 'meshlab scale SERVICE --version V --replicas N   Adds or removes live instances (ready before traffic, drained before stop).',
+    run: async (argv) => (await import('./commands/instances')).scaleCommand(argv),
+  },
+  rollout: {
+    help: 'meshlab rollout SERVICE --from V1 --to V2   A rolling update, one instance at a time.',
+    run: async (argv) => (await import('./commands/instances')).rolloutCommand(argv),
+  },
   canary: {
     help: 'meshlab canary [SERVICE] [--steps 5,10,25,50,100] [--interval 10s] [--threshold 2]   An automated canary (Flagger-style analysis).',
     run: async (argv) => (await import('./commands/canary')).canaryCommand(argv),

@@ -33,6 +33,8 @@ export interface WorldState {
   chaosUrl?: string;
   /** The real Zipkin and Prometheus of `--observability`. */
   observability?: { zipkinUrl?: string; prometheusUrl?: string };
+  /** The world's live-instance API (`meshlab scale`, `meshlab rollout`), when it serves one. */
+  instanceControlUrl?: string;
   processes: ProcessInfo[];
   instances: InstanceInfo[];
 }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import http from 'node:http';
 import { ManagedProcess, ProcessSpec, Role } from './process';
 import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, instancesOf } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
@@ -198,6 +199,7 @@ export class World {
 
   /** Stops every process (sidecars and gateway first, then apps, bus and control plane) and removes the state file. */
   async stop(): Promise<void> {
+    this.instanceControl?.close();
     const all = [...this.instances.values()];
     await Promise.all([this.gateway?.stop(), ...all.map((i) => i.app.stop())]);
     await Promise.all(all.map((i) => i.sidecar.stop()));
@@ -346,6 +348,90 @@ export class World {
     return fresh;
   }
 
+  private instanceControl?: http.Server;
+  /** Where `meshlab scale` / `meshlab rollout` reach this world (serveInstanceControl), if anywhere. */
+  instanceControlUrl?: string;
+  private instanceOps: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A loopback HTTP API for live instances, so `meshlab scale` and `meshlab rollout` in another
+   * terminal can change the world `npm start` runs: POST /v1/world/scale {service, version, replicas},
+   * POST /v1/world/rollout {service, from, to}, GET /v1/world/instances. Operations run one at a time.
+   */
+  async serveInstanceControl(port = 0): Promise<string> {
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const send = (status: number, out: unknown): void => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(out));
+        };
+        const list = (): { id: string; service: string; version: string }[] => [...this.instances.values()].map((i) => ({ id: i.spec.id, service: i.spec.service.name, version: i.spec.version }));
+        if (req.method === 'GET' && req.url === '/v1/world/instances') return send(200, { instances: list() });
+        let input: Record<string, unknown>;
+        try {
+          input = JSON.parse(body || '{}') as Record<string, unknown>;
+        } catch {
+          return send(400, { error: 'body must be JSON' });
+        }
+        const service = this.options.topology.services.find((x) => x.name === input.service);
+        const version = (v: unknown): v is string => typeof v === 'string' && /^v[\w.-]+$/.test(v);
+        const problems: string[] = [];
+        if (!service) problems.push(`service must be one of ${this.options.topology.services.map((x) => x.name).join(', ')}, got ${JSON.stringify(input.service)}`);
+        let op: (() => Promise<unknown>) | undefined;
+        if (req.method === 'POST' && req.url === '/v1/world/scale') {
+          const replicas = input.replicas;
+          if (!version(input.version)) problems.push(`version must look like v1 or v3, got ${JSON.stringify(input.version)}`);
+          if (!(typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 0 && replicas <= 10)) problems.push(`replicas must be an integer from 0 to 10, got ${JSON.stringify(replicas)}`);
+          if (!problems.length) {
+            const name = service!.name;
+            const v = input.version as string;
+            const others = [...this.instances.values()].filter((i) => i.spec.service.name === name && i.spec.version !== v).length;
+            if ((replicas as number) === 0 && others === 0) problems.push(`scaling ${name} ${v} to 0 would leave ${name} without any instance`);
+            op = async () => {
+              const mine = (): string[] => [...this.instances.values()].filter((i) => i.spec.service.name === name && i.spec.version === v).map((i) => i.spec.id).sort();
+              const added: string[] = [];
+              const removed: string[] = [];
+              while (mine().length < (replicas as number)) added.push(await this.addInstance(name, v));
+              while (mine().length > (replicas as number)) {
+                const id = mine().pop()!;
+                await this.removeInstance(id);
+                removed.push(id);
+              }
+              return { added, removed, instances: list() };
+            };
+          }
+        } else if (req.method === 'POST' && req.url === '/v1/world/rollout') {
+          if (!version(input.from)) problems.push(`from must look like v1, got ${JSON.stringify(input.from)}`);
+          if (!version(input.to)) problems.push(`to must look like v3, got ${JSON.stringify(input.to)}`);
+          if (!problems.length && input.from === input.to) problems.push('from and to must differ');
+          const olds = [...this.instances.values()].filter((i) => i.spec.service.name === service?.name && i.spec.version === input.from).map((i) => i.spec.id);
+          if (!problems.length && olds.length === 0) problems.push(`no ${service!.name} instance runs ${String(input.from)}`);
+          if (!problems.length) {
+            op = async () => {
+              const steps: { replaced: string; by: string }[] = [];
+              for (const id of olds) steps.push({ replaced: id, by: await this.replaceInstance(id, input.to as string) });
+              return { steps, instances: list() };
+            };
+          }
+        } else return send(404, { error: `no ${req.method} ${req.url}; try POST /v1/world/scale, POST /v1/world/rollout, GET /v1/world/instances` });
+        if (problems.length || !op) return send(400, { error: problems.join('; ') });
+        const run = this.instanceOps.then(op, op);
+        this.instanceOps = run.catch(() => undefined);
+        run.then((out) => send(200, out), (err: Error) => send(500, { error: err.message }));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.options.host, () => resolve());
+    });
+    this.instanceControl = server;
+    this.instanceControlUrl = `http://${this.options.host}:${(server.address() as { port: number }).port}`;
+    this.writeStateIfAny();
+    return this.instanceControlUrl;
+  }
+
   /** Ready-endpoint count and config sync, from the control plane's point of view. */
   async waitForSync(timeoutMs = 10000): Promise<void> {
     await waitForSync(this.controlPlaneUrl, [...this.instances.values()].filter((i) => i.app.running).length, timeoutMs);
@@ -480,6 +566,7 @@ export class World {
       gatewayUrl: this.gatewayUrl,
       chaosUrl: this.chaosUrl,
       ...(this.zipkin || this.prometheus ? { observability: { zipkinUrl: this.zipkinUrl, prometheusUrl: this.prometheusUrl } } : {}),
+      instanceControlUrl: this.instanceControlUrl,
       processes,
       instances,
     };

@@ -34,6 +34,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     ...(sampling !== undefined ? { tracing: { sampling } } : {}),
     onProgress: (m) => console.log(`  ${m}`),
   });
+  await world.serveInstanceControl();
   console.log(`\n${describeWorld(world.state())}\n`);
   console.log(`ready in ${(world.readyMs / 1000).toFixed(2)} s — place an order:\n  curl -s -XPOST ${world.gatewayUrl}/orders -H 'content-type: application/json' -d '{"user_id":"u-1","items":[{"sku":"SKU-1","qty":2,"unit_price":9.99}]}'\nCtrl-C stops everything.`);
 
