@@ -96,7 +96,8 @@ describe('one order is one trace in the real Zipkin', () => {
     startsWithin(ordersOut, ordersIn);
     startsWithin(paymentsIn, ordersOut);
     startsWithin(producer, ordersIn);
-    startsWithin(consumer, producer);
+    // The event is asynchronous: the CONSUMER span may start after the PRODUCER span ended (the publish
+    // returned before notifications polled it), so only its start after the producer's holds (checked above).
     // Within one process (orders' sidecar: one clock, one event loop) the inbound hop holds its outbound call
     // whole, and what is left is orders' own time (its app and its two listeners).
     expect(ordersOut.timestamp).toBeGreaterThanOrEqual(ordersIn.timestamp);
