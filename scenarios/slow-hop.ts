@@ -98,8 +98,11 @@ export default defineScenario({
     ctx.opts.log(`  Zipkin: the span with the most own time, by instance: ${JSON.stringify(fromTraces.selfTimeWins)}; payments SERVER p50 by instance (ms): ${JSON.stringify(fromTraces.serverP50)}`);
 
     // Prometheus: the destination sidecars' histograms, by the pod they were scraped from.
-    const q = `histogram_quantile(0.5, sum by (pod, le) (increase(istio_request_duration_milliseconds_bucket{reporter="destination", destination_service_name="payments"}[${window}s])))`;
+    // The range reaches back to before the load at each try: waiting for Zipkin (and for scrapes) must not slide it past the load.
+    const query = (): string => `histogram_quantile(0.5, sum by (pod, le) (increase(istio_request_duration_milliseconds_bucket{reporter="destination", destination_service_name="payments"}[${Math.ceil((Date.now() - since) / 1000) + 5}s])))`;
+    let q = query();
     const byPod = await ctx.waitFor(async () => {
+      q = query();
       const rows = await promQuery(prometheus, q);
       const p50: Record<string, number> = {};
       for (const r of rows) if (Number.isFinite(Number(r.value[1]))) p50[r.metric.pod] = Number(r.value[1]);
