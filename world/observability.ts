@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { prometheusDocument, type ScrapeTarget } from './compose-generate';
+import { terminate } from './process';
 import { stringify } from 'yaml';
 
 /**
@@ -87,12 +88,8 @@ export class BackendProcess {
   }
 
   async stop(graceMs = 5000): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return this.exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
+    if (this.child && this.running) return terminate(this.child, this.exited!, graceMs);
+    return this.exited;
   }
 }
 

@@ -100,12 +100,8 @@ export class ManagedProcess {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
   async stop(graceMs = 3000): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return this.exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
+    if (this.child && this.running) return terminate(this.child, this.exited!, graceMs);
+    return this.exited;
   }
 
   /** Kills without grace, as a crash would. */
@@ -133,4 +129,12 @@ function tail(file: string, lines = 15): string {
   } catch {
     return '(no log)';
   }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when `exited` (the child's exit) does. */
+export async function terminate(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
