@@ -56,6 +56,9 @@ export interface HcmOptions {
 
 const FAULT_ABORT_BODY = 'fault filter abort';
 
+/** Flags of a response the sidecar itself cut short (so not a downstream disconnect). */
+const CUT_BY_SIDECAR: ReadonlySet<string> = new Set([Flags.DC, Flags.UT, Flags.UC, Flags.UR, Flags.LR, Flags.UPE]);
+
 /** What a response's one shared 'close' listener needs: set on the response instead of a closure per request. */
 const STREAM = Symbol('meshlab.stream');
 interface TrackedResponse extends ServerResponse {
@@ -294,7 +297,8 @@ export class HttpConnectionManager {
   /** The response closed (sent, or the client went away): account for the request and report it. */
   complete(info: StreamInfo, res: ServerResponse): void {
     this.inFlight--;
-    if (!res.writableFinished && !info.flags.includes(Flags.DC) && !info.flags.includes(Flags.UC) && !info.flags.includes(Flags.UT)) info.flag(Flags.DC);
+    // A response cut short is the client's doing (DC) unless the sidecar cut it for a flagged reason (timeout, upstream reset).
+    if (!res.writableFinished && !info.flags.some((f) => CUT_BY_SIDECAR.has(f))) info.flag(Flags.DC);
     if (info.status === 0) info.status = res.writableFinished ? res.statusCode : 0;
     const up = info.upstream;
     if (up?.peerPrincipal && this.opts.direction === 'outbound') {

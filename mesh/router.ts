@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { UpstreamAttempt, DiscardHandler, type AttemptOwner } from './forward';
 import { generateCookie } from './lb/hash-key';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
-import { Details, Flags, LocalReplies } from './response-flags';
+import { Details, Flags, LocalReplies, resetBody, resetDetails, resetFlag, resetStatus } from './response-flags';
 import { applyToObject } from './header-ops';
 import type { RouteResult } from './route-table';
 import type { Cluster } from './cluster';
@@ -162,15 +162,17 @@ export class Router implements AttemptOwner {
     }
     const exhausted = this.retries > 0 && this.retries >= this.route.policy.retry.numRetries && this.route.policy.retry.retriable(outcome);
     if (exhausted) this.info.flag(Flags.URX);
-    switch (outcome.kind) {
-      case 'connect-failure':
-        return this.finishLocal(503, Flags.UF, LocalReplies.connectFailure);
-      case 'timeout':
-        this.info.responseCodeDetails = Details.perTryTimeout;
-        return this.finishLocal(504, Flags.UT, LocalReplies.timeout);
-      default:
-        return this.finishLocal(503, Flags.UC, LocalReplies.reset);
+    if (outcome.kind === 'timeout') {
+      this.info.responseCodeDetails = Details.perTryTimeout;
+      return this.finishLocal(504, Flags.UT, LocalReplies.timeout);
     }
+    if (outcome.kind === 'status') return; // not reached: a discarded status is always being retried
+    // Envoy's onUpstreamReset: flag, status, details and body all follow from the reset reason.
+    const connectFailure = outcome.kind === 'connect-failure';
+    const reason = outcome.reason ?? (connectFailure ? 'remote connection failure' : 'connection termination');
+    const transportFailure = connectFailure ? (outcome.transportFailure ?? '') : '';
+    this.info.responseCodeDetails = resetDetails(reason, transportFailure, false);
+    return this.finishLocal(resetStatus(reason), resetFlag(reason), resetBody(reason, transportFailure, this.retries > 0));
   }
 
   /**

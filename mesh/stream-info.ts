@@ -4,7 +4,7 @@ import type { UpstreamHost } from './upstream-host';
  * Envoy's CoreResponseFlag order (stream_info.h), which %RESPONSE_FLAGS% follows when a request has several:
  * the flags meshlab raises, in that order.
  */
-const FLAG_ORDER: Readonly<Record<string, number>> = { UH: 1, UT: 2, LR: 3, UR: 4, UF: 5, UC: 6, UO: 7, NR: 8, DI: 9, FI: 10, DC: 14, URX: 15 };
+const FLAG_ORDER: Readonly<Record<string, number>> = { UH: 1, UT: 2, LR: 3, UR: 4, UF: 5, UC: 6, UO: 7, NR: 8, DI: 9, FI: 10, DC: 14, URX: 15, UPE: 23 };
 
 /**
  * Everything known about one request as it crosses a listener: what the access log and the
