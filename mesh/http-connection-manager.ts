@@ -14,6 +14,7 @@ import { meshRandom, type Rng } from './rng';
 import { connectionInfo } from './security/mtls';
 import type { CompiledAuthorization } from './security/authz';
 import { DEFAULT_PATH_NORMALIZATION, normalizePath, type PathNormalization } from './path-normalization';
+import { RETRY_SHADOW_BUFFER_BYTES } from './shadow';
 
 /** Request limits of a listener (Envoy's defaults where it has one). */
 export const REQUEST_LIMITS = {
@@ -25,9 +26,10 @@ export const REQUEST_LIMITS = {
    * Bodies up to this size are buffered before the first attempt so a retry or a mirror can send
    * them again: 1 MiB, Envoy's per_connection_buffer_limit_bytes default, which bounds the router's
    * retry/shadow buffer. Chunked bodies are buffered too while they fit; a body that outgrows it
-   * (announced or chunked) streams through and is neither retried nor mirrored, as in Envoy.
+   * (announced or chunked) streams through and is not retried, as in Envoy; a mirror gets it as a
+   * streamed copy (Envoy's streaming shadow, mesh/shadow.ts).
    */
-  retryBufferBytes: 1024 * 1024,
+  retryBufferBytes: RETRY_SHADOW_BUFFER_BYTES,
 };
 
 export interface HcmOptions {

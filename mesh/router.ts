@@ -6,6 +6,7 @@ import { generateCookie } from './lb/hash-key';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
 import { Details, Flags, LocalReplies, resetBody, resetDetails, resetFlag, resetStatus } from './response-flags';
 import { applyToObject } from './header-ops';
+import { teeForMirror } from './shadow';
 import type { RouteResult } from './route-table';
 import type { Cluster } from './cluster';
 import type { UpstreamHost } from './upstream-host';
@@ -50,7 +51,8 @@ export class Router implements AttemptOwner {
     private readonly info: StreamInfo,
     private readonly route: RouteResult,
     private readonly headers: string[],
-    private readonly body: RequestBody,
+    /** Replaced by the primary's half of the tee when a streamed body is mirrored. */
+    private body: RequestBody,
     private readonly localReply: LocalReply,
     private readonly rng: Rng,
   ) {
@@ -70,7 +72,7 @@ export class Router implements AttemptOwner {
     const { policy } = this.route;
     if (policy.timeoutMs > 0) this.globalTimer = setTimeout(this.onGlobalTimeout, policy.timeoutMs);
     this.res.once('close', this.onDownstreamClose);
-    if (policy.mirror && (this.body === null || Buffer.isBuffer(this.body)) && this.rng() * 100 < policy.mirror.percent) this.shadow(policy.mirror.cluster);
+    if (policy.mirror && this.rng() * 100 < policy.mirror.percent) this.shadow(policy.mirror.cluster);
     this.dispatch();
   }
 
@@ -263,13 +265,21 @@ export class Router implements AttemptOwner {
   /**
    * Envoy's request mirroring: a copy to the mirror cluster; nobody waits for it. The Host stays as it is: Istio
    * sets disable_shadow_host_suffix_append (DISABLE_SHADOW_HOST_SUFFIX, default true), so no "-shadow" suffix.
+   * A buffered body is sent again whole; a streamed one (over the 1 MiB buffer) is teed, the mirror's copy
+   * streamed beside the primary's (Envoy's streaming shadow).
    */
   private shadow(cluster: Cluster): void {
     const host = cluster.pick({ hashKey: this.hashKey });
     if (!host) return;
     const headers = this.headers.slice(0, this.baseHeaders);
+    let body: Dispatcher.DispatchOptions['body'] = this.body;
+    if (this.body !== null && !Buffer.isBuffer(this.body)) {
+      const teed = teeForMirror(this.body);
+      this.body = teed.primary;
+      body = teed.mirror;
+    }
     try {
-      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: this.body as Buffer | null }, new DiscardHandler(host));
+      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body }, new DiscardHandler(host));
     } catch {
       /* shadow traffic never affects the real request */
     }
