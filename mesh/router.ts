@@ -173,6 +173,7 @@ export class Router implements AttemptOwner {
     const connectFailure = outcome.kind === 'connect-failure';
     const reason = outcome.reason ?? (connectFailure ? 'remote connection failure' : 'connection termination');
     const transportFailure = connectFailure ? (outcome.transportFailure ?? '') : '';
+    this.info.upstreamTransportFailureReason = transportFailure;
     this.info.responseCodeDetails = resetDetails(reason, transportFailure, false);
     return this.finishLocal(resetStatus(reason), resetFlag(reason), resetBody(reason, transportFailure, this.retries > 0));
   }

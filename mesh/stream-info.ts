@@ -33,6 +33,8 @@ export class StreamInfo {
   flags: string[] = [];
   /** Envoy's %RESPONSE_CODE_DETAILS%: why this status (`via_upstream`, `route_not_found`, `rbac_access_denied_matched_policy[...]`…). */
   responseCodeDetails = '';
+  /** Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON%: why the last connect failed ('' when none). */
+  upstreamTransportFailureReason = '';
   /** The request's User-Agent ('' when none). */
   userAgent = '';
   /** Envoy's x-envoy-upstream-service-time: ms from the final attempt's start to its response headers; -1 = none. */

@@ -37,6 +37,7 @@ const entry = (over: Partial<AccessLogEntry> = {}): AccessLogEntry => ({
   authority: 'payments',
   upstream_host: '127.0.0.1:41234',
   upstream_cluster: 'outbound|80||payments.default.svc.cluster.local',
+  upstream_transport_failure_reason: '-',
   direction: 'outbound',
   duration_ms: 0.137,
   upstream_instance: 'payments-v1-0',

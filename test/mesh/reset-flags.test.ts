@@ -168,7 +168,7 @@ describe('an HTTP/1.1 upstream that fails mid-request, on real sockets', () => {
     const r = await call(port(), '/fin');
     expect(r.status).toBe(503);
     expect(r.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: connection termination');
-    expect(last()).toMatchObject({ path: '/fin', response_code: 503, response_flags: 'UC', response_code_details: 'upstream_reset_before_response_started{connection_termination}' });
+    expect(last()).toMatchObject({ path: '/fin', response_code: 503, response_flags: 'UC', response_code_details: 'upstream_reset_before_response_started{connection_termination}', upstream_transport_failure_reason: '-' });
   });
 
   test('the upstream resets (RST) before a response: on HTTP/1.1 that is a connection termination too (UC), not UR', async () => {
@@ -237,6 +237,7 @@ describe('an HTTP/1.1 upstream that fails mid-request, on real sockets', () => {
         response_code: 503,
         response_flags: 'UF',
         response_code_details: 'upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}',
+        upstream_transport_failure_reason: 'delayed connect error: Connection refused',
       });
     } finally {
       push(sidecar, NO_RETRIES, { payments: [raw.endpoint()] });
