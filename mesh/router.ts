@@ -280,7 +280,7 @@ export class Router implements AttemptOwner {
       body = teed.mirror;
     }
     try {
-      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body }, new DiscardHandler(host));
+      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body }, new DiscardHandler(host, this.route.policy.timeoutMs));
     } catch {
       /* shadow traffic never affects the real request */
     }
