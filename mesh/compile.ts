@@ -8,11 +8,14 @@ import { compileMatches, sourceLabelsMatch, type RequestTest } from './route-mat
 import { RetryPolicy } from './retry-policy';
 import { compileHeaderOps, mergeHeaderOps, type HeaderOps } from './header-ops';
 import type { FaultPolicy } from './route-table';
+import { exportedTo } from './config/runtime-view';
 
-/** Who is compiling: a sidecar's own service and labels (for sourceLabels matches). */
+/** Who is compiling: a sidecar's own service, labels and namespace (sourceLabels / sourceNamespace matches, exportTo). */
 export interface SidecarIdentity {
   service: string;
   labels: Record<string, string>;
+  /** Default "default". */
+  namespace?: string;
 }
 
 /** One Envoy cluster to run: a service or one of its subsets, with its endpoints and policy. */
@@ -91,7 +94,7 @@ function withTlsMode(eps: Endpoint[], drMode: string | undefined, peerAuths: rea
     else {
       let mode: string;
       try {
-        mode = effectiveMtlsMode(peerAuths, { service: e.service, labels: e.labels, namespace: 'default', port: e.port });
+        mode = effectiveMtlsMode(peerAuths, { service: e.service, labels: e.labels, namespace: e.namespace ?? 'default', port: e.port });
       } catch {
         mode = 'PERMISSIVE'; // an invalid policy is the destination's to NACK; keep mTLS
       }
@@ -139,10 +142,12 @@ function compileFault(vs: VirtualService, i: number, http: HTTPRoute, eff: Effec
  * CompileError (the sidecar NACKs and keeps its old config) when something cannot run.
  */
 export function compileConfig(resources: readonly unknown[], endpoints: Record<string, readonly Endpoint[]>, identity: SidecarIdentity): CompiledConfig {
-  const res = (resources ?? []) as MeshResource[];
-  for (const [i, r] of res.entries()) {
+  for (const [i, r] of ((resources ?? []) as MeshResource[]).entries()) {
     if (!r || typeof r !== 'object' || typeof (r as MeshResource).kind !== 'string' || !(r as MeshResource).spec) throw new CompileError(`snapshot resource #${i} is not an Istio resource (kind, metadata, spec expected)`);
   }
+  // exportTo: a VirtualService or DestinationRule reaches the sidecars of the namespaces it is exported to.
+  const ns = identity.namespace ?? 'default';
+  const res = ((resources ?? []) as MeshResource[]).filter((r) => (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') || exportedTo(r, ns));
   const clusters = new Map<string, ClusterSpec>();
   const hosts = new Map<string, HostSpec>();
   const services = new Set<string>(Object.keys(endpoints).map(canonicalHost));
@@ -191,8 +196,8 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
       } catch (err) {
         fail(vs, `spec.http[${i}]`, err);
       }
-      // sourceLabels are about the caller — this sidecar — so they are settled here, once.
-      const blocks = eff.matches.filter((m) => sourceLabelsMatch(m.sourceLabels, identity.labels));
+      // sourceLabels and sourceNamespace are about the caller — this sidecar — so they are settled here, once.
+      const blocks = eff.matches.filter((m) => sourceLabelsMatch(m.sourceLabels, identity.labels) && (m.sourceNamespace === undefined || m.sourceNamespace === ns));
       if (eff.matches.length > 0 && blocks.length === 0) return;
       let match: RequestTest | undefined;
       try {

@@ -17,7 +17,7 @@ export interface ControlPlaneOptions {
   host: string;
   port: number;
   dataDir?: string;
-  /** Services of the mesh (names), known before any instance registers. */
+  /** Services of the mesh, known before any instance registers: `name` (namespace default) or `namespace/name`. */
   services?: string[];
   /** The config folder loaded on first start (default: the repository's config/default). */
   configDir?: string;
@@ -52,9 +52,16 @@ export interface ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const registry = new Registry();
   registry.declareServices(opts.services ?? []);
-  const config = new ConfigService(opts.dataDir, () => ({
-    instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => ({ service: n.info.service, labels: n.info.labels })),
-  }));
+  const config = new ConfigService(
+    opts.dataDir,
+    () => ({
+      instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => {
+        const namespace = registry.namespaceOf(n.info.service, n.info.namespace);
+        return { service: n.info.service, labels: n.info.labels, ...(namespace !== 'default' ? { namespace } : {}) };
+      }),
+    }),
+    () => registry.serviceNamespaces(),
+  );
   config.store.onChange((_version, resources) => registry.setResources([...resources]));
   config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);
   const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: CP_BODY_LIMIT_BYTES });
@@ -255,7 +262,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (!known) return reply.code(403).send({ error: `unknown node "${node}": open a discovery stream before asking for a certificate` });
     const service = 'service' in claims ? claims.service : known.info.service;
     try {
-      const signed = await ca.signCsr(csr, { identity: spiffeId(service), ttlMs: certTtlMs });
+      // The namespace is the service's (the topology's word, as a pod's is Kubernetes'), never the node's own claim.
+      const signed = await ca.signCsr(csr, { identity: spiffeId(service, registry.namespaceOf(service)), ttlMs: certTtlMs });
       return { certPem: signed.certPem, chainPem: signed.chainPem, rootPem: ca.rootPem, notAfter: signed.notAfter };
     } catch (err) {
       return reply.code(err instanceof CsrRejectedError ? 400 : 500).send({ error: (err as Error).message });
