@@ -6,7 +6,8 @@ import { MeshCA, CsrRejectedError } from '../security/ca';
 import { spiffeId } from '../security/identity';
 import { Registry } from './registry';
 import { ConfigService } from './config-service';
-import { canonicalHost } from '../config/hosts';
+import { canonicalHost, ROOT_NAMESPACE } from '../config/hosts';
+import { exportedTo, runtimeView } from '../config/runtime-view';
 import { effectiveHostConfig } from '../config/effective';
 import { DISCOVERY_PATH, type NodeInfo } from '../xds';
 import { registerDashboard } from './dashboard';
@@ -187,16 +188,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const name = canonicalHost((req.params as { name: string }).name);
     const snapshot = registry.snapshot();
     if (!(name in snapshot.endpoints)) return reply.code(404).send({ error: `service "${name}" is not in the mesh; services: ${Object.keys(snapshot.endpoints).join(', ')}` });
-    const host = effectiveHostConfig(config.store.list(), name);
+    const namespace = registry.namespaceOf(name);
+    // What the sidecars get (hosts resolved in each resource's namespace), as the service's own namespace sees it.
+    const host = effectiveHostConfig(runtimeView(config.store.list(), registry.serviceNamespaces()).filter((r) => (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') || exportedTo(r, namespace)), name);
     const endpoints = snapshot.endpoints[name];
     const selects = (labels: Record<string, string>) => endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.instance);
     return {
       service: name,
+      namespace,
       version: snapshot.version,
       ...host,
       endpoints,
       subsets: host.subsets.map((s) => ({ ...s, endpoints: selects(s.labels) })),
-      policies: config.store.list().filter((r) => r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy').map((r) => ({ kind: r.kind, name: r.metadata.name })),
+      // A policy selects workloads of its own namespace; the root namespace's apply mesh-wide.
+      policies: config.store.list().filter((r) => (r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy') && (r.metadata.namespace === namespace || r.metadata.namespace === ROOT_NAMESPACE)).map((r) => ({ kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace })),
     };
   });
 
@@ -205,6 +210,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       node: n.info.id,
       role: n.info.role,
       service: n.info.service,
+      namespace: registry.namespaceOf(n.info.service, n.info.namespace),
       version: n.info.version,
       ready: n.ready,
       ackedVersion: n.ackedVersion,

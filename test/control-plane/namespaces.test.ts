@@ -137,6 +137,17 @@ spec:
     await remove('AuthorizationPolicy', 'payments-callers', 'istio-system');
   });
 
+  test('proxy-status and describe name the namespace; describe lists the policies of shop and istio-system only (1 of 2 applied)', async () => {
+    await apply(`${allowFrom('default', 'shop')}---\n${allowFrom('shop', 'default')}`);
+    const status = (await (await fetch(`${cp.url}/v1/proxy-status`)).json()) as { node: string; namespace: string }[];
+    expect(status.map((p) => [p.node, p.namespace]).sort()).toEqual([['orders-v1-0', 'default'], ['payments-v1-0', 'shop']]);
+    const described = (await (await fetch(`${cp.url}/v1/describe/service/payments`)).json()) as { namespace: string; policies: unknown[] };
+    expect(described.namespace).toBe('shop');
+    expect(described.policies).toEqual([{ kind: 'AuthorizationPolicy', name: 'payments-callers', namespace: 'shop' }]);
+    await remove('AuthorizationPolicy', 'payments-callers', 'default');
+    await remove('AuthorizationPolicy', 'payments-callers', 'shop');
+  });
+
   const abortFrom = (ns: string) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
