@@ -101,6 +101,9 @@ describe('a world with payments in namespace "shop"', () => {
     const shop = { destination_workload_namespace: 'shop', destination_service_namespace: 'shop', destination_service: 'payments.shop.svc.cluster.local', source_workload_namespace: 'default' };
     expect(metric(om, 'istio_requests_total', { reporter: 'source', ...shop, source_principal: 'spiffe://cluster.local/ns/default/sa/orders', destination_principal: 'spiffe://cluster.local/ns/shop/sa/payments' })).toBe(3);
     expect(metric(pm, 'istio_requests_total', { reporter: 'destination', ...shop, source_principal: 'spiffe://cluster.local/ns/default/sa/orders' })).toBe(3);
+    // The client span names the destination in its namespace, the server span too.
+    expect(orders.tracer.ring.list(10).filter((sp) => sp.kind === 'CLIENT').map((sp) => sp.name)).toEqual(Array(3).fill('payments.shop.svc.cluster.local:80/*'));
+    expect(payments.tracer.ring.list(10).filter((sp) => sp.kind === 'SERVER').map((sp) => sp.name)).toEqual(Array(3).fill('payments.shop.svc.cluster.local:80/*'));
     // Nothing is labelled as if payments were in default.
     expect(metric(om, 'istio_requests_total', { destination_service_namespace: 'default' }) + metric(pm, 'istio_requests_total', { destination_workload_namespace: 'default' })).toBe(0);
   });
