@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { startControlPlane, type ControlPlane } from '../../mesh/control-plane/server';
 import { Sidecar } from '../../mesh/sidecar/sidecar';
-import { Upstream, call, closeAgent, metric } from '../mesh/harness';
+import { Upstream, adminGet, call, closeAgent, metric } from '../mesh/harness';
 import { tmpDir } from '../security/helpers';
 
 /**
@@ -56,7 +56,7 @@ describe('a world with payments in namespace "shop"', () => {
     if (!out.ok) throw new Error(`apply refused: ${JSON.stringify(out.messages)}`);
     await synced(1);
   };
-  const remove = async (kind: 'AuthorizationPolicy' | 'VirtualService', name: string, namespace: string): Promise<void> => {
+  const remove = async (kind: 'AuthorizationPolicy' | 'PeerAuthentication' | 'VirtualService', name: string, namespace: string): Promise<void> => {
     const out = cp.config.delete(undefined, [{ kind, name, namespace }]);
     if (!out.ok) throw new Error(`delete refused: ${JSON.stringify(out.messages)}`);
     await synced(1);
@@ -149,6 +149,31 @@ spec:
     expect(described.policies).toEqual([{ kind: 'AuthorizationPolicy', name: 'payments-callers', namespace: 'shop' }]);
     await remove('AuthorizationPolicy', 'payments-callers', 'default');
     await remove('AuthorizationPolicy', 'payments-callers', 'shop');
+  });
+
+  const disable = (ns: string) => `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: plaintext
+  namespace: ${ns}
+spec:
+  mtls: {mode: DISABLE}
+`;
+
+  test('PeerAuthentication DISABLE in default leaves payments (shop) on mTLS, 5 of 5; in shop the caller switches to plaintext, 5 of 5', async () => {
+    const viaPayments = async (policy: string): Promise<number> => metric(await payments.stats.registry.metrics(), 'istio_requests_total', { reporter: 'destination', connection_security_policy: policy });
+    await apply(disable('default'));
+    let before = await viaPayments('mutual_tls');
+    expect(await statuses(5)).toEqual({ 200: 5 });
+    expect((await viaPayments('mutual_tls')) - before).toBe(5);
+    expect(JSON.parse(await adminGet(payments, '/certs')).peerAuthenticationMode).toBe('PERMISSIVE');
+    await remove('PeerAuthentication', 'plaintext', 'default');
+    await apply(disable('shop'));
+    before = await viaPayments('none');
+    expect(await statuses(5)).toEqual({ 200: 5 });
+    expect((await viaPayments('none')) - before).toBe(5);
+    expect(JSON.parse(await adminGet(payments, '/certs')).peerAuthenticationMode).toBe('DISABLE');
+    await remove('PeerAuthentication', 'plaintext', 'shop');
   });
 
   const abortFrom = (ns: string) => `apiVersion: networking.istio.io/v1
