@@ -51,6 +51,8 @@ export interface RouteSpec {
 /** The routes for one host (service): a VirtualService's http rules, or undefined for Istio's default route. */
 export interface HostSpec {
   service: string;
+  /** Its other Host names: `svc.ns` (Host `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`; mesh/headers.ts). */
+  aliases?: string[];
   defaultCluster: string;
   routes?: RouteSpec[];
 }
@@ -179,13 +181,22 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     return name;
   };
 
+  // A world service answers to `svc` and to `svc.<its namespace>`; an FQDN-keyed one to `svc.ns`.
+  const aliasesOf = (service: string): string[] => {
+    const fq = /^([^.]+\.[^.]+)\.svc\.cluster\.local$/.exec(service);
+    if (fq) return [fq[1]];
+    if (service.includes('.')) return [];
+    return [`${service}.${endpoints[service]?.[0]?.namespace ?? 'default'}`];
+  };
+
   for (const service of services) {
     const defaultCluster = ensureCluster(service);
+    const aliases = aliasesOf(service);
     const dr = destinationRuleFor(res, service) as DestinationRule | undefined;
     for (const s of dr?.spec.subsets ?? []) ensureCluster(service, s.name);
     const vs = virtualServiceFor(res, service);
     if (!vs) {
-      hosts.set(service, { service, defaultCluster });
+      hosts.set(service, { service, aliases, defaultCluster });
       continue;
     }
     const routes: RouteSpec[] = [];
@@ -231,7 +242,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
         mirror: eff.mirror ? { cluster: ensureCluster(eff.mirror.host, eff.mirror.subset), percent: eff.mirror.percent } : undefined,
       });
     });
-    hosts.set(service, { service, defaultCluster, routes });
+    hosts.set(service, { service, aliases, defaultCluster, routes });
   }
   return { clusters, hosts };
 }

@@ -108,6 +108,14 @@ describe('a world with payments in namespace "shop"', () => {
     expect(metric(om, 'istio_requests_total', { destination_service_namespace: 'default' }) + metric(pm, 'istio_requests_total', { destination_workload_namespace: 'default' })).toBe(0);
   });
 
+  test('Host names: payments, payments.shop, payments.shop.svc and the FQDN reach payments (4 of 4, named payments in the metrics); payments.default.svc.cluster.local names no service (404 NR)', async () => {
+    const before = metric(await orders.stats.registry.metrics(), 'istio_requests_total', { reporter: 'source', destination_service_name: 'payments', response_code: '200' });
+    const codes: number[] = [];
+    for (const host of ['payments', 'payments.shop', 'payments.shop.svc', 'payments.shop.svc.cluster.local:80', 'payments.default.svc.cluster.local']) codes.push((await call(orders.ports.outbound, '/charge', { host })).status);
+    expect(codes).toEqual([200, 200, 200, 200, 404]);
+    expect(metric(await orders.stats.registry.metrics(), 'istio_requests_total', { reporter: 'source', destination_service_name: 'payments', response_code: '200' }) - before).toBe(4);
+  });
+
   const allowFrom = (policyNs: string, from: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
