@@ -22,7 +22,7 @@ function where(r: MeshResource): string {
  * Pure; throws CompileError naming the file/line of a policy it cannot run (the sidecar NACKs and keeps its old
  * policies, like Envoy rejecting a listener update).
  */
-export function compileSecurity(resources: readonly unknown[], workload: { service: string; labels: Record<string, string>; port?: number }): CompiledSecurity {
+export function compileSecurity(resources: readonly unknown[], workload: { service: string; labels: Record<string, string>; namespace?: string; port?: number }): CompiledSecurity {
   const res = (resources ?? []) as MeshResource[];
   const peerAuths = res.filter((r) => r.kind === 'PeerAuthentication') as unknown as (PeerAuthenticationPolicy & MeshResource)[];
   const authzPolicies = res.filter((r) => r.kind === 'AuthorizationPolicy') as unknown as (AuthorizationPolicy & MeshResource)[];
@@ -34,7 +34,8 @@ export function compileSecurity(resources: readonly unknown[], workload: { servi
     const errors = validateAuthorizationPolicy(p);
     if (errors.length) throw new CompileError(`${errors.join('; ')} (${where(p)})`);
   }
-  const w = { service: workload.service, labels: workload.labels, namespace: 'default' };
+  // A policy selects workloads of its own namespace; the root namespace's apply mesh-wide (Istio).
+  const w = { service: workload.service, labels: workload.labels, namespace: workload.namespace ?? 'default' };
   // portLevelMtls is keyed by the workload's port: the inbound port this sidecar announces as its endpoint.
   return { mtlsMode: effectiveMtlsMode(peerAuths, { ...w, port: workload.port }), authz: compileAuthorization(authzPolicies, w) };
 }

@@ -8,11 +8,14 @@ import { compileMatches, sourceLabelsMatch, type RequestTest } from './route-mat
 import { RetryPolicy } from './retry-policy';
 import { compileHeaderOps, mergeHeaderOps, type HeaderOps } from './header-ops';
 import type { FaultPolicy } from './route-table';
+import { exportedTo } from './config/runtime-view';
 
-/** Who is compiling: a sidecar's own service and labels (for sourceLabels matches). */
+/** Who is compiling: a sidecar's own service, labels and namespace (sourceLabels / sourceNamespace matches, exportTo). */
 export interface SidecarIdentity {
   service: string;
   labels: Record<string, string>;
+  /** Default "default". */
+  namespace?: string;
 }
 
 /** One Envoy cluster to run: a service or one of its subsets, with its endpoints and policy. */
@@ -48,6 +51,8 @@ export interface RouteSpec {
 /** The routes for one host (service): a VirtualService's http rules, or undefined for Istio's default route. */
 export interface HostSpec {
   service: string;
+  /** Its other Host names: `svc.ns` (Host `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`; mesh/headers.ts). */
+  aliases?: string[];
   defaultCluster: string;
   routes?: RouteSpec[];
 }
@@ -91,7 +96,7 @@ function withTlsMode(eps: Endpoint[], drMode: string | undefined, peerAuths: rea
     else {
       let mode: string;
       try {
-        mode = effectiveMtlsMode(peerAuths, { service: e.service, labels: e.labels, namespace: 'default', port: e.port });
+        mode = effectiveMtlsMode(peerAuths, { service: e.service, labels: e.labels, namespace: e.namespace ?? 'default', port: e.port });
       } catch {
         mode = 'PERMISSIVE'; // an invalid policy is the destination's to NACK; keep mTLS
       }
@@ -139,10 +144,12 @@ function compileFault(vs: VirtualService, i: number, http: HTTPRoute, eff: Effec
  * CompileError (the sidecar NACKs and keeps its old config) when something cannot run.
  */
 export function compileConfig(resources: readonly unknown[], endpoints: Record<string, readonly Endpoint[]>, identity: SidecarIdentity): CompiledConfig {
-  const res = (resources ?? []) as MeshResource[];
-  for (const [i, r] of res.entries()) {
+  for (const [i, r] of ((resources ?? []) as MeshResource[]).entries()) {
     if (!r || typeof r !== 'object' || typeof (r as MeshResource).kind !== 'string' || !(r as MeshResource).spec) throw new CompileError(`snapshot resource #${i} is not an Istio resource (kind, metadata, spec expected)`);
   }
+  // exportTo: a VirtualService or DestinationRule reaches the sidecars of the namespaces it is exported to.
+  const ns = identity.namespace ?? 'default';
+  const res = ((resources ?? []) as MeshResource[]).filter((r) => (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') || exportedTo(r, ns));
   const clusters = new Map<string, ClusterSpec>();
   const hosts = new Map<string, HostSpec>();
   const services = new Set<string>(Object.keys(endpoints).map(canonicalHost));
@@ -174,13 +181,22 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     return name;
   };
 
+  // A world service answers to `svc` and to `svc.<its namespace>`; an FQDN-keyed one to `svc.ns`.
+  const aliasesOf = (service: string): string[] => {
+    const fq = /^([^.]+\.[^.]+)\.svc\.cluster\.local$/.exec(service);
+    if (fq) return [fq[1]];
+    if (service.includes('.')) return [];
+    return [`${service}.${endpoints[service]?.[0]?.namespace ?? 'default'}`];
+  };
+
   for (const service of services) {
     const defaultCluster = ensureCluster(service);
+    const aliases = aliasesOf(service);
     const dr = destinationRuleFor(res, service) as DestinationRule | undefined;
     for (const s of dr?.spec.subsets ?? []) ensureCluster(service, s.name);
     const vs = virtualServiceFor(res, service);
     if (!vs) {
-      hosts.set(service, { service, defaultCluster });
+      hosts.set(service, { service, aliases, defaultCluster });
       continue;
     }
     const routes: RouteSpec[] = [];
@@ -191,8 +207,8 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
       } catch (err) {
         fail(vs, `spec.http[${i}]`, err);
       }
-      // sourceLabels are about the caller — this sidecar — so they are settled here, once.
-      const blocks = eff.matches.filter((m) => sourceLabelsMatch(m.sourceLabels, identity.labels));
+      // sourceLabels and sourceNamespace are about the caller — this sidecar — so they are settled here, once.
+      const blocks = eff.matches.filter((m) => sourceLabelsMatch(m.sourceLabels, identity.labels) && (m.sourceNamespace === undefined || m.sourceNamespace === ns));
       if (eff.matches.length > 0 && blocks.length === 0) return;
       let match: RequestTest | undefined;
       try {
@@ -226,7 +242,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
         mirror: eff.mirror ? { cluster: ensureCluster(eff.mirror.host, eff.mirror.subset), percent: eff.mirror.percent } : undefined,
       });
     });
-    hosts.set(service, { service, defaultCluster, routes });
+    hosts.set(service, { service, aliases, defaultCluster, routes });
   }
   return { clusters, hosts };
 }

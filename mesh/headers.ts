@@ -145,13 +145,25 @@ export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHea
   return out;
 }
 
-/** The service a request is for, from its Host header (`payments`, `payments:80`, `payments.default.svc.cluster.local`). */
+/**
+ * The host a request is for, from its Host header, in the form the route table keys it: `payments`
+ * as written; the in-cluster forms `svc.ns.svc.cluster.local` and `svc.ns.svc` as `svc.ns`
+ * (`payments.default`, `payments.shop`); anything else lower-cased without its port.
+ */
 export function serviceFromHost(host: string | undefined): string {
   if (!host) return '';
   let h = host;
   const colon = h.lastIndexOf(':');
   if (colon > 0 && h.indexOf(']') < colon) h = h.slice(0, colon);
+  h = h.toLowerCase();
   const dot = h.indexOf('.');
-  if (dot > 0 && (h.endsWith('.svc.cluster.local') || h.endsWith('.default') || h.endsWith('.default.svc'))) h = h.slice(0, dot);
-  return h.toLowerCase();
+  if (dot < 0) return h;
+  if (h.endsWith('.svc.cluster.local')) {
+    const rest = h.slice(0, -'.svc.cluster.local'.length);
+    if (rest.indexOf('.') === rest.lastIndexOf('.') && rest.indexOf('.') > 0) return rest;
+  } else if (h.endsWith('.svc')) {
+    const rest = h.slice(0, -'.svc'.length);
+    if (rest.indexOf('.') === rest.lastIndexOf('.') && rest.indexOf('.') > 0) return rest;
+  }
+  return h;
 }

@@ -35,7 +35,7 @@ export const REQUEST_LIMITS = {
 export interface HcmOptions {
   direction: 'inbound' | 'outbound';
   /** This workload: who we are, for the peer header and the metrics. */
-  workload: { service: string; version: string };
+  workload: { service: string; version: string; namespace?: string };
   routes: () => RouteTable;
   stats: MeshStats;
   accessLog: AccessLog;
@@ -90,7 +90,9 @@ export class HttpConnectionManager {
   draining = false;
 
   constructor(private readonly opts: HcmOptions) {
-    this.peerValue = `${opts.workload.service};${opts.workload.version}`;
+    // Istio's peer metadata, reduced: app;version, and ;namespace outside "default".
+    const ns = opts.workload.namespace ?? 'default';
+    this.peerValue = `${opts.workload.service};${opts.workload.version}${ns === 'default' ? '' : `;${ns}`}`;
     this.rng = opts.rng ?? meshRandom(opts.direction === 'inbound' ? 1 : 2);
     this.tracer = opts.tracer ?? new Tracer({ workload: { ...opts.workload, instance: opts.workload.service }, ringCapacity: 1 });
   }
@@ -152,9 +154,11 @@ export class HttpConnectionManager {
       const peer = head.peer;
       if (peer !== undefined) {
         const sep = peer.indexOf(';');
+        const nsSep = peer.indexOf(';', sep + 1);
         info.sourceApp = peer.slice(0, sep);
-        info.sourceWorkload = `${info.sourceApp}-${peer.slice(sep + 1)}`;
-        info.sourceVersion = peer.slice(sep + 1);
+        info.sourceVersion = nsSep < 0 ? peer.slice(sep + 1) : peer.slice(sep + 1, nsSep);
+        info.sourceWorkload = `${info.sourceApp}-${info.sourceVersion}`;
+        info.sourceNamespace = nsSep < 0 ? 'default' : peer.slice(nsSep + 1);
       }
     }
     this.tracer.begin(info, head, headers, direction === 'outbound', conn ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : undefined);

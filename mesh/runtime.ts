@@ -18,6 +18,8 @@ interface RuntimeRoute {
 }
 
 interface RuntimeHost {
+  /** The service's name, whatever Host form found it (what metrics and logs name). */
+  service: string;
   defaultResult: RouteResult;
   routes?: RuntimeRoute[];
 }
@@ -87,14 +89,18 @@ export class MeshRuntime implements RouteTable {
     this.serviceClusters.clear();
     for (const spec of config.clusters.values()) if (spec.subset === undefined) this.serviceClusters.set(spec.service, this.clusters.get(spec.name)!);
     const hosts = new Map<string, RuntimeHost>();
-    for (const [service, spec] of config.hosts) hosts.set(service, this.buildHost(spec));
+    for (const [service, spec] of config.hosts) {
+      const built = this.buildHost(spec);
+      hosts.set(service, built);
+      for (const alias of spec.aliases ?? []) if (!config.hosts.has(alias)) hosts.set(alias, built);
+    }
     this.hosts = hosts;
   }
 
   private buildHost(spec: HostSpec): RuntimeHost {
     const defaultResult: RouteResult = { name: 'default', cluster: this.clusters.get(spec.defaultCluster)!, policy: DEFAULT_OUTBOUND_POLICY };
-    if (!spec.routes) return { defaultResult };
-    return { defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)) };
+    if (!spec.routes) return { service: spec.service, defaultResult };
+    return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)) };
   }
 
   private buildRoute(r: RouteSpec): RuntimeRoute {
@@ -115,6 +121,7 @@ export class MeshRuntime implements RouteTable {
     }
     const host = this.hosts.get(info.destinationService);
     if (!host) return undefined;
+    info.destinationService = host.service;
     if (!host.routes) return host.defaultResult;
     for (const r of host.routes) {
       if (r.match && !r.match(req)) continue;

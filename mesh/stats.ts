@@ -140,36 +140,38 @@ export class MeshStats implements ClusterObserver {
   }
 
   /** source_app, source_canonical_service, source_canonical_revision, source_workload_namespace, source_cluster. */
-  private peerLabels(src: boolean, peerApp: string, peerVersion: string): string[] {
+  private peerLabels(src: boolean, peerApp: string, peerVersion: string, peerNamespace: string): string[] {
     if (src) return [this.workload.service, this.workload.service, this.workload.version, this.workload.namespace ?? 'default', ISTIO_CLUSTER_ID];
     if (peerApp === 'unknown') return ['unknown', 'unknown', 'unknown', 'unknown', 'unknown'];
-    return [peerApp, peerApp, peerVersion, 'default', ISTIO_CLUSTER_ID];
+    return [peerApp, peerApp, peerVersion, peerNamespace, ISTIO_CLUSTER_ID];
   }
 
   /** destination_app, _canonical_service, _canonical_revision, _workload_namespace, _service_namespace, _cluster. */
-  private destinationLabels(src: boolean, destService: string, destVersion: string): string[] {
+  private destinationLabels(src: boolean, destService: string, destVersion: string, destNamespace: string): string[] {
     const ns = this.workload.namespace ?? 'default';
     if (!src) return [this.workload.service, this.workload.service, this.workload.version, ns, ns, ISTIO_CLUSTER_ID];
     if (destService === 'unknown') return ['unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown'];
-    return [destService, destService, destVersion, ns, ns, ISTIO_CLUSTER_ID];
+    return [destService, destService, destVersion, destNamespace, destNamespace, ISTIO_CLUSTER_ID];
   }
 
   record(info: StreamInfo): void {
     const src = info.direction === 'outbound';
     const destVersion = src ? (info.upstream?.version ?? 'unknown') : this.workload.version;
     const destService = info.destinationService || 'unknown';
+    // Outbound: the namespace of the host that answered (its endpoint's); without one, this workload's.
+    const destNamespace = src ? (info.upstream?.namespace ?? this.workload.namespace ?? 'default') : (this.workload.namespace ?? 'default');
     // The key holds exactly what the labels are derived from (the workload is fixed), so equal
     // keys mean equal labels and vice versa; the 13 label strings are built once per series.
     const key = src
-      ? `o\u0001${destService}\u0001${destVersion}\u0001${info.status}\u0001${info.responseFlags}\u0001${info.connectionSecurityPolicy}\u0001${info.sourcePrincipal}\u0001${info.destinationPrincipal}`
-      : `i\u0001${destService}\u0001${info.sourceWorkload}\u0001${info.sourceVersion}\u0001${info.status}\u0001${info.responseFlags}\u0001${info.connectionSecurityPolicy}\u0001${info.sourcePrincipal}\u0001${info.destinationPrincipal}`;
+      ? `o\u0001${destService}\u0001${destVersion}\u0001${destNamespace}\u0001${info.status}\u0001${info.responseFlags}\u0001${info.connectionSecurityPolicy}\u0001${info.sourcePrincipal}\u0001${info.destinationPrincipal}`
+      : `i\u0001${destService}\u0001${info.sourceWorkload}\u0001${info.sourceVersion}\u0001${info.sourceNamespace}\u0001${info.status}\u0001${info.responseFlags}\u0001${info.connectionSecurityPolicy}\u0001${info.sourcePrincipal}\u0001${info.destinationPrincipal}`;
     const series = this.requestMetrics.get(key) ?? this.requestMetrics.create(key, [
       src ? 'source' : 'destination',
       src ? `${this.workload.service}-${this.workload.version}` : info.sourceWorkload,
       src ? this.workload.version : info.sourceVersion,
       destService === 'unknown' ? 'unknown' : `${destService}-${destVersion}`,
       destVersion,
-      destService === 'unknown' ? 'unknown' : `${destService}.${this.workload.namespace ?? 'default'}.svc.cluster.local`,
+      destService === 'unknown' ? 'unknown' : `${destService}.${destNamespace}.svc.cluster.local`,
       destService,
       String(info.status),
       info.responseFlags,
@@ -177,8 +179,8 @@ export class MeshStats implements ClusterObserver {
       info.sourcePrincipal,
       info.destinationPrincipal,
       'http',
-      ...this.peerLabels(src, info.sourceApp, info.sourceVersion),
-      ...this.destinationLabels(src, destService, destVersion),
+      ...this.peerLabels(src, info.sourceApp, info.sourceVersion, info.sourceNamespace),
+      ...this.destinationLabels(src, destService, destVersion, destNamespace),
       '', // grpc_response_status: empty for plain HTTP, as Istio reports it
     ]);
     // Body bytes, as the access log's bytes_received/bytes_sent. Istio's istio_stats filter records the downstream

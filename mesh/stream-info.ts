@@ -23,6 +23,8 @@ export class StreamInfo {
   sourceVersion = 'unknown';
   /** The calling workload's app (canonical service), from the peer header; inbound only. */
   sourceApp = 'unknown';
+  /** The calling workload's namespace, from the peer header; inbound only. */
+  sourceNamespace = 'unknown';
   sourcePrincipal = 'unknown';
   destinationPrincipal = 'unknown';
   connectionSecurityPolicy = 'unknown';

@@ -61,6 +61,11 @@ export class UpstreamHost {
     return this.endpoint.instance;
   }
 
+  /** The namespace of the host's service. */
+  get namespace(): string {
+    return this.endpoint.namespace ?? 'default';
+  }
+
   get version(): string {
     return this.endpoint.labels.version ?? 'unknown';
   }

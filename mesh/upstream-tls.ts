@@ -31,7 +31,7 @@ export class UpstreamTls {
     // compile.ts has already settled auto mTLS per endpoint into its tlsMode label (DestinationRule, sidecar,
     // the destination's PeerAuthentication).
     if (tlsMode === 'DISABLE' || endpoint.labels[TLS_MODE_LABEL] !== 'istio') return undefined;
-    return spiffeId(endpoint.service);
+    return spiffeId(endpoint.service, endpoint.namespace ?? 'default');
   }
 
   /** The mTLS transport for `endpoint`, or undefined when the hop is plaintext. */

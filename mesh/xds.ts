@@ -11,6 +11,8 @@ export interface NodeInfo {
   role: 'sidecar' | 'gateway';
   service: string;
   version?: string;
+  /** The workload's Kubernetes namespace (Istio's POD_NAMESPACE); "default" when absent. */
+  namespace?: string;
   labels: Record<string, string>;
   /** The sidecar's inbound address: where peers send this instance's traffic. */
   inbound?: { host: string; port: number };
@@ -20,6 +22,8 @@ export interface NodeInfo {
 export interface Endpoint {
   instance: string;
   service: string;
+  /** The service's namespace; "default" when absent. */
+  namespace?: string;
   labels: Record<string, string>;
   host: string;
   port: number;

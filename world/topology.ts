@@ -13,6 +13,8 @@ export interface ServiceSpec {
   calls: string[];
   /** Whether it publishes to / consumes from the event bus. */
   bus?: 'producer' | 'consumer';
+  /** Its Kubernetes namespace (default: the topology's): its SPIFFE id, the policies that select it, its metrics' namespace labels. */
+  namespace?: string;
 }
 
 export interface GatewayRoute {
@@ -22,7 +24,7 @@ export interface GatewayRoute {
 }
 
 export interface Topology {
-  /** Kubernetes namespace of every service (default "default"): config analysis and `meshlab get -n` use it. */
+  /** Kubernetes namespace of the services that name none (default "default"). */
   namespace?: string;
   services: ServiceSpec[];
   gateway: { routes: GatewayRoute[] };
@@ -42,6 +44,20 @@ export const DEFAULT_TOPOLOGY: Topology = {
     ],
   },
 };
+
+/** The namespace `service` runs in: its own, else the topology's, else "default". */
+export function namespaceOf(topology: Topology, service: ServiceSpec): string {
+  return service.namespace ?? topology.namespace ?? 'default';
+}
+
+/**
+ * The services as the control plane is told them (MESH_SERVICES): `name` for the default namespace,
+ * `namespace/name` otherwise. Service names are unique across namespaces in meshlab (apps call peers
+ * by name), so the name alone still identifies a service.
+ */
+export function declaredServices(topology: Topology): string[] {
+  return topology.services.map((s) => (namespaceOf(topology, s) === 'default' ? s.name : `${namespaceOf(topology, s)}/${s.name}`));
+}
 
 export interface InstanceSpec {
   /** Unique instance name, e.g. `payments-v1-0`. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import http from 'node:http';
 import { ManagedProcess, ProcessSpec, Role } from './process';
-import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, instancesOf } from './topology';
+import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
@@ -156,7 +156,7 @@ export class World {
       MESH_HOST: host,
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
-      MESH_SERVICES: this.options.topology.services.map((s) => s.name).join(','),
+      MESH_SERVICES: declaredServices(this.options.topology).join(','),
       ...(this.options.configDir ? { CP_CONFIG_DIR: this.options.configDir } : {}),
     });
     const bus = this.options.bus ?? { kind: 'memory' };
@@ -447,6 +447,7 @@ export class World {
       MESH_VERSION: spec.version,
       MESH_INSTANCE: spec.id,
       MESH_LABELS: JSON.stringify(labels),
+      POD_NAMESPACE: namespaceOf(this.options.topology, spec.service),
     }, spec);
     const app = this.process(spec.id, 'app', spec.service.entry, {
       SERVICE_NAME: spec.service.name,

@@ -71,10 +71,13 @@ function report(out: ApplyOutcome, verb: string): number {
   }
   const shown: Message[] = out.messages.filter((m) => m.level !== 'Info');
   if (shown.length) console.error(formatMessages(shown));
+  const errors = out.messages.filter((m) => m.level === 'Error').length;
   if (!out.ok) {
-    console.error(`error: nothing was ${verb}: the configuration has ${out.messages.filter((m) => m.level === 'Error').length} error(s)`);
+    console.error(`error: nothing was ${verb}: the configuration has ${errors} error(s)`);
     return 1;
   }
+  // Analyzer findings against the topology (the files' Kubernetes objects, the running world) do not block, as in Istio.
+  if (errors > 0) console.error(`${verb}; the ${errors} error(s) above are what meshlab analyze finds against the topology (the files' Kubernetes objects and the running world): reported, not blocking`);
   return 0;
 }
 

@@ -6,6 +6,7 @@ interface ProxyStatus {
   node: string;
   role: string;
   service: string;
+  namespace?: string;
   version?: string;
   ready: boolean;
   ackedVersion: number;
@@ -22,7 +23,8 @@ export async function proxyStatusCommand(argv: string[]): Promise<number> {
   const rows = body
     .sort((a, b) => a.node.localeCompare(b.node))
     .map((p) => [
-      p.node,
+      // istioctl names a proxy pod.namespace
+      `${p.node}.${p.namespace ?? 'default'}`,
       p.role,
       p.service,
       p.version ?? '',
@@ -38,6 +40,7 @@ export async function proxyStatusCommand(argv: string[]): Promise<number> {
 
 interface Described {
   service: string;
+  namespace?: string;
   version: number;
   virtualService?: string;
   destinationRule?: string;
@@ -45,7 +48,7 @@ interface Described {
   trafficPolicy: { loadBalancer: { type: string }; connectionPool: unknown; outlierDetection?: unknown; tlsMode: string };
   subsets: { name: string; labels: Record<string, string>; endpoints: string[]; trafficPolicy: { loadBalancer: { type: string } } }[];
   endpoints: { instance: string; host: string; port: number; labels: Record<string, string> }[];
-  policies: { kind: string; name: string }[];
+  policies: { kind: string; name: string; namespace?: string }[];
 }
 
 /** `meshlab describe service NAME`: routes, subsets, policies and endpoints as the sidecars get them. */
@@ -60,7 +63,7 @@ export async function describeCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const lines: string[] = [];
-  lines.push(`Service:          ${body.service}.default.svc.cluster.local   (config v${body.version})`);
+  lines.push(`Service:          ${body.service}.${body.namespace ?? 'default'}.svc.cluster.local   (config v${body.version})`);
   lines.push(`VirtualService:   ${body.virtualService ?? '(none: default route to all endpoints)'}`);
   lines.push(`DestinationRule:  ${body.destinationRule ?? '(none)'}`);
   lines.push(`Load balancer:    ${body.trafficPolicy.loadBalancer.type}    mTLS: ${body.trafficPolicy.tlsMode}`);
@@ -78,7 +81,7 @@ export async function describeCommand(argv: string[]): Promise<number> {
   for (const s of body.subsets) lines.push(`  ${s.name.padEnd(8)} ${JSON.stringify(s.labels).padEnd(22)} ${s.endpoints.length ? s.endpoints.join(', ') : 'selects no running instance'}   lb ${s.trafficPolicy.loadBalancer.type}`);
   lines.push('', 'Endpoints:');
   lines.push(table(['INSTANCE', 'ADDRESS', 'LABELS'], body.endpoints.map((e) => [e.instance, `${e.host}:${e.port}`, Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(',')])).replace(/^/gm, '  '));
-  lines.push('', `Security policies in force: ${body.policies.length ? body.policies.map((p) => `${p.kind}/${p.name}`).join(', ') : '(none)'}`);
+  lines.push('', `Security policies in force: ${body.policies.length ? body.policies.map((p) => `${p.kind}/${p.name}${p.namespace && p.namespace !== (body.namespace ?? 'default') ? `.${p.namespace}` : ''}`).join(', ') : '(none)'}`);
   console.log(lines.join('\n'));
   return 0;
 }

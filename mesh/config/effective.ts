@@ -215,6 +215,8 @@ export interface EffectiveMatch {
   withoutHeaders: Record<string, EffectiveStringMatch>;
   ignoreUriCase: boolean;
   sourceLabels: Record<string, string>;
+  /** Present when written: the caller's namespace must equal it. */
+  sourceNamespace?: string;
 }
 
 export interface EffectiveDestination {
@@ -281,6 +283,7 @@ export function effectiveMatch(m: HTTPMatchRequest): EffectiveMatch {
     withoutHeaders: matchMap(m.withoutHeaders, true),
     ignoreUriCase: m.ignoreUriCase ?? false,
     sourceLabels: { ...(m.sourceLabels ?? {}) },
+    ...(m.sourceNamespace !== undefined ? { sourceNamespace: m.sourceNamespace } : {}),
   };
 }
 

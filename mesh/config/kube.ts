@@ -193,7 +193,7 @@ export function buildInventory(ctx: AnalyzeContext, namespacesInUse: Iterable<st
     ],
     labels: {},
   });
-  // The running world: every service in namespace default, one workload per instance.
+  // The running world: every service in its namespace (default unless the topology says otherwise), one workload per instance.
   if (ctx.services) {
     inv.servicesKnown = true;
     for (const s of ctx.services) {
@@ -205,14 +205,19 @@ export function buildInventory(ctx: AnalyzeContext, namespacesInUse: Iterable<st
     inv.workloadsKnown = true;
     if (!ctx.services) {
       inv.servicesKnown = true;
-      for (const name of new Set(ctx.instances.map((i) => i.service))) {
-        inv.services.push({ name, namespace: MESH_NAMESPACE, fqdn: `${name}.${MESH_NAMESPACE}.svc.${CLUSTER_DOMAIN}`, selector: { app: name }, ports: [{ port: 80, name: 'http' }], labels: { app: name } });
+      const seen = new Set<string>();
+      for (const i of ctx.instances) {
+        const ns = i.namespace ?? MESH_NAMESPACE;
+        if (seen.has(`${ns}/${i.service}`)) continue;
+        seen.add(`${ns}/${i.service}`);
+        inv.services.push({ name: i.service, namespace: ns, fqdn: `${i.service}.${ns}.svc.${CLUSTER_DOMAIN}`, selector: { app: i.service }, ports: [{ port: 80, name: 'http' }], labels: { app: i.service } });
       }
     }
-    ctx.instances.forEach((i, n) => inv.workloads.push({ kind: 'Pod', name: `${i.service}-${n}`, namespace: MESH_NAMESPACE, labels: { app: i.service, ...i.labels }, serviceAccount: i.service, containerPorts: [], inMesh: true }));
-    if (!inv.namespaces.has(MESH_NAMESPACE)) inv.namespaces.set(MESH_NAMESPACE, {});
+    ctx.instances.forEach((i, n) => inv.workloads.push({ kind: 'Pod', name: `${i.service}-${n}`, namespace: i.namespace ?? MESH_NAMESPACE, labels: { app: i.service, ...i.labels }, serviceAccount: i.service, containerPorts: [], inMesh: true }));
+    const worldNamespaces = new Set([MESH_NAMESPACE, ...ctx.instances.map((i) => i.namespace ?? MESH_NAMESPACE)]);
+    for (const ns of worldNamespaces) if (!inv.namespaces.has(ns)) inv.namespaces.set(ns, {});
     inv.declaredNamespaces ??= new Map();
-    for (const ns of [MESH_NAMESPACE, ROOT_NAMESPACE]) if (!inv.declaredNamespaces.has(ns)) inv.declaredNamespaces.set(ns, {});
+    for (const ns of [...worldNamespaces, ROOT_NAMESPACE]) if (!inv.declaredNamespaces.has(ns)) inv.declaredNamespaces.set(ns, {});
   }
   return inv;
 }

@@ -15,6 +15,8 @@ export interface RequestFacts {
   query?: URLSearchParams;
   /** Labels of the calling workload (the client sidecar's own labels). */
   sourceLabels?: Record<string, string>;
+  /** Namespace of the calling workload (the client sidecar's own); "default" when absent. */
+  sourceNamespace?: string;
 }
 
 const regexCache = new Map<string, RegExp>();
@@ -60,6 +62,7 @@ export function requestMatches(m: EffectiveMatch, req: RequestFacts): boolean {
     if (!stringMatches(effective, v === null ? undefined : v)) return false;
   }
   for (const [k, v] of Object.entries(m.sourceLabels)) if (req.sourceLabels?.[k] !== v) return false;
+  if (m.sourceNamespace !== undefined && m.sourceNamespace !== (req.sourceNamespace ?? 'default')) return false;
   return true;
 }
 

@@ -92,6 +92,8 @@ export interface HTTPMatchRequest {
   ignoreUriCase?: boolean;
   /** Labels of the *calling* workload (the sidecar's own labels). */
   sourceLabels?: Record<string, string>;
+  /** The calling workload's namespace (Istio: the client sidecar's); decided by the caller's sidecar. */
+  sourceNamespace?: string;
 }
 
 export interface HTTPRetry {
@@ -236,6 +238,8 @@ export type AuthorizationPolicy = MeshResource<AuthorizationPolicySpec> & { kind
 export interface Instance {
   service: string;
   labels: Record<string, string>;
+  /** Its namespace; "default" when absent. */
+  namespace?: string;
 }
 
 /**

@@ -5,7 +5,7 @@ import { loadPath, loadYaml } from '../config/load';
 import { analyze } from '../config/analyze';
 import { Codes, hasErrors, type Message } from '../config/messages';
 import { messageAt, resourceLabel } from '../config/schema/validate';
-import { runtimeView, worldSkips } from '../config/runtime-view';
+import { runtimeView, worldSkips, type WorldNamespaces } from '../config/runtime-view';
 import { RUNTIME_KINDS, type AnalyzeContext, type Kind, type KubeObject, type MeshResource } from '../config/types';
 
 /** A file as the CLI sends it: its name (for messages with file:line:col) and its YAML text. */
@@ -45,6 +45,19 @@ function objectResult(o: KubeObject): ApplyResult {
   };
 }
 
+/**
+ * The messages of a committed apply plus those `analyze` finds with the files' Kubernetes objects and
+ * the running world as topology (a subset selecting no pod of the Deployments beside it, a policy
+ * selecting no workload, …): the same references `meshlab analyze -f` reports. They are reported,
+ * not blocking — acceptance is decided without them, as Istio's validation admits what its
+ * analyzers only warn about (and as running instances come and go).
+ */
+function withTopologyMessages(committed: Message[], withTopology: Message[]): Message[] {
+  const key = (m: Message) => `${m.code}\u0001${m.resource ?? ''}\u0001${m.path ?? ''}\u0001${m.message}`;
+  const seen = new Set(committed.map(key));
+  return [...committed, ...withTopology.filter((m) => !seen.has(key(m)))];
+}
+
 /** Where the applied configuration is kept so a control-plane restart serves the same mesh. */
 const STATE_FILE = 'applied-config.json';
 
@@ -58,8 +71,10 @@ export class ConfigService {
   constructor(
     private readonly dataDir: string | undefined,
     private readonly context: () => AnalyzeContext,
+    /** The running world's services outside "default" (the topology's word): where its workloads are. */
+    private readonly world: () => WorldNamespaces = () => new Map(),
   ) {
-    this.store = new ConfigStore({}, runtimeView);
+    this.store = new ConfigStore({}, (rs) => runtimeView(rs, this.world()));
   }
 
   /** Loads the persisted config if any, else the default config folder. Invalid default config is a startup error. */
@@ -95,14 +110,15 @@ export class ConfigService {
     const results: ApplyResult[] = resources.map((r) => {
       const old = this.store.get(r.kind, r.metadata.name, r.metadata.namespace);
       const action: ApplyAction = !old ? 'created' : JSON.stringify(old.spec) === JSON.stringify(r.spec) ? 'unchanged' : 'configured';
-      const reason = worldSkips(r);
+      const reason = worldSkips(r, this.world());
       return { kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace, action, ...(reason ? { reason } : {}) };
     });
     if (results.every((r) => r.action === 'unchanged')) {
       return { ok: true, version: this.store.version, results: [...results, ...objectResults], messages: analyze(this.store.list(), { ...this.context(), objects }) };
     }
     const out = this.commit(() => this.store.apply(resources), results, messages);
-    return { ...out, results: out.ok ? [...out.results, ...objectResults] : objectResults };
+    if (!out.ok) return { ...out, results: objectResults };
+    return { ...out, results: [...out.results, ...objectResults], messages: withTopologyMessages(out.messages, analyze(this.store.list(), { ...this.context(), objects })) };
   }
 
   delete(files: ConfigFile[] | undefined, refs: ResourceRef[] | undefined): ApplyOutcome {

@@ -53,6 +53,7 @@ export function readNode(header: unknown): Checked<NodeInfo> {
   if (v.role !== 'sidecar' && v.role !== 'gateway') errors.push(`role must be "sidecar" or "gateway", got ${describe(v.role)}`);
   if (typeof v.service !== 'string' || !NAME.test(v.service)) errors.push(`service must be a name (letters, digits, . _ -), got ${describe(v.service)}`);
   if (v.version !== undefined && typeof v.version !== 'string') errors.push(`version must be a string, got ${describe(v.version)}`);
+  if (v.namespace !== undefined && (typeof v.namespace !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v.namespace))) errors.push(`namespace must be a DNS-1123 label (lowercase letters, digits, '-'), got ${describe(v.namespace)}`);
   if (!isObject(v.labels) || Object.values(v.labels).some((l) => typeof l !== 'string')) errors.push(`labels must be an object of strings like {"app": "payments", "version": "v1"}, got ${describe(v.labels)}`);
   address(v.inbound, 'inbound', errors);
   address(v.admin, 'admin', errors);

@@ -21,10 +21,28 @@ export class Registry extends EventEmitter {
   private resources: unknown[] = [];
   /** Services that exist whether or not any instance is up (Kubernetes Services): a request for one with no endpoint is 503 UH, not 404 NR. */
   private services = new Set<string>();
+  /** Namespace of each declared service (the topology's word, as Kubernetes' is the pod's namespace). */
+  private readonly namespaces = new Map<string, string>();
 
+  /** Services by name (`payments`, namespace default) or `namespace/name` (`shop/payments`). */
   declareServices(names: Iterable<string>): void {
-    for (const n of names) this.services.add(n);
+    for (const n of names) {
+      const slash = n.indexOf('/');
+      const name = slash < 0 ? n : n.slice(slash + 1);
+      this.services.add(name);
+      if (slash > 0) this.namespaces.set(name, n.slice(0, slash));
+    }
     this.changed();
+  }
+
+  /** The namespace of `service`: as declared, else as its node announced it, else "default". */
+  namespaceOf(service: string, announced?: string): string {
+    return this.namespaces.get(service) ?? announced ?? 'default';
+  }
+
+  /** Declared service → namespace, for the services outside "default". */
+  serviceNamespaces(): ReadonlyMap<string, string> {
+    return this.namespaces;
   }
 
   connect(info: NodeInfo): void {
@@ -96,7 +114,8 @@ export class Registry extends EventEmitter {
     for (const s of this.services) endpoints[s] = [];
     for (const { info, ready } of this.nodes.values()) {
       if (!ready || !info.inbound) continue;
-      (endpoints[info.service] ??= []).push({ instance: info.id, service: info.service, labels: info.labels, host: info.inbound.host, port: info.inbound.port });
+      const namespace = this.namespaceOf(info.service, info.namespace);
+      (endpoints[info.service] ??= []).push({ instance: info.id, service: info.service, ...(namespace !== 'default' ? { namespace } : {}), labels: info.labels, host: info.inbound.host, port: info.inbound.port });
     }
     for (const list of Object.values(endpoints)) list.sort((a, b) => a.instance.localeCompare(b.instance));
     return { version: this.version, endpoints, resources: this.resources };

@@ -6,7 +6,8 @@ import { MeshCA, CsrRejectedError } from '../security/ca';
 import { spiffeId } from '../security/identity';
 import { Registry } from './registry';
 import { ConfigService } from './config-service';
-import { canonicalHost } from '../config/hosts';
+import { canonicalHost, ROOT_NAMESPACE } from '../config/hosts';
+import { exportedTo, runtimeView } from '../config/runtime-view';
 import { effectiveHostConfig } from '../config/effective';
 import { DISCOVERY_PATH, type NodeInfo } from '../xds';
 import { registerDashboard } from './dashboard';
@@ -17,7 +18,7 @@ export interface ControlPlaneOptions {
   host: string;
   port: number;
   dataDir?: string;
-  /** Services of the mesh (names), known before any instance registers. */
+  /** Services of the mesh, known before any instance registers: `name` (namespace default) or `namespace/name`. */
   services?: string[];
   /** The config folder loaded on first start (default: the repository's config/default). */
   configDir?: string;
@@ -52,9 +53,16 @@ export interface ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const registry = new Registry();
   registry.declareServices(opts.services ?? []);
-  const config = new ConfigService(opts.dataDir, () => ({
-    instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => ({ service: n.info.service, labels: n.info.labels })),
-  }));
+  const config = new ConfigService(
+    opts.dataDir,
+    () => ({
+      instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => {
+        const namespace = registry.namespaceOf(n.info.service, n.info.namespace);
+        return { service: n.info.service, labels: n.info.labels, ...(namespace !== 'default' ? { namespace } : {}) };
+      }),
+    }),
+    () => registry.serviceNamespaces(),
+  );
   config.store.onChange((_version, resources) => registry.setResources([...resources]));
   config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);
   const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: CP_BODY_LIMIT_BYTES });
@@ -180,16 +188,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const name = canonicalHost((req.params as { name: string }).name);
     const snapshot = registry.snapshot();
     if (!(name in snapshot.endpoints)) return reply.code(404).send({ error: `service "${name}" is not in the mesh; services: ${Object.keys(snapshot.endpoints).join(', ')}` });
-    const host = effectiveHostConfig(config.store.list(), name);
+    const namespace = registry.namespaceOf(name);
+    // What the sidecars get (hosts resolved in each resource's namespace), as the service's own namespace sees it.
+    const host = effectiveHostConfig(runtimeView(config.store.list(), registry.serviceNamespaces()).filter((r) => (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') || exportedTo(r, namespace)), name);
     const endpoints = snapshot.endpoints[name];
     const selects = (labels: Record<string, string>) => endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.instance);
     return {
       service: name,
+      namespace,
       version: snapshot.version,
       ...host,
       endpoints,
       subsets: host.subsets.map((s) => ({ ...s, endpoints: selects(s.labels) })),
-      policies: config.store.list().filter((r) => r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy').map((r) => ({ kind: r.kind, name: r.metadata.name })),
+      // A policy selects workloads of its own namespace; the root namespace's apply mesh-wide.
+      policies: config.store.list().filter((r) => (r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy') && (r.metadata.namespace === namespace || r.metadata.namespace === ROOT_NAMESPACE)).map((r) => ({ kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace })),
     };
   });
 
@@ -198,6 +210,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       node: n.info.id,
       role: n.info.role,
       service: n.info.service,
+      namespace: registry.namespaceOf(n.info.service, n.info.namespace),
       version: n.info.version,
       ready: n.ready,
       ackedVersion: n.ackedVersion,
@@ -255,7 +268,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (!known) return reply.code(403).send({ error: `unknown node "${node}": open a discovery stream before asking for a certificate` });
     const service = 'service' in claims ? claims.service : known.info.service;
     try {
-      const signed = await ca.signCsr(csr, { identity: spiffeId(service), ttlMs: certTtlMs });
+      // The namespace is the service's (the topology's word, as a pod's is Kubernetes'), never the node's own claim.
+      const signed = await ca.signCsr(csr, { identity: spiffeId(service, registry.namespaceOf(service)), ttlMs: certTtlMs });
       return { certPem: signed.certPem, chainPem: signed.chainPem, rootPem: ca.rootPem, notAfter: signed.notAfter };
     } catch (err) {
       return reply.code(err instanceof CsrRejectedError ? 400 : 500).send({ error: (err as Error).message });

@@ -12,6 +12,7 @@ async function main(): Promise<void> {
     service: env('MESH_SERVICE'),
     version: env('MESH_VERSION', 'v1'),
     instance: env('MESH_INSTANCE'),
+    namespace: process.env.POD_NAMESPACE || undefined,
     labels: JSON.parse(env('MESH_LABELS', '{}')) as Record<string, string>,
     host: env('MESH_HOST', '127.0.0.1'),
     advertiseHost: process.env.MESH_ADVERTISE_HOST || undefined,

@@ -29,6 +29,8 @@ export interface SidecarConfig {
   service: string;
   version: string;
   instance: string;
+  /** The workload's namespace (Istio's POD_NAMESPACE; main.ts reads it): its SPIFFE id, the policies that select it, its metrics. Default "default". */
+  namespace?: string;
   labels: Record<string, string>;
   host: string;
   /** The address peers use to reach this sidecar, when it differs from the listen address (compose: the pod's hostname, listening on 0.0.0.0). */
@@ -87,8 +89,10 @@ export class Sidecar {
   private healthPool?: Pool;
   snapshot?: Snapshot;
   ports = { inbound: 0, outbound: 0, admin: 0 };
-  /** This workload's SPIFFE id (spiffe://cluster.local/ns/default/sa/<service>). */
+  /** This workload's SPIFFE id (spiffe://cluster.local/ns/<namespace>/sa/<service>). */
   readonly identity: string;
+  /** This workload's namespace. */
+  readonly namespace: string;
   /** The workload certificate agent, when mTLS is on. */
   readonly certs?: WorkloadCertManager;
   private mtlsServer?: MtlsServer;
@@ -99,16 +103,17 @@ export class Sidecar {
 
   constructor(readonly config: SidecarConfig) {
     this.gate = new StartingGate(config.role === 'gateway' && !!config.holdUntilOpen);
-    this.stats = new MeshStats({ service: config.service, version: config.version });
-    this.tracer = new Tracer({ workload: { service: config.service, version: config.version, instance: config.instance }, host: config.advertiseHost ?? config.host, config: config.tracing });
+    this.namespace = config.namespace ?? 'default';
+    this.stats = new MeshStats({ service: config.service, version: config.version, namespace: this.namespace });
+    this.tracer = new Tracer({ workload: { service: config.service, version: config.version, instance: config.instance, namespace: this.namespace }, host: config.advertiseHost ?? config.host, config: config.tracing });
     registerTracingMetrics(this.stats.registry, this.tracer);
-    this.identity = spiffeId(config.service);
+    this.identity = spiffeId(config.service, this.namespace);
     if (config.mtls) {
       this.certs = new WorkloadCertManager({ identity: this.identity, seed: config.certSeed, sign: config.sign ?? controlPlaneSigner(config.controlPlaneUrl, config.instance, config.token) });
       this.certs.on('rotated', (ev) => this.stats.onCertRotated(ev));
       this.certs.on('rotationFailed', (err: Error, retryMs: number) => console.error(JSON.stringify({ level: 'warn', msg: 'workload certificate rotation failed', identity: this.identity, error: err.message, retry_in_ms: retryMs })));
     }
-    this.security = compileSecurity([], { service: config.service, labels: config.labels });
+    this.security = compileSecurity([], { service: config.service, labels: config.labels, namespace: this.namespace });
     this.runtime = new MeshRuntime({
       observer: this.stats,
       unconfiguredLb: 'ROUND_ROBIN',
@@ -126,7 +131,7 @@ export class Sidecar {
 
   async start(): Promise<void> {
     const { config } = this;
-    const workload = { service: config.service, version: config.version };
+    const workload = { service: config.service, version: config.version, namespace: this.namespace };
     const identity = this.certs ? this.identity : undefined;
     const pathNormalization = config.pathNormalization;
     this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization });
@@ -163,6 +168,7 @@ export class Sidecar {
       role: config.role,
       service: config.service,
       version: config.version,
+      ...(this.namespace !== 'default' ? { namespace: this.namespace } : {}),
       // Istio's injector marks pods that have a sidecar; peers' auto mTLS keys on it.
       labels: this.certs && config.role === 'sidecar' ? { ...config.labels, [TLS_MODE_LABEL]: 'istio' } : config.labels,
       inbound: this.inbound ? { host: config.advertiseHost ?? config.host, port: this.ports.inbound } : undefined,
@@ -251,8 +257,8 @@ export class Sidecar {
    */
   applySnapshot(snapshot: Snapshot): void {
     const resources = snapshot.resources ?? [];
-    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels });
-    const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, port: this.ports.inbound || undefined });
+    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace });
+    const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, port: this.ports.inbound || undefined });
     this.runtime.apply(compiled, resources.length === 0);
     this.security = security;
     // New connections meet the new mode; established ones keep theirs (as Envoy's listener drain would let them).

@@ -82,7 +82,8 @@ export class Tracer {
       trace_id: info.traceId,
       span_id: info.spanId,
       parent_span_id: info.parentSpanId,
-      name: `${info.destinationService || 'unknown'}.${this.namespace}.svc.cluster.local:80/*`,
+      // The destination's namespace: outbound, the answering host's; inbound, ours.
+      name: `${info.destinationService || 'unknown'}.${(outbound ? info.upstream?.namespace : undefined) ?? this.namespace}.svc.cluster.local:80/*`,
       service: this.canonicalService,
       // Sub-millisecond wall clock (Date.now() is whole ms): nested spans of one trace must nest in Zipkin too.
       start: performance.timeOrigin + performance.now() - info.durationUs / 1000,

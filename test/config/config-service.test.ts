@@ -1,5 +1,7 @@
 import { ConfigService } from '../../mesh/control-plane/config-service';
 import type { MeshResource } from '../../mesh/config/types';
+import { loadYaml } from '../../mesh/config/load';
+import { analyze } from '../../mesh/config/analyze';
 
 const K8S = `apiVersion: v1
 kind: Namespace
@@ -72,6 +74,18 @@ describe('apply says per object what it did', () => {
       ['ConfigMap', 'settings', 'ignored'],
     ]);
     expect(out.results[4].reason).toBe('ConfigMap plays no part in the mesh config meshlab reads');
+    expect(svc.list().map((r) => r.kind)).toEqual(['DestinationRule']);
+  });
+
+  test('apply reports what analyze -f reports against the Deployments in its files: a subset v2 selecting no pod (IST0173), 1 message, and still applies', () => {
+    const { svc } = service();
+    const text = `${K8S}---\n${DR}  - name: v2\n    labels:\n      version: v2\n`;
+    const out = svc.apply([{ name: 'all.yaml', text }]);
+    const loaded = loadYaml(text, 'all.yaml');
+    const offline = analyze(loaded.resources, { objects: loaded.objects }).filter((m) => m.code === 'IST0173');
+    expect(offline).toHaveLength(1);
+    expect(out.ok).toBe(true);
+    expect(out.messages.filter((m) => m.code === 'IST0173').map((m) => [m.resource, m.path, m.line, m.message])).toEqual(offline.map((m) => [m.resource, m.path, m.line, m.message]));
     expect(svc.list().map((r) => r.kind)).toEqual(['DestinationRule']);
   });
 

@@ -173,6 +173,7 @@ describe('request metrics', () => {
       s.sourceWorkload = i % 3 === 0 ? 'gateway-v1' : 'unknown';
       s.sourceVersion = i % 3 === 0 ? 'v1' : 'unknown';
       s.sourceApp = i % 3 === 0 ? 'gateway' : 'unknown';
+      s.sourceNamespace = i % 3 === 0 ? 'default' : 'unknown'; // the HCM sets it with sourceApp, from the peer header
       s.connectionSecurityPolicy = i % 2 ? 'mutual_tls' : 'unknown';
       s.bytesReceived = Math.floor(rnd() ** 4 * 2e7);
       s.bytesSent = Math.floor(rnd() * 5000);

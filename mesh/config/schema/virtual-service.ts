@@ -60,6 +60,7 @@ const match: Rule = obj(
     withoutHeaders: map(stringMatch({ allowEmpty: true })),
     ignoreUriCase: bool,
     sourceLabels: labels,
+    sourceNamespace: str(),
   },
   {
     unsupported: {
@@ -67,7 +68,6 @@ const match: Rule = obj(
       authority: '',
       port: 'each service has one port in the lab',
       gateways: 'only the mesh gateway exists',
-      sourceNamespace: 'the lab has a single namespace',
       statPrefix: '',
     },
   },

@@ -13,9 +13,29 @@ function typeName(v: unknown): string {
 
 const S = Codes.SchemaValidationError;
 
+/**
+ * A scalar YAML read as a one-entry map `{"x:": null}`: in a flow collection (`[1.2.3.4, 001:db8::]`) a
+ * plain scalar ends at a ':' before ',' ']' or '}' (the YAML 1.1 and 1.2 specs alike), which the npm
+ * `yaml` parser follows under every option (version 1.1, any schema), and Go's go-yaml, which Istio
+ * reads YAML with, does not: its scanner ends a plain scalar at ':' only before a blank. The value
+ * Istio would read, when this is what happened.
+ */
+function flowScalarReadAsMap(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length !== 1 || entries[0][1] !== null || !entries[0][0].endsWith(':')) return undefined;
+  return `${entries[0][0]}:`;
+}
+
 export function walk(value: unknown, rule: Rule, path: string, r: Reporter): void {
-  const wrongType = (want: string): void =>
+  const wrongType = (want: string): void => {
+    const scalar = want !== 'a map' ? flowScalarReadAsMap(value) : undefined;
+    if (scalar !== undefined) {
+      r.report(S, path, `${path}: expected ${want}, got a map: YAML reads the flow item ${scalar} as {${JSON.stringify(scalar.slice(0, -1))}: null} (in a flow collection a ':' before ',' ']' or '}' ends a plain scalar, by YAML 1.1 and 1.2 alike; Istio's Go YAML reads a string there); quote it: "${scalar}"`);
+      return;
+    }
     r.report(S, path, `${path}: expected ${want}, got ${typeName(value)}${value !== null && typeof value !== 'object' ? ` ${JSON.stringify(value)}` : ''}`);
+  };
 
   switch (rule.t) {
     case 'any':
