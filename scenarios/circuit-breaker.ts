@@ -1,5 +1,6 @@
 import { defineScenario } from './runner/scenario';
 import { ORDER, paymentsDestinationRule } from './runner/fixtures';
+import type { AccessLogEntry } from '../mesh/access-log';
 
 const PAYMENTS_CLUSTER = 'outbound|80||payments.default.svc.cluster.local';
 const SICK = 'payments-v1-0';
@@ -20,7 +21,7 @@ export default defineScenario({
   control: {
     removes: 'no outlierDetection (the DestinationRule without it)',
     shows: 'without outlierDetection the sick instance keeps answering 5xx: never ejected, orders keep failing',
-    fails: ['5xx answered by the sick instance before its ejection', 'requests reaching the ejected instance while ejected', 'orders success rate after the ejection'],
+    fails: ['5xx answered by the sick instance until its ejection', 'requests dispatched to the ejected instance while ejected', 'orders success rate after the ejection'],
   },
   async run(ctx) {
     const intervalMs = ctx.pick(1000, 500);
@@ -53,20 +54,35 @@ export default defineScenario({
     const samples = await load;
     if (ctx.control) await ctx.lab(SICK).heal();
 
-    const log = (await ctx.accessLog('orders-v1-0')).filter((e) => e.direction === 'outbound' && e.upstream_cluster === PAYMENTS_CLUSTER && ctx.at(e.start_time) >= sickAt - 50);
-    const toSick = log.filter((e) => e.upstream_instance === SICK).sort((a, b) => Date.parse(a.start_time) - Date.parse(b.start_time));
+    // From orders' sidecar log, each call to the sick instance as dispatched (start_time, whole ms) and answered
+    // (start + duration). The detector ejects inline on the 5th consecutive 5xx answer, so the ejection instant is the
+    // 5th 5xx in answer order. Calls dispatched before it and answered after it were in flight when it landed: Envoy
+    // lets requests already routed to a host finish, so they add 5xx (6–7 on a loaded machine) without a later ejection.
+    // A call dispatched after it would mean the host was still in the pool: that is what the expectations count.
+    const log = (await ctx.accessLog('orders-v1-0')).filter((e) => e.direction === 'outbound' && e.upstream_cluster === PAYMENTS_CLUSTER && e.upstream_instance === SICK);
+    const dispatched = (e: AccessLogEntry): number => ctx.at(e.start_time);
+    const answered = (e: AccessLogEntry): number => ctx.at(e.start_time) + e.duration_ms;
+    const toSick = log.filter((e) => answered(e) >= sickAt).sort((a, b) => answered(a) - answered(b));
     const errors = toSick.filter((e) => e.response_code >= 500);
     const fifth = errors[4];
-    ctx.expectEqual('5xx answered by the sick instance before its ejection', errors.length, 5);
-    if (!fifth) return;
-    const ejectedAt = ctx.at(fifth.start_time) + fifth.duration_ms;
-    ctx.mark(`${SICK} ejected after its 5th consecutive 5xx`, ejectedAt);
-    const back = toSick.find((e) => ctx.at(e.start_time) > ejectedAt + 5 && e.response_code < 500);
-    const duringEjection = toSick.filter((e) => ctx.at(e.start_time) > ejectedAt + 5 && (!back || e.start_time < back.start_time));
-    ctx.expectEqual('requests reaching the ejected instance while ejected', duringEjection.length, 0);
+    if (!fifth) {
+      ctx.expectEqual('5xx answered by the sick instance until its ejection, beside calls already in flight', errors.length, 5);
+      return;
+    }
+    const ejectedAt = answered(fifth);
+    // start_time is whole ms (floored): a call logged at ejectedAt + 1 ms or later was surely dispatched after it.
+    const afterEjection = (e: AccessLogEntry): boolean => dispatched(e) >= ejectedAt + 1;
+    const back = toSick.find((e) => afterEjection(e) && e.response_code < 500);
+    const untilBack = toSick.filter((e) => !back || dispatched(e) < dispatched(back));
+    const inFlight = untilBack.filter((e) => e.response_code >= 500 && !afterEjection(e) && answered(e) > ejectedAt);
+    const errorsUntilBack = untilBack.filter((e) => e.response_code >= 500);
+    ctx.mark(ctx.control ? `${SICK}'s 5th consecutive 5xx (control arm: no outlierDetection to eject it)` : `${SICK} ejected at its 5th consecutive 5xx; ${inFlight.length} more call(s) were in flight to it then (dispatched before, answered after: Envoy lets them finish)`, ejectedAt);
+    ctx.expectEqual(`5xx answered by the sick instance until its ejection, beside calls already in flight (${errorsUntilBack.length} 5xx, ${inFlight.length} in flight)`, errorsUntilBack.length - inFlight.length, 5);
+    const duringEjection = untilBack.filter(afterEjection);
+    ctx.expectEqual('requests dispatched to the ejected instance while ejected', duringEjection.length, 0);
     if (back) {
-      const returnMs = ctx.at(back.start_time) - ejectedAt;
-      ctx.mark(`${SICK} back in the pool`, ctx.at(back.start_time));
+      const returnMs = dispatched(back) - ejectedAt;
+      ctx.mark(`${SICK} back in the pool`, dispatched(back));
       ctx.check('returns at the first sweep after baseEjectionTime', `${baseMs}–${baseMs + intervalMs + 250} ms after ejection`, `${Math.round(returnMs)} ms`, returnMs >= baseMs - 50 && returnMs <= baseMs + intervalMs + 250);
     } else {
       ctx.check('returns at the first sweep after baseEjectionTime', `within ${baseMs + intervalMs + 250} ms`, 'never came back during the run', false);
