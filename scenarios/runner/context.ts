@@ -41,7 +41,7 @@ export interface ContextOptions {
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
 export interface LabHandle {
-  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean; ready?: boolean }): Promise<void>;
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean; ready?: boolean; outbox?: boolean }): Promise<void>;
   heal(): Promise<void>;
 }
 
