@@ -112,8 +112,19 @@ async function ownRabbit(log: (line: string) => void): Promise<OwnBroker> {
   const rabbitmqctl = (...args: string[]): Promise<void> => run(ctl, ['-n', node, ...args], env, 60_000);
   const close = async (): Promise<void> => {
     if (!gone) {
-      await rabbitmqctl('stop').catch(() => undefined);
-      const killed = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      // rabbitmqctl stop halts the node; else SIGTERM the server script (it traps it and stops the node), and
+      // at last SIGKILL the Erlang VM by its pid file (the script runs it as a child of its own).
+      await rabbitmqctl('stop').catch(() => child.kill('SIGTERM'));
+      const killed = setTimeout(() => {
+        const pidFile = path.join(dir, 'pid');
+        const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+        try {
+          if (pid > 0) process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        child.kill('SIGKILL');
+      }, 15_000);
       await exited;
       clearTimeout(killed);
     }
