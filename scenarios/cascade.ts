@@ -131,7 +131,8 @@ export default defineScenario({
     const healWall = ctx.wallStart + healedAt;
     const log = await ctx.accessLog('orders-v1-0');
     const live = new Set(log.filter((e) => e.direction === 'inbound' && e.path === '/orders').map((e) => e.request_id));
-    const callsAfter = log.filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER && Date.parse(x.start_time) >= healWall);
+    const allCalls = log.filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER);
+    const callsAfter = allCalls.filter((x) => Date.parse(x.start_time) >= healWall);
     const flagsAfter = new Map<string, number>();
     for (const e of callsAfter) {
       const k = `${e.response_code} ${e.response_flags}`;
@@ -155,7 +156,7 @@ export default defineScenario({
         continue;
       }
       const call = callOf.get(o.request_id);
-      const at = call && hasFlag(call, 'UO') ? inFlightAt(callsAfter, Date.parse(call.start_time), live) : undefined;
+      const at = call && hasFlag(call, 'UO') ? inFlightAt(allCalls, Date.parse(call.start_time), live) : undefined;
       if (at) ctx.mark(`refused by the pool (UO): in flight ${at.live} live + ${at.reconciler} reconciler calls of ${full} slots`, ctx.at(call!.start_time));
       if (at && at.live + at.reconciler >= full) refusedFull++;
       else unexplained.push(`${o.response_code} (payments call: ${call ? `${call.response_code} ${call.response_flags} ${call.response_code_details}, ${at ? `${at.live + at.reconciler} of ${full} slots taken` : `${Math.round(call.duration_ms)} ms`}` : 'none'})`);

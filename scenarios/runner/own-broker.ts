@@ -22,25 +22,33 @@ export interface OwnBroker {
   close(): Promise<void>;
 }
 
-/** A port the OS says is free now (bound and released at once). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether 127.0.0.1:port can be listened on now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
-/** Two free ports, the second one above the first (Kafka's controller listener). */
-async function freePortPair(): Promise<[number, number]> {
-  for (let i = 0; i < 20; i++) {
-    const p = await freePort();
-    if (p < 65535 && !(await tcpReachable('127.0.0.1', p + 1, 200))) return [p, p + 1];
+/**
+ * `n` consecutive free ports below the kernel's ephemeral range: the broker listens on them again after
+ * its outage, and a port in the ephemeral range may meanwhile be the local end of anyone's outgoing connection.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the IANA dynamic range starts higher still
   }
-  throw new Error('no two adjacent free ports on 127.0.0.1 for a Kafka broker of the lab\'s own');
+  const from = 20000;
+  for (let i = 0; i < 50; i++) {
+    const base = from + Math.floor(Math.random() * Math.max(1, low - from - n));
+    const ports = Array.from({ length: n }, (_, k) => base + k);
+    if ((await Promise.all(ports.map(canListen))).every(Boolean)) return ports;
+  }
+  throw new Error(`no ${n} consecutive free ports on 127.0.0.1 between ${from} and ${low} for a broker of the lab's own`);
 }
 
 export async function startOwnBroker(kind: 'kafka' | 'rabbitmq', log: (line: string) => void): Promise<OwnBroker> {
@@ -48,7 +56,7 @@ export async function startOwnBroker(kind: 'kafka' | 'rabbitmq', log: (line: str
 }
 
 async function ownKafka(log: (line: string) => void): Promise<OwnBroker> {
-  const [port, controller] = await freePortPair();
+  const [port, controller] = await freePorts(2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-lab-kafka-'));
   const env = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller), KAFKA_STATE_DIR: dir };
   log(`  starting a Kafka broker of the lab's own on 127.0.0.1:${port} (the shared one is never stopped) …`);
@@ -82,7 +90,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
 async function ownRabbit(log: (line: string) => void): Promise<OwnBroker> {
   const server = rabbitBin('rabbitmq-server');
   const ctl = rabbitBin('rabbitmqctl');
-  const [amqp, dist] = [await freePort(), await freePort()];
+  const [amqp, dist] = await freePorts(2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-lab-rabbitmq-'));
   const node = `meshlab-lab-${process.pid}-${amqp}@localhost`;
   fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${amqp}\nloopback_users = none\n`);
