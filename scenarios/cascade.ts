@@ -3,9 +3,17 @@ import { hasFlag } from './runner/flags';
 import { ORDER, PAYMENTS, paymentsDestinationRule, paymentsVirtualService } from './runner/fixtures';
 import type { AccessLogEntry } from '../mesh/access-log';
 import { percentile } from './runner/load';
+import { RECONCILE_CONCURRENCY } from '../services/orders/reconciler';
 
 const CLUSTER = 'outbound|80||payments.default.svc.cluster.local';
-const MAX_CONNECTIONS = 3;
+/**
+ * The pool is orders' whole budget towards payments, and orders' reconciler shares it: from ~5 s after an order
+ * failed it charges the orders the hang left PENDING, RECONCILE_CONCURRENCY at a time — inside the recovery
+ * window. A pool of exactly that size (3 + 1, as this lab had) is full for the length of each catch-up pass and
+ * refuses the live orders that arrive meanwhile with 503 UO, as Envoy's would: 1–3% of the orders after recovery.
+ * So the pool leaves room for live orders beside the catch-up.
+ */
+const MAX_CONNECTIONS = RECONCILE_CONCURRENCY + 2;
 const MAX_PENDING = 1;
 // A timed-out call closes its upstream connection (as Envoy resets the stream); the next needs a new
 // mTLS handshake, which a loaded machine can make slower than a very short timeout.
@@ -30,6 +38,16 @@ function mostWaitingAtOnce(calls: readonly AccessLogEntry[]): number {
   return most;
 }
 
+/** The calls in flight at wall-clock `t` (ms), by whether the reconciler made them (no order request behind them). */
+function inFlightAt(calls: readonly AccessLogEntry[], t: number, live: ReadonlySet<string>): { live: number; reconciler: number } {
+  const at = { live: 0, reconciler: 0 };
+  for (const e of calls) {
+    const start = Date.parse(e.start_time);
+    if (start <= t && start + e.duration_ms > t && !hasFlag(e, 'UO')) at[live.has(e.request_id) ? 'live' : 'reconciler']++;
+  }
+  return at;
+}
+
 /** A hanging dependency, with and without the policies that stop a cascade. */
 export default defineScenario({
   name: 'cascade',
@@ -47,7 +65,7 @@ export default defineScenario({
   async run(ctx) {
     const phaseMs = ctx.pick(5000, 3000);
     const recoveryMs = 3000;
-    // 40 orders/s × 1 s ≈ 40 calls waiting at once: the timeout alone would allow them all; the pool allows 4.
+    // 40 orders/s × 1 s ≈ 40 calls waiting at once: the timeout alone would allow them all; the pool allows MAX_CONNECTIONS + MAX_PENDING.
     const rps = 40;
     const load = { path: '/orders', body: ORDER, rps, durationMs: phaseMs, concurrency: 400 };
 
@@ -111,19 +129,47 @@ export default defineScenario({
     const graceMs = TIMEOUT_MS + 100;
     const afterHeal = b.filter((s) => s.t >= healedAt + graceMs);
     const healWall = ctx.wallStart + healedAt;
+    const log = await ctx.accessLog('orders-v1-0');
+    const live = new Set(log.filter((e) => e.direction === 'inbound' && e.path === '/orders').map((e) => e.request_id));
+    const allCalls = log.filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER);
+    const callsAfter = allCalls.filter((x) => Date.parse(x.start_time) >= healWall);
     const flagsAfter = new Map<string, number>();
-    for (const e of (await ctx.accessLog('orders-v1-0')).filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER && Date.parse(x.start_time) >= healWall)) {
+    for (const e of callsAfter) {
       const k = `${e.response_code} ${e.response_flags}`;
       flagsAfter.set(k, (flagsAfter.get(k) ?? 0) + 1);
     }
     ctx.mark(`payments calls after recovery (code flags): ${[...flagsAfter].map(([k, v]) => `${v}× ${k}`).join(', ')}`);
-    // KNOWN DEFECT (issue #19, open): 1-3% of the orders sent after the grace still fail in some runs, with no
-    // pool refusal in orders' access log to explain them; until its cause is found the share is reported, not
-    // judged, so CI stays deterministic. The first confirmed order after recovery is judged below.
-    const confirmedAfter = (100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length);
+    // Orders sent after the grace, as orders' sidecar received them, each with its payments call. A pool refuses
+    // when it is full, and it fills with live calls too when the machine stalls (a loaded CI host): such a
+    // refusal is the pool doing its job. What recovery must show is that the pool admits whenever it has room —
+    // no refusal from a slot a hung call never gave back, no failure on a connection the hang left half-dead.
+    // The in-flight count at a refusal takes calls overlapping its logged millisecond: it can only over-count.
+    const full = MAX_CONNECTIONS + MAX_PENDING;
+    const callOf = new Map(callsAfter.map((e) => [e.request_id, e]));
+    const received = log.filter((e) => e.direction === 'inbound' && e.path === '/orders' && Date.parse(e.start_time) >= healWall + graceMs);
+    let confirmed = 0;
+    let refusedFull = 0;
+    const unexplained: string[] = [];
+    for (const o of received) {
+      if (o.response_code === 201) {
+        confirmed++;
+        continue;
+      }
+      const call = callOf.get(o.request_id);
+      const at = call && hasFlag(call, 'UO') ? inFlightAt(allCalls, Date.parse(call.start_time), live) : undefined;
+      if (at) ctx.mark(`refused by the pool (UO): in flight ${at.live} live + ${at.reconciler} reconciler calls of ${full} slots`, ctx.at(call!.start_time));
+      if (at && at.live + at.reconciler >= full) refusedFull++;
+      else unexplained.push(`${o.response_code} (payments call: ${call ? `${call.response_code} ${call.response_flags} ${call.response_code_details}, ${at ? `${at.live + at.reconciler} of ${full} slots taken` : `${Math.round(call.duration_ms)} ms`}` : 'none'})`);
+    }
     const failedAfter = new Map<number, number>();
     for (const x of afterHeal.filter((s) => s.status !== 201)) failedAfter.set(x.status, (failedAfter.get(x.status) ?? 0) + 1);
-    ctx.mark(`orders confirmed from ${graceMs / 1000} s after payments recovered: ${confirmedAfter.toFixed(1)}% of ${afterHeal.length} (not confirmed by status: ${[...failedAfter].map(([k, v]) => `${v}× ${k}`).join(', ') || 'none'})`);
+    ctx.mark(`orders confirmed from ${graceMs / 1000} s after payments recovered, as the client saw them: ${((100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length)).toFixed(1)}% of ${afterHeal.length} (not confirmed: ${[...failedAfter].map(([k, v]) => `${v}× ${k}`).join(', ') || 'none'})`);
+    ctx.expectAtLeast(
+      `with policies: orders confirmed from ${graceMs / 1000} s after payments recovered, of those the pool had room for (${received.length} received, ${refusedFull} refused by a full pool; otherwise not confirmed: ${unexplained.join(', ') || 'none'})`,
+      (100 * confirmed) / Math.max(1, received.length - refusedFull),
+      99,
+      '%',
+    );
     const firstOk = b.find((s) => s.t >= healedAt && s.status === 201);
     ctx.check('with policies: first order confirmed after recovery', 'within 300 ms of payments recovering', firstOk ? `${Math.round(firstOk.t - healedAt)} ms` : 'none', !!firstOk && firstOk.t - healedAt <= 300);
     ctx.check('side by side: p99 without vs with', 'with < without / 2', `${Math.round(ctx.latency(a, 99))} ms vs ${Math.round(ctx.latency(duringHang, 99))} ms`, ctx.latency(duringHang, 99) * 2 < ctx.latency(a, 99));

@@ -18,6 +18,19 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/**
+ * An operator names a culprit only when one instance stands out: its p50 at least STANDS_OUT_MS above, and twice,
+ * every other instance's. Without a slow instance (the control arm) none does, and the answer is 'none' — not
+ * whichever healthy instance happened to be a millisecond slower.
+ */
+const STANDS_OUT_MS = 100;
+export function standsOut(p50ByInstance: Record<string, number>): string {
+  const [top, next] = Object.entries(p50ByInstance).sort((a, b) => b[1] - a[1]);
+  if (!top) return 'none';
+  const second = next?.[1] ?? 0;
+  return top[1] - second >= STANDS_OUT_MS && top[1] >= 2 * second ? top[0] : 'none';
+}
+
 /** A trace's length: its longest span. */
 const traceDuration = (spans: ZipkinSpan[]): number => Math.max(...spans.map((s) => s.duration));
 
@@ -48,8 +61,7 @@ export function slowestFromTraces(traces: ZipkinSpan[][]): { culprit: string; se
   }
   const serverP50: Record<string, number> = {};
   for (const [k, v] of Object.entries(server)) serverP50[k] = median(v);
-  const culprit = Object.entries(serverP50).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';
-  return { culprit, selfTimeWins: wins, serverP50, traces: traces.length };
+  return { culprit: standsOut(serverP50), selfTimeWins: wins, serverP50, traces: traces.length };
 }
 
 async function promQuery(base: string, query: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
@@ -75,14 +87,18 @@ export default defineScenario({
     'Read from the real backends the mesh exports to, they must agree on the culprit.',
   ],
   observability: true,
+  control: {
+    removes: `no slow instance (${CULPRIT} left healthy)`,
+    shows: 'with no slow instance neither Zipkin nor Prometheus names a culprit: no instance stands out',
+    fails: ['the slow instance, from the traces', `${CULPRIT}'s payments span p50 in Zipkin`, 'the slow instance, from Prometheus', `${CULPRIT}'s p50 in Prometheus`, 'Zipkin and Prometheus agree on the culprit'],
+  },
   async run(ctx) {
     const { zipkin, prometheus } = backends(ctx);
     const since = Date.now();
-    await ctx.lab(CULPRIT).sick({ latency_ms: SLOW_MS });
-    ctx.mark(`${CULPRIT} +${SLOW_MS} ms`);
+    if (ctx.control) ctx.mark(`control arm: ${CULPRIT} left healthy`);
+    else await ctx.lab(CULPRIT).sick({ latency_ms: SLOW_MS });
     const samples = await ctx.load('orders', { path: '/orders', body: ORDER, rps: 20, count: ctx.pick(240, 120), concurrency: 16 });
-    await ctx.lab(CULPRIT).heal();
-    ctx.mark('healed');
+    if (!ctx.control) await ctx.lab(CULPRIT).heal();
     const window = Math.ceil((Date.now() - since) / 1000) + 5;
     ctx.expectEqual(`orders confirmed (201), of ${samples.length}`, samples.filter((s) => s.status === 201).length, samples.length);
 
@@ -109,12 +125,12 @@ export default defineScenario({
       return PAYMENTS.every((id) => id in p50) ? p50 : undefined;
     }, 15_000);
     ctx.opts.log(`  Prometheus: ${q}\n  → ${JSON.stringify(byPod)}`);
-    const promCulprit = Object.entries(byPod ?? {}).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';
+    const promCulprit = standsOut(byPod ?? {});
 
-    ctx.expectEqual('the slow instance, from the traces (slowest payments spans by instance)', fromTraces.culprit, CULPRIT);
+    ctx.expectEqual(`the slow instance, from the traces (the payments spans' p50 by instance, standing out by ≥ ${STANDS_OUT_MS} ms and 2×)`, fromTraces.culprit, CULPRIT);
     ctx.expectAtLeast(`${CULPRIT}'s payments span p50 in Zipkin`, fromTraces.serverP50[CULPRIT] ?? 0, SLOW_MS, ' ms');
     for (const id of PAYMENTS.filter((p) => p !== CULPRIT)) ctx.expectAtMost(`${id}'s payments span p50 in Zipkin (healthy)`, fromTraces.serverP50[id] ?? Infinity, SLOW_MS / 3, ' ms');
-    ctx.expectEqual('the slow instance, from Prometheus (highest p50 by pod)', promCulprit, CULPRIT);
+    ctx.expectEqual(`the slow instance, from Prometheus (p50 by pod, standing out by ≥ ${STANDS_OUT_MS} ms and 2×)`, promCulprit, CULPRIT);
     ctx.expectAtLeast(`${CULPRIT}'s p50 in Prometheus`, byPod?.[CULPRIT] ?? 0, SLOW_MS * 0.9, ' ms');
     ctx.check('Zipkin and Prometheus agree on the culprit', CULPRIT, `${fromTraces.culprit} / ${promCulprit}`, fromTraces.culprit === promCulprit && promCulprit === CULPRIT);
   },

@@ -40,8 +40,8 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
   if (noControl.length) throw new Error(`${noControl.map((s) => s.name).join(', ')} ha${noControl.length > 1 ? 've' : 's'} no control arm; labs with one: ${SCENARIOS.filter((s) => s.control).map((s) => s.name).join(', ')}`);
   let world: ScenarioWorld | undefined;
   if (target !== 'embedded') {
-    const custom = scenarios.filter((s) => s.topology || s.bus);
-    if (custom.length) throw new Error(`${custom.map((s) => s.name).join(', ')} need a world of their own (a different topology or bus); run without --target`);
+    const custom = scenarios.filter((s) => s.topology || s.bus || s.ownBroker);
+    if (custom.length) throw new Error(`${custom.map((s) => s.name).join(', ')} need a world of their own (a different topology, bus or a broker of their own); run without --target`);
     if (target === 'kubernetes') world = await (await import('../../world/kubernetes-target')).attachKubernetes({ context: flag(args, 'context'), namespace: flag(args, 'namespace') });
     else world = target === 'running' ? AttachedWorld.attach() : await (await import('../../world/compose-target')).ComposeWorld.attach({ projectDir: process.cwd() });
   }

@@ -7,6 +7,7 @@ import type { Expectation } from './report';
 import type { TimelineEvent } from './timeline';
 import type { AccessLogEntry } from '../../mesh/access-log';
 import type { LiveSink } from './live-sink';
+import type { OwnBroker } from './own-broker';
 
 export interface ClusterView {
   name: string;
@@ -37,11 +38,13 @@ export interface ContextOptions {
   sink?: LiveSink;
   /** The control arm: the lab leaves its policy out. */
   control?: boolean;
+  /** The lab's own broker, when it declares `ownBroker`. */
+  broker?: OwnBroker;
 }
 
 /** A lab control handle for one instance: make it sick, heal it, or make it exit. */
 export interface LabHandle {
-  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean; ready?: boolean }): Promise<void>;
+  sick(s: { error_rate?: number; status?: number; latency_ms?: number; hang?: boolean; seed?: number; after?: boolean; ack_failure_rate?: number; idempotency?: boolean; ready?: boolean; outbox?: boolean }): Promise<void>;
   heal(): Promise<void>;
 }
 
@@ -80,6 +83,12 @@ export class ScenarioContext {
   /** The control arm (`--control`): the lab runs the same fault and load without its policy. */
   get control(): boolean {
     return this.opts.control ?? false;
+  }
+
+  /** The lab's own broker (`ownBroker`): stop and start it for an outage. */
+  get broker(): OwnBroker {
+    if (!this.opts.broker) throw new Error('this lab has no broker of its own (declare ownBroker)');
+    return this.opts.broker;
   }
 
   /** Applies `yaml` like `apply`, except in the control arm, which only marks on the timeline what it leaves out. */

@@ -8,6 +8,7 @@ import type { Scenario } from './scenario';
 import { renderTimeline } from './timeline';
 import { percentile } from './load';
 import { LiveSink } from './live-sink';
+import { startOwnBroker, type OwnBroker } from './own-broker';
 
 export interface RunOptions {
   quick?: boolean;
@@ -58,17 +59,20 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   };
   let ctx: ScenarioContext | undefined;
   let sink: LiveSink | undefined;
+  let broker: OwnBroker | undefined;
   try {
+    if (scenario.ownBroker && world) throw new Error(`${scenario.name} stops its broker, so it runs on a world of its own with a broker of its own: run it without --target`);
+    if (scenario.ownBroker) broker = await startOwnBroker(scenario.ownBroker, log);
     if (!world) {
       dir = tempWorldDir('meshlab-scenario-');
       log('  starting the world …');
-      const embedded = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: scenario.bus, env: { MESH_SEED: String(seed) }, tracing: { sampling: 100 }, ...(scenario.observability ? { observability: {} } : {}) });
+      const embedded = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: broker ? { kind: broker.kind, url: broker.url } : scenario.bus, env: { MESH_SEED: String(seed) }, tracing: { sampling: 100 }, ...(scenario.observability ? { observability: {} } : {}) });
       world = embedded;
       log(`  world ready in ${(embedded.readyMs / 1000).toFixed(1)} s (logs: ${path.join(dir, 'logs')})`);
     }
     sink = new LiveSink(world.controlPlaneUrl);
     sink.start({ scenario: scenario.name, title: scenario.title, teaches: scenario.teaches, seed, quick });
-    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log, sink, control });
+    ctx = new ScenarioContext(world, { quick, seed, log, live: !!process.stdout.isTTY && !opts.log, sink, control, broker });
     if (opts.world) {
       await ctx.healAll();
       await ctx.resetConfig();
@@ -103,6 +107,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     report.durationMs = performance.now() - t0;
     await sink?.report(report);
     if (!opts.world && world) await world.stop();
+    await broker?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
   log('');

@@ -13,6 +13,11 @@ export interface Scenario {
   topology?: Topology;
   bus?: BusOption;
   /**
+   * The world's bus is a broker of the lab's own, started for the run on free ports and removed after it
+   * (`ctx.broker`): for labs that stop their broker, which must never be the machine's shared one.
+   */
+  ownBroker?: 'kafka' | 'rabbitmq';
+  /**
    * Its expectations are performance figures (a benchmark): the test suite checks that they were
    * measured without errors, not their values, which depend on the machine's load.
    */

@@ -8,6 +8,12 @@ export interface OrdersDeps {
   peers: Peers;
   /** Called after an order's event was written to the outbox. */
   onEvent: () => void;
+  /**
+   * Lab control `outbox: false` (control arms): `enabled()` true publishes each event straight to the bus after
+   * the commit instead of through the outbox — the dual write the outbox exists to avoid: an event the bus
+   * refuses is lost.
+   */
+  direct?: { enabled: () => boolean; publish: (order: Order) => void };
 }
 
 interface PaymentResult {
@@ -66,8 +72,10 @@ export async function chargeOrder(deps: OrdersDeps, order: Order, propagate: Rec
     return { kind: 'pending', order, error: `payments unreachable (${(err as Error).message})` };
   }
   if (payment.status === 200 || payment.status === 201) {
-    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown', propagate.traceparent);
-    deps.onEvent();
+    const direct = deps.direct?.enabled() ? deps.direct : undefined;
+    const confirmed = deps.store.confirm(order.id, payment.body.payment_id ?? '', payment.body.version ?? 'unknown', propagate.traceparent, !direct);
+    if (direct) direct.publish(confirmed);
+    else deps.onEvent();
     return { kind: 'confirmed', order: confirmed };
   }
   const refusal = permanentRefusal(payment.status, payment.body);

@@ -1,5 +1,8 @@
 import { chargeOrder, type OrdersDeps } from './app';
 
+/** How many orders of a pass are charged at once by default. */
+export const RECONCILE_CONCURRENCY = 4;
+
 export interface ReconcilerOptions {
   /** How often to look for stuck orders; 0 disables. */
   intervalMs: number;
@@ -70,6 +73,6 @@ export class PendingReconciler {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.opts.concurrency ?? 4) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, this.opts.concurrency ?? RECONCILE_CONCURRENCY) }, worker));
   }
 }

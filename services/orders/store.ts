@@ -59,6 +59,11 @@ interface OrderRow {
   updated_at: string;
 }
 
+/** A confirmed order's `order.created` event (a new event id each call). */
+export function orderCreated(order: Order): { event_id: string; type: 'order.created'; order_id: string; user_id: string; total: number; timestamp: string } {
+  return { event_id: randomUUID(), type: 'order.created', order_id: order.id, user_id: order.user_id, total: order.total, timestamp: order.updated_at };
+}
+
 export interface OutboxRow {
   seq: number;
   event_id: string;
@@ -96,19 +101,18 @@ export class OrderStore {
 
   /**
    * Marks a PENDING order CONFIRMED and, in the same transaction, writes its `order.created` event
-   * to the outbox: the order and its event exist together or not at all.
+   * to the outbox: the order and its event exist together or not at all. `viaOutbox` false (a lab
+   * control, for control arms) leaves the event out: the caller publishes it itself.
    */
-  confirm(id: string, paymentId: string, paymentVersion: string, traceparent?: string): Order {
+  confirm(id: string, paymentId: string, paymentVersion: string, traceparent?: string, viaOutbox = true): Order {
     const now = new Date().toISOString();
     const tx = this.db.transaction(() => {
       const changed = this.db
         .prepare("UPDATE orders SET status = 'CONFIRMED', payment_id = ?, payment_version = ?, updated_at = ? WHERE id = ? AND status = 'PENDING'")
         .run(paymentId, paymentVersion, now, id).changes;
-      if (changed === 0) return;
-      const order = this.get(id)!;
-      const eventId = randomUUID();
-      const payload = { event_id: eventId, type: 'order.created', order_id: id, user_id: order.user_id, total: order.total, timestamp: now };
-      this.db.prepare('INSERT INTO outbox (event_id, topic, key, payload, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?)').run(eventId, 'order.created', id, JSON.stringify(payload), now, traceparent ?? null);
+      if (changed === 0 || !viaOutbox) return;
+      const payload = orderCreated(this.get(id)!);
+      this.db.prepare('INSERT INTO outbox (event_id, topic, key, payload, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?)').run(payload.event_id, 'order.created', id, JSON.stringify(payload), now, traceparent ?? null);
     });
     tx.immediate();
     return this.get(id)!;

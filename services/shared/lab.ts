@@ -25,9 +25,14 @@ export interface Sickness {
   idempotency: boolean;
   /** false fails the readiness probe (/healthz answers 503): the mesh stops routing to this instance (a drain). */
   ready: boolean;
+  /**
+   * false makes orders publish each event straight to the bus after its commit instead of through the
+   * transactional outbox (control arms): an event the bus refuses is lost.
+   */
+  outbox: boolean;
 }
 
-const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false, ack_failure_rate: 0, idempotency: true, ready: true };
+const HEALTHY: Sickness = { error_rate: 0, status: 500, latency_ms: 0, hang: false, seed: 1, after: false, ack_failure_rate: 0, idempotency: true, ready: true, outbox: true };
 /** Paths a sick instance still answers: the platform's probes, not business traffic. */
 const EXEMPT = new Set(['/healthz', '/metrics']);
 
@@ -84,6 +89,7 @@ export class LabControl {
     if (typeof next.after !== 'boolean') errors.push(`after must be true or false, got ${JSON.stringify(next.after)}`);
     if (!(next.ack_failure_rate >= 0 && next.ack_failure_rate <= 1)) errors.push(`ack_failure_rate must be between 0 and 1, got ${next.ack_failure_rate}`);
     if (typeof next.ready !== 'boolean') errors.push(`ready must be true or false, got ${JSON.stringify(next.ready)}`);
+    if (typeof next.outbox !== 'boolean') errors.push(`outbox must be true or false, got ${JSON.stringify(next.outbox)}`);
     if (typeof next.idempotency !== 'boolean') errors.push(`idempotency must be true or false, got ${JSON.stringify(next.idempotency)}`);
     if (errors.length) throw Object.assign(new Error(errors.join('; ')), { statusCode: 400 });
     if (patch.seed !== undefined) this.random = seededRandom(next.seed);

@@ -1,4 +1,4 @@
-import { instanceOf, slowestFromTraces } from '../../scenarios/slow-hop';
+import { instanceOf, slowestFromTraces, standsOut } from '../../scenarios/slow-hop';
 import type { ZipkinSpan } from '../../mesh/telemetry/zipkin';
 
 /** One order's trace as the sidecars report it (ids shared across each hop), with payments served by `instance` in `paymentsMs`. */
@@ -31,7 +31,15 @@ describe('slow-hop reads the culprit off the traces', () => {
   test('the lab can fail: when payments is fast everywhere and orders is slow, no payments instance is slow (the lab\'s ≥ 300 ms check fails) and the own time is orders\'', () => {
     const traces = Array.from({ length: 50 }, (_, i) => trace(i, ['payments-v1-0', 'payments-v1-1', 'payments-v2-0'][i % 3], 2, 250));
     const r = slowestFromTraces(traces);
-    expect(r.serverP50[r.culprit]).toBe(2);
+    expect(r.culprit).toBe('none');
+    expect(r.serverP50).toEqual({ 'payments-v1-0': 2, 'payments-v1-1': 2, 'payments-v2-0': 2 });
     expect(Object.keys(r.selfTimeWins)).toEqual(['orders-v1-0']);
+  });
+
+  test('a culprit is named only when it stands out (≥ 100 ms and 2× above every other p50): 300 vs 4 and 2 ms names it; 9, 4 and 2 ms, or 320 vs 230, name none', () => {
+    expect(standsOut({ 'payments-v1-0': 4, 'payments-v1-1': 300, 'payments-v2-0': 2 })).toBe('payments-v1-1');
+    expect(standsOut({ 'payments-v1-0': 4, 'payments-v1-1': 9, 'payments-v2-0': 2 })).toBe('none');
+    expect(standsOut({ 'payments-v1-0': 230, 'payments-v1-1': 320, 'payments-v2-0': 2 })).toBe('none');
+    expect(standsOut({})).toBe('none');
   });
 });

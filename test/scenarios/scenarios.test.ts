@@ -26,7 +26,7 @@ describe('scenarios (--quick, seed 7)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const scenario of SCENARIOS.filter((s) => !s.topology && !s.bus && !s.observability)) {
+  for (const scenario of SCENARIOS.filter((s) => !ownWorld(s))) {
     test(`${scenario.name}: ${scenario.title}`, async () => {
       lines.length = 0;
       const report = await runScenario(scenario, { quick: true, seed: 7, world, log: (l) => lines.push(l) });
@@ -63,20 +63,39 @@ describe('scenarios (--quick, seed 7)', () => {
   }
 
   test('every lab on the shared world has a control arm', () => {
-    expect(SCENARIOS.filter((s) => !s.topology && !s.bus && !s.observability && !s.control).map((s) => s.name)).toEqual([]);
+    expect(SCENARIOS.filter((s) => !ownWorld(s) && !s.control).map((s) => s.name)).toEqual([]);
   });
 });
 
-/** Labs that need a world of their own (a real broker as the bus, real Zipkin and Prometheus) start one each. */
+/** Labs that need a world of their own (a real broker of their own as the bus, real Zipkin and Prometheus) start one each, for each arm. */
 describe('scenarios on their own world (--quick, seed 7)', () => {
-  for (const scenario of SCENARIOS.filter((s) => s.topology || s.bus || s.observability)) {
+  for (const scenario of SCENARIOS.filter(ownWorld)) {
     test(`${scenario.name}: ${scenario.title}`, async () => {
       const lines: string[] = [];
       const report = await runScenario(scenario, { quick: true, seed: 7, log: (l) => lines.push(l) });
       verdict(report, lines);
-    }, 180_000);
+    }, 240_000);
+    if (!scenario.control) continue;
+    test(`${scenario.name} --control (${scenario.control.removes}) fails on: ${scenario.control.fails.join('; ')}`, async () => {
+      const lines: string[] = [];
+      const report = await runScenario(scenario, { quick: true, seed: 7, control: true, log: (l) => lines.push(l) });
+      if (!report.control?.proved) console.log(lines.join('\n'));
+      expect(report.error).toBeUndefined();
+      expect(report.control?.held).toEqual([]);
+      expect(report.control?.failed.length).toBeGreaterThanOrEqual(scenario.control!.fails.length);
+      expect(report.passed).toBe(false);
+    }, 240_000);
   }
+
+  test('every lab on a world of its own has a control arm', () => {
+    expect(SCENARIOS.filter((s) => ownWorld(s) && !s.control).map((s) => s.name)).toEqual([]);
+  });
 });
+
+/** A lab that starts a world of its own: another topology, bus or broker, or the real observability backends. */
+function ownWorld(s: (typeof SCENARIOS)[number]): boolean {
+  return !!(s.topology || s.bus || s.ownBroker || s.observability);
+}
 
 function verdict(report: Awaited<ReturnType<typeof runScenario>>, lines: string[], benchmark = false): void {
   if (!report.passed) console.log(lines.join('\n'));
