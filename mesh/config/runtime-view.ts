@@ -61,7 +61,7 @@ export function worldSkips(r: MeshResource): string | undefined {
     if (runtimeView([r]).length > 0) return undefined;
     return `stored; not exported to namespace ${MESH_NAMESPACE}, where the running world's workloads are (exportTo ${JSON.stringify(objOf(r.spec).exportTo)})`;
   }
-  if ((r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy') && r.metadata.namespace !== MESH_NAMESPACE && r.metadata.namespace !== 'istio-system') {
+  if ((r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy' || r.kind === 'Telemetry') && r.metadata.namespace !== MESH_NAMESPACE && r.metadata.namespace !== 'istio-system') {
     return `stored; it applies to workloads of namespace ${r.metadata.namespace}, and the running world's are in ${MESH_NAMESPACE}`;
   }
   return undefined;

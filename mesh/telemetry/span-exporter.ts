@@ -2,11 +2,11 @@ import http from 'node:http';
 import type { Span } from '../tracing';
 import type { SpanSource } from './zipkin';
 
-export interface ExporterOptions {
+export interface ExporterOptions<T = Span> {
   /** Where batches go: `http://host:9411/api/v2/spans` (Zipkin) or `http://host:4318/v1/traces` (OTLP/HTTP). */
   url: string;
   /** Turns a batch into the request body (encodeZipkin / encodeOtlp). */
-  encode: (spans: readonly Span[], source: SpanSource) => string;
+  encode: (spans: readonly T[], source: SpanSource) => string;
   source: SpanSource;
   /** Spans held at most; a span offered to a full queue is dropped and counted, never waited for. */
   maxQueue?: number;
@@ -35,8 +35,8 @@ export interface ExporterStats {
  * queue is full), and the encoding and the HTTP POST happen on a timer, one report in flight at a time, over
  * one keep-alive connection. A collector that is down or slow costs dropped spans, never a waiting request.
  */
-export class SpanExporter {
-  private queue: Span[] = [];
+export class SpanExporter<T = Span> {
+  private queue: T[] = [];
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -48,14 +48,14 @@ export class SpanExporter {
   /** The last report's error, for /tracing on the admin port. */
   lastError?: string;
 
-  constructor(private readonly opts: ExporterOptions) {
+  constructor(private readonly opts: ExporterOptions<T>) {
     new URL(opts.url); // throws on a bad URL, at start rather than at the first report
     this.maxQueue = opts.maxQueue ?? 8192;
     this.maxBatch = opts.maxBatch ?? 512;
     this.flushMs = opts.flushMs ?? 1000;
   }
 
-  offer(span: Span): boolean {
+  offer(span: T): boolean {
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.stats.spansDropped++;
       return false;
@@ -99,7 +99,7 @@ export class SpanExporter {
     this.agent.destroy();
   }
 
-  private send(batch: Span[]): Promise<void> {
+  private send(batch: T[]): Promise<void> {
     const body = this.opts.encode(batch, this.opts.source);
     return new Promise<void>((resolve) => {
       const fail = (why: string): void => {
