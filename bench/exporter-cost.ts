@@ -9,7 +9,7 @@ import { Tracer } from '../mesh/telemetry/tracer';
 import { freePort, zipkinJar, zipkinProcess } from '../world/observability';
 
 /**
- * `node dist/bench/exporter-cost.js [--seconds 10] [--rounds 3]`: the span exporter's CPU per request (issue #20's
+ * `node dist/bench/exporter-cost.js [--seconds 10] [--rounds 5] [--zipkin-port P] [--callgrind]`: the span exporter's CPU per request (issue #20's
  * goal: ≤ 5 µs at 1,000 rps with 100% sampling), measured in isolation against a real Zipkin server (the cached
  * exec jar, its own process, its CPU not counted). Two tracers do the sidecar's per-request tracing work
  * (`begin` + `end` on a filled StreamInfo) paced at RATE requests/s, 100 per 100 ms: one at 0% sampling, one at 100%
@@ -87,22 +87,53 @@ function runChild(sampling: number, zipkinPort: number, seconds: number): Promis
   });
 }
 
+/** Instructions a child run executes under callgrind (`Collected :` on its stderr): stable however busy the machine is. */
+function instructions(sampling: number, zipkinPort: number, seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, __filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds)], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
+      const m = /Collected : (\d+)/.exec(stderr);
+      if (err || !m) reject(new Error(`callgrind run at ${sampling}% failed: ${err?.message ?? ''} ${stderr.slice(-500)}`));
+      else resolve(Number(m[1]));
+    });
+  });
+}
+
+/**
+ * `--callgrind`: instructions per request, from two run lengths per sampling (the difference cancels start-up and
+ * warm-up): exporter = (I100(long) − I100(short) − I0(long) + I0(short)) / (requests in long − short).
+ */
+async function callgrind(port: number, seconds: number): Promise<void> {
+  const short = 1;
+  const per: Record<number, number> = {};
+  for (const sampling of [0, 100]) {
+    const a = await instructions(sampling, port, short);
+    const b = await instructions(sampling, port, short + seconds);
+    per[sampling] = (b - a) / (RATE * seconds);
+    process.stdout.write(`${sampling}% sampling: ${Math.round(per[sampling])} instructions per request (callgrind, ${RATE * seconds} requests)\n`);
+  }
+  process.stdout.write(`exporter: ${Math.round(per[100] - per[0])} instructions per request at 100% sampling (${((per[100] - per[0]) / per[0] * 100).toFixed(0)}% of the tracer-side work at 0%)\n`);
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const rounds = arg('rounds', 5);
-  if (!fs.existsSync(zipkinJar())) throw new Error(`needs the Zipkin server jar at ${zipkinJar()} (scripts/zipkin fetch)`);
+  // --zipkin-port: a Zipkin already running (scripts/zipkin start); else one of our own from the cached jar.
+  const given = arg('zipkin-port', 0);
+  if (!given && !fs.existsSync(zipkinJar())) throw new Error(`needs the Zipkin server jar at ${zipkinJar()} (scripts/zipkin fetch), or --zipkin-port of a running Zipkin`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-exporter-cost-'));
-  const zipkin = zipkinProcess({ host: '127.0.0.1', port: await freePort(), logDir: dir });
+  const zipkin = given ? undefined : zipkinProcess({ host: '127.0.0.1', port: await freePort(), logDir: dir });
+  const port = given || zipkin!.port;
   try {
-    await zipkin.start(120_000);
-    await runChild(100, zipkin.port, 2); // Zipkin's own warm-up
+    await zipkin?.start(120_000);
+    await runChild(100, port, 2); // Zipkin's own warm-up
+    if (process.argv.includes('--callgrind')) return await callgrind(port, seconds);
     const plain: number[] = [];
     const traced: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const a = await runChild(0, zipkin.port, seconds);
-      const b = await runChild(100, zipkin.port, seconds);
+      const a = await runChild(0, port, seconds);
+      const b = await runChild(100, port, seconds);
       plain.push(a.us);
       traced.push(b.us);
       process.stdout.write(`round ${r + 1}: 0% sampling ${a.us.toFixed(2)} µs/req · 100% sampling ${b.us.toFixed(2)} µs/req (${b.spansSent} spans in ${b.reports} reports to Zipkin)\n`);
@@ -110,7 +141,7 @@ async function main(): Promise<void> {
     const cost = median(traced) - median(plain);
     process.stdout.write(`exporter CPU per request at ${RATE} rps, 100% sampling, to a real Zipkin: ${cost.toFixed(2)} µs (median ${median(traced).toFixed(2)} − median ${median(plain).toFixed(2)}, ${rounds} rounds of ${seconds} s; goal ≤ 5 µs: ${cost <= 5 ? 'PASS' : 'FAIL'})\n`);
   } finally {
-    await zipkin.stop();
+    await zipkin?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

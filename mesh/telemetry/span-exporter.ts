@@ -77,13 +77,19 @@ export class SpanExporter<T = Span> {
 
   /** Sends what is queued (in batches of maxBatch), resolving once the reports were answered. */
   async flush(): Promise<void> {
-    if (this.inFlight) await this.inFlight;
-    while (this.queue.length > 0) {
+    // Several flushes may run at once (the batch-size one, the timer's, a caller's): each returns only when nothing
+    // is queued and no report is in flight, whichever of them sent it.
+    for (;;) {
+      if (this.inFlight) {
+        await this.inFlight;
+        continue;
+      }
+      if (this.queue.length === 0) return;
       const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
       this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
-      this.inFlight = this.send(batch);
-      await this.inFlight;
-      this.inFlight = undefined;
+      this.inFlight = this.send(batch).finally(() => {
+        this.inFlight = undefined;
+      });
     }
   }
 
@@ -100,7 +106,8 @@ export class SpanExporter<T = Span> {
   }
 
   private send(batch: T[]): Promise<void> {
-    const body = this.opts.encode(batch, this.opts.source);
+    // One UTF-8 pass: a Buffer is written as is (a string body would be measured, then encoded again).
+    const body = Buffer.from(this.opts.encode(batch, this.opts.source));
     return new Promise<void>((resolve) => {
       const fail = (why: string): void => {
         this.stats.reportsFailed++;
@@ -108,7 +115,7 @@ export class SpanExporter<T = Span> {
         this.lastError = why;
         resolve();
       };
-      const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
         res.on('end', () => {
