@@ -9,7 +9,7 @@ import { Tracer } from '../mesh/telemetry/tracer';
 import { freePort, zipkinJar, zipkinProcess } from '../world/observability';
 
 /**
- * `node dist/bench/exporter-cost.js [--seconds 10] [--rounds 5] [--zipkin-port P] [--callgrind]`: the span exporter's CPU per request (issue #20's
+ * `node dist/bench/exporter-cost.js [--seconds 10] [--rounds 5] [--zipkin-port P] [--callgrind] [--max-batch N]`: the span exporter's CPU per request (issue #20's
  * goal: ≤ 5 µs at 1,000 rps with 100% sampling), measured in isolation against a real Zipkin server (the cached
  * exec jar, its own process, its CPU not counted). Two tracers do the sidecar's per-request tracing work
  * (`begin` + `end` on a filled StreamInfo) paced at RATE requests/s, 100 per 100 ms: one at 0% sampling, one at 100%
@@ -67,7 +67,8 @@ async function run(tracer: Tracer, host: UpstreamHost, seconds: number): Promise
 /** One measured run in a fresh process (so one run's garbage is not collected on another's clock): prints µs/request. */
 async function child(sampling: number, zipkinPort: number, seconds: number): Promise<void> {
   const host = new UpstreamHost({ instance: 'upstream-0', service: 'upstream', labels: { version: 'v1' }, host: '127.0.0.1', port: 1 });
-  const tracer = new Tracer({ workload: { service: 'bench-client', version: 'v1', instance: 'bench-0' }, config: { sampling, zipkin: `127.0.0.1:${zipkinPort}` } });
+  const maxBatch = arg('max-batch', 0) || undefined;
+  const tracer = new Tracer({ workload: { service: 'bench-client', version: 'v1', instance: 'bench-0' }, config: { sampling, zipkin: `127.0.0.1:${zipkinPort}` }, exporter: { maxBatch } });
   await run(tracer, host, 2); // warm-up: JIT, the keep-alive connection to Zipkin
   const us = await run(tracer, host, seconds);
   const [e] = tracer.stats();
@@ -80,7 +81,7 @@ async function child(sampling: number, zipkinPort: number, seconds: number): Pro
 
 function runChild(sampling: number, zipkinPort: number, seconds: number): Promise<{ us: number; spansSent: number; reports: number }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [__filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds)], (err, stdout, stderr) => {
+    execFile(process.execPath, [__filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--max-batch', String(arg('max-batch', 0))], (err, stdout, stderr) => {
       if (err) reject(new Error(`run at ${sampling}% failed: ${stderr || err.message}`));
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!));
     });
@@ -90,7 +91,7 @@ function runChild(sampling: number, zipkinPort: number, seconds: number): Promis
 /** Instructions a child run executes under callgrind (`Collected :` on its stderr): stable however busy the machine is. */
 function instructions(sampling: number, zipkinPort: number, seconds: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, __filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds)], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
+    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, __filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--max-batch', String(arg('max-batch', 0))], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
       const m = /Collected : (\d+)/.exec(stderr);
       if (err || !m) reject(new Error(`callgrind run at ${sampling}% failed: ${err?.message ?? ''} ${stderr.slice(-500)}`));
       else resolve(Number(m[1]));

@@ -108,9 +108,22 @@ export class HopRing {
 export function encodeZipkinHops(infos: readonly StreamInfo[], source: SpanSource, c: HopConstants): string {
   const localEndpoint = { serviceName: source.serviceName, ipv4: source.ipv4, port: source.port };
   const out = new Array<ZipkinSpan>(infos.length);
+  // A proxy talks to few peers and few services: their endpoint and span name are worked out once per batch.
+  const remotes = new Map<string, ZipkinSpan['remoteEndpoint']>();
+  const names = new Map<string, string>();
   for (let n = 0; n < infos.length; n++) {
     const info = infos[n];
     const peer = peerOf(info);
+    let remote = remotes.get(peer);
+    if (remote === undefined && !remotes.has(peer)) {
+      remote = peer ? endpointOf(peer) : undefined;
+      remotes.set(peer, remote);
+    }
+    let name = names.get(info.destinationService);
+    if (name === undefined) {
+      name = spanName(info, c);
+      names.set(info.destinationService, name);
+    }
     const tags: Record<string, string> = {
       direction: info.direction,
       'http.method': info.method,
@@ -130,7 +143,7 @@ export function encodeZipkinHops(infos: readonly StreamInfo[], source: SpanSourc
       response_size: String(info.bytesSent),
       component: 'proxy',
     };
-    for (let i = 0; i < c.literalTags.length; i++) tags[c.literalTags[i][0]] = c.literalTags[i][1];
+    if (c.literalTags.length > 0) for (let i = 0; i < c.literalTags.length; i++) tags[c.literalTags[i][0]] = c.literalTags[i][1];
     const custom = info.customTags;
     if (custom) for (let i = 0; i < custom.length; i += 2) tags[custom[i]] = custom[i + 1];
     if (isError(info)) tags.error = 'true';
@@ -138,12 +151,12 @@ export function encodeZipkinHops(infos: readonly StreamInfo[], source: SpanSourc
       traceId: info.traceId,
       id: info.spanId,
       parentId: info.parentSpanId ?? undefined,
-      name: spanName(info, c),
+      name,
       kind: info.direction === 'outbound' ? 'CLIENT' : 'SERVER',
       timestamp: Math.round(startMs(info, c) * 1000),
       duration: Math.max(1, Math.round(info.durationUs)),
       localEndpoint,
-      remoteEndpoint: peer ? endpointOf(peer) : undefined,
+      remoteEndpoint: remote,
       shared: info.sharedSpan ? true : undefined,
       tags,
     };

@@ -38,6 +38,11 @@ export interface ExporterStats {
 export class SpanExporter<T = Span> {
   private queue: T[] = [];
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
+  private readonly flushNow = (): void => {
+    this.immediate = undefined;
+    void this.flush();
+  };
   private inFlight?: Promise<void>;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   private readonly maxQueue: number;
@@ -62,9 +67,10 @@ export class SpanExporter<T = Span> {
     }
     this.queue.push(span);
     if (this.queue.length >= this.maxBatch && !this.inFlight) {
+      if (this.immediate) return true; // a report is already due on the next turn: one is enough
       clearTimeout(this.timer);
       this.timer = undefined;
-      setImmediate(() => void this.flush());
+      this.immediate = setImmediate(this.flushNow);
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -100,6 +106,8 @@ export class SpanExporter<T = Span> {
   /** Sends what is left, then closes the connection; later offers are dropped. */
   async close(): Promise<void> {
     clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     await this.flush();
     this.closed = true;
     this.agent.destroy();
