@@ -65,6 +65,8 @@ export class AccessLog {
   /** toISOString of the last start time seen: requests in the same millisecond share it. */
   private isoMs = NaN;
   private iso = '';
+  /** Telemetry API `accessLogging: [{disabled: true}]` for this workload: no entry is written or kept. */
+  disabled = false;
 
   constructor(
     private readonly fd: number = 1,
@@ -72,6 +74,7 @@ export class AccessLog {
   ) {}
 
   log(info: StreamInfo): void {
+    if (this.disabled) return;
     if (info.startTime !== this.isoMs) {
       this.isoMs = info.startTime;
       this.iso = new Date(info.startTime).toISOString();

@@ -55,6 +55,8 @@ export class StreamInfo {
   sampled = false;
   /** The other side of this hop (inbound: the downstream address; outbound: the upstream host's), Istio's `peer.address`. */
   peerAddress = '';
+  /** Telemetry API `customTags` read from the request's headers, as tag, value, tag, value… (only when some are configured). */
+  customTags?: string[];
 
   constructor(readonly direction: 'inbound' | 'outbound') {}
 

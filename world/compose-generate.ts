@@ -5,6 +5,7 @@
  */
 import YAML from 'yaml';
 import { DEFAULT_TOPOLOGY, type Topology } from './topology';
+import { credentialNodes, SECRET_VOLUMES, SECRETS } from './compose-credentials';
 import { CONTAINER, INFRA_PORTS, IMAGE_BUILDER, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, edgesOf, podsOf, publishedPort, type ComposePod } from './compose-layout';
 
 /** Pinned third-party images (multi-arch: amd64 and arm64). */
@@ -103,6 +104,16 @@ function appService(pod: ComposePod): Service {
   });
 }
 
+/** The image's unprivileged user (node:node in the official Node images): the owner of every secret file. */
+const NODE_USER = '1000:1000';
+
+/** A node's own workload token, mounted read-only where MESH_TOKEN_FILE points (world/compose-credentials.ts). */
+function tokenMount(node: string): { env: Record<string, string>; volume: string } {
+  return { env: { MESH_TOKEN_FILE: `${SECRETS.mount}/token` }, volume: `${SECRET_VOLUMES.node(node)}:${SECRETS.mount}:ro` };
+}
+
+const credentialsReady = { [CONTAINER.credentials]: healthy };
+
 function sidecarService(pod: ComposePod): Service {
   const { spec } = pod;
   return nodeService(pod.sidecar, 'mesh/sidecar/main.js', {
@@ -116,8 +127,10 @@ function sidecarService(pod: ComposePod): Service {
       MESH_LABELS: JSON.stringify({ app: spec.service.name, version: spec.version }),
       MESH_ADVERTISE_HOST: pod.app,
       MESH_APP_PORT: String(POD_PORTS.app),
+      ...tokenMount(spec.id).env,
       ...otel(spec.service.name),
     },
+    volumes: [tokenMount(spec.id).volume],
     labels: { 'meshlab.role': 'sidecar', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version },
     healthcheck: health(sidecarProbe(true)),
     depends_on: {
@@ -125,6 +138,7 @@ function sidecarService(pod: ComposePod): Service {
       [CONTAINER.controlPlane]: healthy,
       [CONTAINER.chaosInit]: { condition: 'service_completed_successfully' },
       [CONTAINER.jaeger]: healthy,
+      ...credentialsReady,
     },
   });
 }
@@ -169,23 +183,42 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
     ports: [publishedPort('jaegerUi')],
     healthcheck: health(['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:13133/status']),
   };
+  services[CONTAINER.credentials] = nodeService(CONTAINER.credentials, 'world/compose-credentials.js', {
+    // The kubelet's part: the signing key, the operator token and every node's short-lived token, each in the volume
+    // only its consumer mounts. Root, to write volumes Docker creates root-owned; the files go to the node user, 0600.
+    user: 'root',
+    environment: { MESH_SECRETS_DIR: SECRETS.issuerRoot, MESH_SECRETS_OWNER: NODE_USER },
+    volumes: [
+      `${SECRET_VOLUMES.controlPlane}:${SECRETS.issuerRoot}/control-plane`,
+      `${SECRET_VOLUMES.operator}:${SECRETS.issuerRoot}/operator`,
+      ...credentialNodes(topology).map((n) => `${SECRET_VOLUMES.node(n.node)}:${SECRETS.issuerRoot}/nodes/${n.node}`),
+    ],
+    healthcheck: health(['CMD', 'node', '-e', `process.exit(require('fs').existsSync('${SECRETS.issuerRoot}/${SECRETS.issued}') ? 0 : 1)`]),
+  });
   services[CONTAINER.controlPlane] = nodeService(CONTAINER.controlPlane, 'mesh/control-plane/main.js', {
     environment: {
       MESH_HOST: '0.0.0.0',
       CP_PORT: String(INFRA_PORTS.controlPlane),
       CP_DATA_DIR: '/data/control-plane',
       MESH_SERVICES: topology.services.map((s) => s.name).join(','),
+      // The same scheme as `npm start`: only tokens signed with this key, and the operator token, get in.
+      CP_TOKEN_KEY_FILE: `${SECRETS.mount}/token-key`,
+      CP_OPERATOR_TOKEN_FILE: `${SECRETS.mount}/operator-token`,
     },
-    volumes: ['control-plane-data:/data'],
+    volumes: ['control-plane-data:/data', `${SECRET_VOLUMES.controlPlane}:${SECRETS.mount}:ro`],
     ports: [publishedPort('controlPlane')],
     healthcheck: health(nodeProbe(`http://127.0.0.1:${INFRA_PORTS.controlPlane}/healthz`)),
+    depends_on: credentialsReady,
   });
   services[CONTAINER.chaosInit] = nodeService(CONTAINER.chaosInit, 'world/compose-init.js', {
     // One-shot: creates every edge proxy in Toxiproxy and tells the control plane. Safe to re-run.
     environment: {
       TOXIPROXY_URL: `http://${CONTAINER.toxiproxy}:${INFRA_PORTS.toxiproxyApi}`,
       MESH_CP_URL: `http://${CONTAINER.controlPlane}:${INFRA_PORTS.controlPlane}`,
+      // Edge registration is the operator's: the operator token, and nothing else.
+      MESHLAB_OPERATOR_TOKEN_FILE: `${SECRETS.mount}/operator-token`,
     },
+    volumes: [`${SECRET_VOLUMES.operator}:${SECRETS.mount}:ro`],
     depends_on: { [CONTAINER.toxiproxy]: healthy, [CONTAINER.controlPlane]: healthy },
   });
   for (const pod of pods) {
@@ -201,14 +234,17 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       MESH_OUTBOUND_PORT: String(INFRA_PORTS.gateway),
       MESH_ADVERTISE_HOST: CONTAINER.gateway,
       MESH_GATEWAY_ROUTES: JSON.stringify(topology.gateway.routes),
+      ...tokenMount('gateway').env,
       ...otel(GATEWAY_SERVICE),
     },
+    volumes: [tokenMount('gateway').volume],
     ports: [publishedPort('gateway'), `127.0.0.1:${HOST_ADMIN_PORT_BASE}:${POD_PORTS.admin}`],
     labels: { 'meshlab.role': 'gateway', 'meshlab.instance': 'gateway' },
     healthcheck: health(sidecarProbe(false)),
     depends_on: {
       [CONTAINER.controlPlane]: healthy,
       [CONTAINER.chaosInit]: { condition: 'service_completed_successfully' },
+      ...credentialsReady,
       ...Object.fromEntries(pods.map((p) => [p.sidecar, healthy])),
     },
   });
@@ -235,7 +271,13 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
   // No top-level `name`: docker-compose 1.x rejects it; the project is named after the folder.
   return {
     services,
-    volumes: { 'meshlab-data': {}, 'control-plane-data': {} },
+    volumes: {
+      'meshlab-data': {},
+      'control-plane-data': {},
+      [SECRET_VOLUMES.controlPlane]: {},
+      [SECRET_VOLUMES.operator]: {},
+      ...Object.fromEntries(credentialNodes(topology).map((n) => [SECRET_VOLUMES.node(n.node), {}])),
+    },
   };
 }
 

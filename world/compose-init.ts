@@ -8,6 +8,7 @@
  * edges again. Run it again after a
  * control-plane restart, which forgets edges: `docker compose run --rm chaos-init`.
  */
+import fs from 'node:fs';
 import { ChaosClient, type ProxyInfo } from '../chaos/client';
 import { ensureEdgeProxies, postEdges, type Edge } from './edges';
 import { CONTAINER, edgeListen, edgesOf, POD_PORTS } from './compose-layout';
@@ -68,6 +69,9 @@ export async function initEdges(opts: ComposeInitOptions): Promise<ComposeInitRe
 }
 
 async function main(): Promise<void> {
+  // The operator token from its mounted secret (world/compose-credentials.ts): edge registration needs it.
+  const tokenFile = process.env.MESHLAB_OPERATOR_TOKEN_FILE;
+  if (tokenFile && !process.env.MESHLAB_OPERATOR_TOKEN) process.env.MESHLAB_OPERATOR_TOKEN = fs.readFileSync(tokenFile, 'utf8').trim();
   const toxiproxyUrl = process.env.TOXIPROXY_URL ?? `http://${CONTAINER.toxiproxy}:8474`;
   const controlPlaneUrl = process.env.MESH_CP_URL ?? `http://${CONTAINER.controlPlane}:15010`;
   await initEdges({ toxiproxyUrl, controlPlaneUrl, log: (l) => console.log(l) });

@@ -80,6 +80,7 @@ export const CONTAINER = {
   gateway: 'gateway',
   toxiproxy: 'toxiproxy',
   chaosInit: 'chaos-init',
+  credentials: 'credentials',
   kafka: 'kafka',
   rabbitmq: 'rabbitmq',
   prometheus: 'prometheus',

@@ -10,6 +10,8 @@ import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { formatMessages } from '../mesh/config/messages';
 import { CONTAINER, HOST_ADMIN_PORT_BASE, INFRA_PORTS, POD_PORTS, hostPort, podsOf, type ComposePod } from './compose-layout';
 import { initEdges } from './compose-init';
+import { SECRETS } from './compose-credentials';
+import { operatorToken } from '../lib/cp-auth';
 import type { InstanceInfo, ProcessInfo, WorldState } from './state';
 import { DEFAULT_TOPOLOGY, type Topology } from './topology';
 
@@ -87,7 +89,18 @@ export class ComposeWorld implements WorldHandle {
       throw new Error(`no compose world: the control plane at ${world.controlPlaneUrl} does not answer (${(err as Error).message}); start it with \`docker compose up -d --wait\` in the repository folder`);
     }
     await world.refresh();
+    await world.loginAsOperator();
     return world;
+  }
+
+  /**
+   * The compose control plane admits only its operator token to config and edge changes (world/compose-credentials.ts):
+   * unless one is known for its address, read it from the `credentials` container and keep it in this process.
+   */
+  private async loginAsOperator(): Promise<void> {
+    if (operatorToken(this.controlPlaneUrl)) return;
+    const token = (await this.compose('exec', ['-T', CONTAINER.credentials, 'cat', `${SECRETS.issuerRoot}/operator/operator-token`])).trim();
+    if (token) process.env.MESHLAB_OPERATOR_TOKEN = token;
   }
 
   get controlPlaneUrl(): string {

@@ -17,6 +17,7 @@ for (const [kind, names] of Object.entries({
   Gateway: ['gateway', 'gateways', 'gw'],
   ServiceEntry: ['serviceentry', 'serviceentries', 'se'],
   Sidecar: ['sidecar', 'sidecars'],
+  Telemetry: ['telemetry', 'telemetries'],
 }) as [Kind, string[]][]) {
   for (const n of names) KIND_ALIASES[n] = kind;
   KIND_ALIASES[kind.toLowerCase()] = kind;
@@ -30,6 +31,7 @@ const GROUP: Record<Kind, string> = {
   Gateway: 'gateway.networking.istio.io',
   ServiceEntry: 'serviceentry.networking.istio.io',
   Sidecar: 'sidecar.networking.istio.io',
+  Telemetry: 'telemetry.telemetry.istio.io',
 };
 
 export function parseKind(raw: string): Kind {

@@ -29,6 +29,7 @@ export const API_VERSIONS: Record<Kind, string[]> = {
   Gateway: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
   ServiceEntry: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
   Sidecar: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
+  Telemetry: ['telemetry.istio.io/v1alpha1', 'telemetry.istio.io/v1'],
 };
 
 function isKind(k: unknown): k is Kind {

@@ -11,10 +11,11 @@ export type Kind =
   | 'AuthorizationPolicy'
   | 'Gateway'
   | 'ServiceEntry'
-  | 'Sidecar';
+  | 'Sidecar'
+  | 'Telemetry';
 
 /** Kinds the sidecars run; Gateway, ServiceEntry and Sidecar are validated and analyzed only (their runtime comes later). */
-export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'];
+export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
 
 /** Position of a YAML node: 1-based line and column, like istioctl prints them. */
 export interface SourcePos {

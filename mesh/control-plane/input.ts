@@ -13,7 +13,7 @@ export const CP_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const KINDS: Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'];
+const KINDS: Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
 /** Node ids and service names: what instance ids and Kubernetes names look like. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

@@ -26,7 +26,7 @@ export interface ControlPlaneOptions {
   certTtlMs?: number;
   /**
    * Who may do what (lib/cp-auth.ts): the key that verifies the launcher's workload tokens and the
-   * operator token. Without it the control plane is open (in-process benchmarks, the compose demo).
+   * operator token. Without it the control plane is open (in-process benchmarks, tests).
    */
   auth?: { tokenKey: string; operatorToken: string };
 }

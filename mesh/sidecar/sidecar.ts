@@ -7,6 +7,7 @@ import { LocalRouteTable, type RouteTable } from '../route-table';
 import { MeshRuntime } from '../runtime';
 import { compileConfig } from '../compile';
 import { Tracer } from '../telemetry/tracer';
+import { telemetryFor, type WorkloadTelemetry } from '../telemetry/telemetry-policy';
 import type { TracingConfig } from '../telemetry/proxy-config';
 import { registerTracingMetrics } from '../telemetry/metrics';
 import { MeshStats } from '../stats';
@@ -23,6 +24,7 @@ import { controlPlaneSigner, firstCertificate } from './workload-identity';
 import { RefusalLog } from './refusal-log';
 import type { PathNormalization } from '../path-normalization';
 import { StartingGate } from './starting-gate';
+import { MESH_NAMESPACE } from '../config/hosts';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -97,6 +99,8 @@ export class Sidecar {
   readonly certs?: WorkloadCertManager;
   private mtlsServer?: MtlsServer;
   private security: CompiledSecurity;
+  /** The Telemetry API resources that apply to this workload, and what they set. */
+  private telemetry: WorkloadTelemetry = { applied: [] };
   private readonly refusals = new RefusalLog();
   /** Open unless a held gateway (see starting-gate.ts). */
   readonly gate: StartingGate;
@@ -261,6 +265,10 @@ export class Sidecar {
     const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, port: this.ports.inbound || undefined });
     this.runtime.apply(compiled, resources.length === 0);
     this.security = security;
+    // The Telemetry API: every workload of the running world is in namespace default (the gateway too).
+    this.telemetry = telemetryFor(resources, { namespace: MESH_NAMESPACE, labels: this.config.labels });
+    this.tracer.setPolicy(this.telemetry.tracing);
+    this.accessLog.disabled = this.telemetry.accessLogDisabled === true;
     // New connections meet the new mode; established ones keep theirs (as Envoy's listener drain would let them).
     this.mtlsServer?.setMode(security.mtlsMode);
     this.snapshot = snapshot;
@@ -279,7 +287,7 @@ export class Sidecar {
           hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, version: h.version, active: h.activeRequests, ejected: c.outlier?.isEjected(h) ?? false, ejections: c.outlier?.ejectionsOf(h) ?? 0 })),
         })),
       '/traces': (url: URL) => this.tracer.ring.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
-      '/tracing': () => ({ sampling: this.tracer.sampling, exporters: this.tracer.stats() }),
+      '/tracing': () => ({ sampling: this.tracer.sampling, telemetry: this.telemetry, exporters: this.tracer.stats() }),
       '/memory': () => {
         (globalThis as { gc?: () => void }).gc?.();
         return process.memoryUsage();

@@ -2,11 +2,11 @@ import http from 'node:http';
 import type { Span } from '../tracing';
 import type { SpanSource } from './zipkin';
 
-export interface ExporterOptions {
+export interface ExporterOptions<T = Span> {
   /** Where batches go: `http://host:9411/api/v2/spans` (Zipkin) or `http://host:4318/v1/traces` (OTLP/HTTP). */
   url: string;
   /** Turns a batch into the request body (encodeZipkin / encodeOtlp). */
-  encode: (spans: readonly Span[], source: SpanSource) => string;
+  encode: (spans: readonly T[], source: SpanSource) => string;
   source: SpanSource;
   /** Spans held at most; a span offered to a full queue is dropped and counted, never waited for. */
   maxQueue?: number;
@@ -35,9 +35,14 @@ export interface ExporterStats {
  * queue is full), and the encoding and the HTTP POST happen on a timer, one report in flight at a time, over
  * one keep-alive connection. A collector that is down or slow costs dropped spans, never a waiting request.
  */
-export class SpanExporter {
-  private queue: Span[] = [];
+export class SpanExporter<T = Span> {
+  private queue: T[] = [];
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
+  private readonly flushNow = (): void => {
+    this.immediate = undefined;
+    void this.flush();
+  };
   private inFlight?: Promise<void>;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   private readonly maxQueue: number;
@@ -48,23 +53,24 @@ export class SpanExporter {
   /** The last report's error, for /tracing on the admin port. */
   lastError?: string;
 
-  constructor(private readonly opts: ExporterOptions) {
+  constructor(private readonly opts: ExporterOptions<T>) {
     new URL(opts.url); // throws on a bad URL, at start rather than at the first report
     this.maxQueue = opts.maxQueue ?? 8192;
     this.maxBatch = opts.maxBatch ?? 512;
     this.flushMs = opts.flushMs ?? 1000;
   }
 
-  offer(span: Span): boolean {
+  offer(span: T): boolean {
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.stats.spansDropped++;
       return false;
     }
     this.queue.push(span);
     if (this.queue.length >= this.maxBatch && !this.inFlight) {
+      if (this.immediate) return true; // a report is already due on the next turn: one is enough
       clearTimeout(this.timer);
       this.timer = undefined;
-      setImmediate(() => void this.flush());
+      this.immediate = setImmediate(this.flushNow);
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -77,13 +83,19 @@ export class SpanExporter {
 
   /** Sends what is queued (in batches of maxBatch), resolving once the reports were answered. */
   async flush(): Promise<void> {
-    if (this.inFlight) await this.inFlight;
-    while (this.queue.length > 0) {
+    // Several flushes may run at once (the batch-size one, the timer's, a caller's): each returns only when nothing
+    // is queued and no report is in flight, whichever of them sent it.
+    for (;;) {
+      if (this.inFlight) {
+        await this.inFlight;
+        continue;
+      }
+      if (this.queue.length === 0) return;
       const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
       this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
-      this.inFlight = this.send(batch);
-      await this.inFlight;
-      this.inFlight = undefined;
+      this.inFlight = this.send(batch).finally(() => {
+        this.inFlight = undefined;
+      });
     }
   }
 
@@ -94,13 +106,16 @@ export class SpanExporter {
   /** Sends what is left, then closes the connection; later offers are dropped. */
   async close(): Promise<void> {
     clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     await this.flush();
     this.closed = true;
     this.agent.destroy();
   }
 
-  private send(batch: Span[]): Promise<void> {
-    const body = this.opts.encode(batch, this.opts.source);
+  private send(batch: T[]): Promise<void> {
+    // One UTF-8 pass: a Buffer is written as is (a string body would be measured, then encoded again).
+    const body = Buffer.from(this.opts.encode(batch, this.opts.source));
     return new Promise<void>((resolve) => {
       const fail = (why: string): void => {
         this.stats.reportsFailed++;
@@ -108,7 +123,7 @@ export class SpanExporter {
         this.lastError = why;
         resolve();
       };
-      const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
         res.on('end', () => {

@@ -1,9 +1,10 @@
 import type { StreamInfo } from '../stream-info';
 import type { RequestHead } from '../headers';
-import { hopIds, incomingContext, pushTraceHeaders, SpanRing, type Span } from '../tracing';
+import { hopIds, incomingContext, pushTraceHeaders } from '../tracing';
 import { meshRandom, type Rng } from '../rng';
 import { SpanExporter, type ExporterStats } from './span-exporter';
-import { encodeZipkin, type SpanSource } from './zipkin';
+import type { SpanSource } from './zipkin';
+import { encodeZipkinHops, HopRing, hopSpan, monotonicToWallOffsetMs, type HopConstants } from './hop-spans';
 import { encodeOtlp } from './otlp';
 import { DEFAULT_SAMPLING, type TracingConfig } from './proxy-config';
 
@@ -19,6 +20,21 @@ export interface TracerOptions {
   exporter?: { maxQueue?: number; maxBatch?: number; flushMs?: number };
 }
 
+/**
+ * What the Telemetry API (`tracing`) sets for this proxy's workload; unset fields keep the proxy's own
+ * ProxyConfig (sampling) and Istio's defaults (reporting on, no custom tags).
+ */
+export interface TracingPolicy {
+  /** randomSamplingPercentage, 0–100. */
+  sampling?: number;
+  /** disableSpanReporting: spans are still made (ids, headers, /traces) but never exported. */
+  disableSpanReporting?: boolean;
+  /** customTags of kind literal: tag → value. */
+  literalTags?: Readonly<Record<string, string>>;
+  /** customTags of kind header: tag → request header (lower case) and the value when the request has none. */
+  headerTags?: Readonly<Record<string, { name: string; defaultValue?: string }>>;
+}
+
 /** Istio's default mesh id: the trust domain. */
 export const MESH_ID = 'cluster.local';
 
@@ -31,34 +47,57 @@ export const MESH_ID = 'cluster.local';
  * exporters (Zipkin v2 JSON and/or OTLP/HTTP), which batch them off the request path.
  */
 export class Tracer {
-  readonly ring: SpanRing;
-  readonly exporters: { kind: 'zipkin' | 'otlp'; url: string; exporter: SpanExporter }[] = [];
-  readonly sampling: number;
+  readonly ring: HopRing;
+  readonly exporters: { kind: 'zipkin' | 'otlp'; url: string; exporter: SpanExporter<StreamInfo> }[] = [];
+  /** The proxy's own sampling percentage (ProxyConfig), used where no Telemetry resource sets one. */
+  readonly proxySampling: number;
+  private samplingNow: number;
+  private reporting = true;
+  /** Header custom tags as tag, header, default, tag, header, default… (empty: none, nothing read per request). */
+  private headerTags: string[] = [];
   private readonly rng: Rng;
-  private readonly workloadName: string;
-  private readonly canonicalService: string;
-  private readonly canonicalRevision: string;
-  private readonly nodeId: string;
-  private readonly namespace: string;
+  private constants: HopConstants;
 
   constructor(readonly opts: TracerOptions) {
     const cfg = opts.config ?? { sampling: DEFAULT_SAMPLING };
-    this.sampling = cfg.sampling;
+    this.proxySampling = this.samplingNow = cfg.sampling;
     this.rng = opts.rng ?? meshRandom(3);
-    this.ring = new SpanRing(opts.ringCapacity);
     const w = opts.workload;
-    this.workloadName = `${w.service}-${w.version}`;
-    this.canonicalService = w.service;
-    this.canonicalRevision = w.version;
-    this.namespace = w.namespace ?? 'default';
-    // Istio's node id: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local
-    this.nodeId = `sidecar~${opts.host ?? '127.0.0.1'}~${w.instance}.${this.namespace}~${this.namespace}.svc.cluster.local`;
-    const source: SpanSource = { serviceName: this.workloadName, ipv4: opts.host && /^\d+\.\d+\.\d+\.\d+$/.test(opts.host) ? opts.host : undefined };
+    const namespace = w.namespace ?? 'default';
+    this.constants = {
+      canonicalService: w.service,
+      canonicalRevision: w.version,
+      namespace,
+      meshId: MESH_ID,
+      // Istio's node id: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local
+      nodeId: `sidecar~${opts.host ?? '127.0.0.1'}~${w.instance}.${namespace}~${namespace}.svc.cluster.local`,
+      literalTags: [],
+      clockOffsetMs: monotonicToWallOffsetMs(),
+    };
+    this.ring = new HopRing(() => this.constants, opts.ringCapacity);
+    const source: SpanSource = { serviceName: `${w.service}-${w.version}`, ipv4: opts.host && /^\d+\.\d+\.\d+\.\d+$/.test(opts.host) ? opts.host : undefined };
     if (cfg.zipkin) {
       const url = `http://${cfg.zipkin}/api/v2/spans`;
-      this.exporters.push({ kind: 'zipkin', url, exporter: new SpanExporter({ url, encode: encodeZipkin, source, ...opts.exporter }) });
+      const encode = (infos: readonly StreamInfo[], src: SpanSource): string => encodeZipkinHops(infos, src, this.constants);
+      this.exporters.push({ kind: 'zipkin', url, exporter: new SpanExporter<StreamInfo>({ url, encode, source, ...opts.exporter }) });
     }
-    if (cfg.otlp) this.exporters.push({ kind: 'otlp', url: cfg.otlp, exporter: new SpanExporter({ url: cfg.otlp, encode: encodeOtlp, source, ...opts.exporter }) });
+    if (cfg.otlp) {
+      const encode = (infos: readonly StreamInfo[], src: SpanSource): string => encodeOtlp(infos.map((i) => hopSpan(i, this.constants)), src);
+      this.exporters.push({ kind: 'otlp', url: cfg.otlp, exporter: new SpanExporter<StreamInfo>({ url: cfg.otlp, encode, source, ...opts.exporter }) });
+    }
+  }
+
+  /** The sampling percentage new traces get now (the Telemetry API's, else the proxy's). */
+  get sampling(): number {
+    return this.samplingNow;
+  }
+
+  /** The Telemetry API's tracing for this workload (undefined: none applies, the proxy's own config rules). */
+  setPolicy(policy: TracingPolicy | undefined): void {
+    this.samplingNow = policy?.sampling ?? this.proxySampling;
+    this.reporting = !policy?.disableSpanReporting;
+    this.constants = { ...this.constants, literalTags: Object.entries(policy?.literalTags ?? {}) };
+    this.headerTags = Object.entries(policy?.headerTags ?? {}).flatMap(([tag, h]) => [tag, h.name.toLowerCase(), h.defaultValue ?? '']);
   }
 
   /** Sets the hop's ids and sampling on `info` and appends its trace headers to the upstream list. */
@@ -69,53 +108,35 @@ export class Tracer {
     info.spanId = ids.spanId;
     info.parentSpanId = ids.parentSpanId;
     info.sharedSpan = ids.shared;
-    info.sampled = ctx?.sampled ?? (this.sampling >= 100 || (this.sampling > 0 && this.rng() * 100 < this.sampling));
+    const sampling = this.samplingNow;
+    info.sampled = ctx?.sampled ?? (sampling >= 100 || (sampling > 0 && this.rng() * 100 < sampling));
     if (!egress && remoteAddress) info.peerAddress = remoteAddress;
+    if (this.headerTags.length > 0) info.customTags = this.readHeaderTags(headers);
     pushTraceHeaders(headers, ids, info.sampled);
   }
 
-  /** The request is over: its span goes to the ring, and to the exporters when sampled. */
+  /** The request is over: the hop goes to the ring, and to the exporters when sampled and reported. No span object is made here. */
   end(info: StreamInfo): void {
-    const outbound = info.direction === 'outbound';
-    const status = info.status;
-    const span: Span = {
-      trace_id: info.traceId,
-      span_id: info.spanId,
-      parent_span_id: info.parentSpanId,
-      // The destination's namespace: outbound, the answering host's; inbound, ours.
-      name: `${info.destinationService || 'unknown'}.${(outbound ? info.upstream?.namespace : undefined) ?? this.namespace}.svc.cluster.local:80/*`,
-      service: this.canonicalService,
-      // Sub-millisecond wall clock (Date.now() is whole ms): nested spans of one trace must nest in Zipkin too.
-      start: performance.timeOrigin + performance.now() - info.durationUs / 1000,
-      duration_us: Math.round(info.durationUs),
-      status,
-      kind: outbound ? 'CLIENT' : 'SERVER',
-      shared: info.sharedSpan || undefined,
-      sampled: info.sampled,
-      attributes: {
-        direction: info.direction,
-        'http.method': info.method,
-        'http.url': `http://${info.authority || info.destinationService}${info.path}`,
-        'http.status_code': status,
-        response_flags: info.responseFlags,
-        upstream_cluster: info.cluster,
-        upstream_instance: info.upstream?.instance ?? '-',
-        'peer.address': outbound ? (info.upstream?.key ?? '') : info.peerAddress,
-        'istio.canonical_service': this.canonicalService,
-        'istio.canonical_revision': this.canonicalRevision,
-        'istio.mesh_id': MESH_ID,
-        'istio.namespace': this.namespace,
-        node_id: this.nodeId,
-        'guid:x-request-id': info.requestId,
-        request_size: info.bytesReceived,
-        response_size: info.bytesSent,
-        component: 'proxy',
-      },
-    };
-    // Envoy tags error=true when there was no response or it was a 5xx.
-    if (status === 0 || status >= 500) span.attributes.error = 'true';
-    this.ring.add(span);
-    if (info.sampled) for (const e of this.exporters) e.exporter.offer(span);
+    this.ring.add(info);
+    if (info.sampled && this.reporting) for (let i = 0; i < this.exporters.length; i++) this.exporters[i].exporter.offer(info);
+  }
+
+  /** Header custom tags from the upstream header list (the request's headers as forwarded). Envoy: the first value, else the default; an empty value sets no tag. */
+  private readHeaderTags(headers: readonly string[]): string[] {
+    const out: string[] = [];
+    for (let t = 0; t < this.headerTags.length; t += 3) {
+      const name = this.headerTags[t + 1];
+      let value: string | undefined;
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i].length === name.length && headers[i].toLowerCase() === name) {
+          value = headers[i + 1];
+          break;
+        }
+      }
+      value ??= this.headerTags[t + 2];
+      if (value !== '') out.push(this.headerTags[t], value);
+    }
+    return out;
   }
 
   /** Counters of every exporter, by kind. */

@@ -86,6 +86,27 @@ describe('the exporter never makes a request wait', () => {
   });
 });
 
+describe('flush() waits for every report', () => {
+  test('a flush called while a batch-size report is in flight resolves only once all 4 spans (2 batches of 2) are answered', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const e = new SpanExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 2, flushMs: 60_000 });
+    e.offer(span(0));
+    e.offer(span(1)); // a full batch: its report starts on the next turn of the loop
+    await new Promise((r) => setImmediate(r));
+    e.offer(span(2));
+    e.offer(span(3));
+    await e.flush();
+    expect(e.stats.spansSent + e.stats.spansFailed).toBe(4);
+    expect(e.queued).toBe(0);
+    await e.close();
+  });
+});
+
 describe('ProxyConfig tracing (PROXY_CONFIG), as pilot-agent reads it', () => {
   test('defaults to Istio\'s 1% without a collector; YAML or JSON; OTLP from the OpenTelemetry variables', () => {
     expect(parseTracingConfig({})).toEqual({ sampling: 1 });

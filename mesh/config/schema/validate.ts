@@ -10,6 +10,7 @@ import { virtualServiceSpec } from './virtual-service';
 import { destinationRuleSpec } from './destination-rule';
 import { authorizationPolicySpec, peerAuthenticationSpec } from './security';
 import { gatewaySpec, serviceEntrySpec, sidecarSpec } from './analyzed-only';
+import { telemetrySpec } from './telemetry';
 
 export const SPEC_RULES: Record<Kind, Rule> = {
   VirtualService: virtualServiceSpec,
@@ -19,6 +20,7 @@ export const SPEC_RULES: Record<Kind, Rule> = {
   Gateway: gatewaySpec,
   ServiceEntry: serviceEntrySpec,
   Sidecar: sidecarSpec,
+  Telemetry: telemetrySpec,
 };
 
 /** "VirtualService default/payments" — how istioctl names a resource in messages (`<type> <namespace>/<name>`). */
