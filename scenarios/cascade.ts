@@ -48,6 +48,34 @@ function inFlightAt(calls: readonly AccessLogEntry[], t: number, live: ReadonlyS
   return at;
 }
 
+/**
+ * Recovery as orders' sidecar logged it: each order it received (inbound /orders) from `fromWall` on, with its
+ * payments call (same request id). A pool refuses when it is full, and it fills with live calls too when the
+ * machine stalls (a loaded CI host): a refusal with all `slots` taken is the pool doing its job. Any other order
+ * not confirmed — a refusal with a free slot (one a hung call never gave back), a failure on a connection the hang
+ * left half-dead — is unexplained. The in-flight count at a refusal takes every call overlapping its logged
+ * millisecond (start times are whole ms): it can only over-count.
+ */
+export function recoveryOf(log: readonly AccessLogEntry[], cluster: string, fromWall: number, slots: number): { received: number; confirmed: number; refusedFull: number; unexplained: string[]; refusals: { at: number; live: number; reconciler: number }[] } {
+  const live = new Set(log.filter((e) => e.direction === 'inbound' && e.path === '/orders').map((e) => e.request_id));
+  const calls = log.filter((e) => e.direction === 'outbound' && e.upstream_cluster === cluster);
+  const callOf = new Map(calls.map((e) => [e.request_id, e]));
+  const received = log.filter((e) => e.direction === 'inbound' && e.path === '/orders' && Date.parse(e.start_time) >= fromWall);
+  const out = { received: received.length, confirmed: 0, refusedFull: 0, unexplained: [] as string[], refusals: [] as { at: number; live: number; reconciler: number }[] };
+  for (const o of received) {
+    if (o.response_code === 201) {
+      out.confirmed++;
+      continue;
+    }
+    const call = callOf.get(o.request_id);
+    const at = call && hasFlag(call, 'UO') ? { at: Date.parse(call.start_time), ...inFlightAt(calls, Date.parse(call.start_time), live) } : undefined;
+    if (at) out.refusals.push(at);
+    if (at && at.live + at.reconciler >= slots) out.refusedFull++;
+    else out.unexplained.push(`${o.response_code} (payments call: ${call ? `${call.response_code} ${call.response_flags} ${call.response_code_details}, ${at ? `${at.live + at.reconciler} of ${slots} slots taken` : `${Math.round(call.duration_ms)} ms`}` : 'none'})`);
+  }
+  return out;
+}
+
 /** A hanging dependency, with and without the policies that stop a cascade. */
 export default defineScenario({
   name: 'cascade',
@@ -130,43 +158,21 @@ export default defineScenario({
     const afterHeal = b.filter((s) => s.t >= healedAt + graceMs);
     const healWall = ctx.wallStart + healedAt;
     const log = await ctx.accessLog('orders-v1-0');
-    const live = new Set(log.filter((e) => e.direction === 'inbound' && e.path === '/orders').map((e) => e.request_id));
-    const allCalls = log.filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER);
-    const callsAfter = allCalls.filter((x) => Date.parse(x.start_time) >= healWall);
     const flagsAfter = new Map<string, number>();
-    for (const e of callsAfter) {
+    for (const e of log.filter((x) => x.direction === 'outbound' && x.upstream_cluster === CLUSTER && Date.parse(x.start_time) >= healWall)) {
       const k = `${e.response_code} ${e.response_flags}`;
       flagsAfter.set(k, (flagsAfter.get(k) ?? 0) + 1);
     }
     ctx.mark(`payments calls after recovery (code flags): ${[...flagsAfter].map(([k, v]) => `${v}× ${k}`).join(', ')}`);
-    // Orders sent after the grace, as orders' sidecar received them, each with its payments call. A pool refuses
-    // when it is full, and it fills with live calls too when the machine stalls (a loaded CI host): such a
-    // refusal is the pool doing its job. What recovery must show is that the pool admits whenever it has room —
-    // no refusal from a slot a hung call never gave back, no failure on a connection the hang left half-dead.
-    // The in-flight count at a refusal takes calls overlapping its logged millisecond: it can only over-count.
     const full = MAX_CONNECTIONS + MAX_PENDING;
-    const callOf = new Map(callsAfter.map((e) => [e.request_id, e]));
-    const received = log.filter((e) => e.direction === 'inbound' && e.path === '/orders' && Date.parse(e.start_time) >= healWall + graceMs);
-    let confirmed = 0;
-    let refusedFull = 0;
-    const unexplained: string[] = [];
-    for (const o of received) {
-      if (o.response_code === 201) {
-        confirmed++;
-        continue;
-      }
-      const call = callOf.get(o.request_id);
-      const at = call && hasFlag(call, 'UO') ? inFlightAt(allCalls, Date.parse(call.start_time), live) : undefined;
-      if (at) ctx.mark(`refused by the pool (UO): in flight ${at.live} live + ${at.reconciler} reconciler calls of ${full} slots`, ctx.at(call!.start_time));
-      if (at && at.live + at.reconciler >= full) refusedFull++;
-      else unexplained.push(`${o.response_code} (payments call: ${call ? `${call.response_code} ${call.response_flags} ${call.response_code_details}, ${at ? `${at.live + at.reconciler} of ${full} slots taken` : `${Math.round(call.duration_ms)} ms`}` : 'none'})`);
-    }
+    const rec = recoveryOf(log, CLUSTER, healWall + graceMs, full);
+    for (const r of rec.refusals) ctx.mark(`refused by the pool (UO): in flight ${r.live} live + ${r.reconciler} reconciler calls of ${full} slots`, ctx.at(r.at));
     const failedAfter = new Map<number, number>();
     for (const x of afterHeal.filter((s) => s.status !== 201)) failedAfter.set(x.status, (failedAfter.get(x.status) ?? 0) + 1);
     ctx.mark(`orders confirmed from ${graceMs / 1000} s after payments recovered, as the client saw them: ${((100 * afterHeal.filter((s) => s.status === 201).length) / Math.max(1, afterHeal.length)).toFixed(1)}% of ${afterHeal.length} (not confirmed: ${[...failedAfter].map(([k, v]) => `${v}× ${k}`).join(', ') || 'none'})`);
     ctx.expectAtLeast(
-      `with policies: orders confirmed from ${graceMs / 1000} s after payments recovered, of those the pool had room for (${received.length} received, ${refusedFull} refused by a full pool; otherwise not confirmed: ${unexplained.join(', ') || 'none'})`,
-      (100 * confirmed) / Math.max(1, received.length - refusedFull),
+      `with policies: orders confirmed from ${graceMs / 1000} s after payments recovered, of those the pool had room for (${rec.received} received, ${rec.refusedFull} refused by a full pool; otherwise not confirmed: ${rec.unexplained.join(', ') || 'none'})`,
+      (100 * rec.confirmed) / Math.max(1, rec.received - rec.refusedFull),
       99,
       '%',
     );
