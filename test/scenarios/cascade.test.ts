@@ -9,7 +9,7 @@ function line(direction: 'inbound' | 'outbound', id: string, at: number, ms: num
   return {
     start_time: new Date(T0 + at).toISOString(), route_name: '-', method: 'POST', path: direction === 'inbound' ? '/orders' : '/payments', protocol: 'HTTP/1.1',
     response_code: code, response_flags: flags, response_code_details: flags === 'UO' ? 'upstream_reset_before_response_started{overflow}' : 'via_upstream',
-    bytes_received: 0, bytes_sent: 0, duration: Math.floor(ms), upstream_service_time: '-', user_agent: '-', request_id: id, authority: '-', upstream_host: '-',
+    bytes_received: 0, bytes_sent: 0, duration: Math.floor(ms), upstream_service_time: '-', user_agent: '-', request_id: id, authority: '-', upstream_host: '-', upstream_transport_failure_reason: '-',
     upstream_cluster: direction === 'inbound' ? 'inbound|app' : CLUSTER, direction, duration_ms: ms, upstream_instance: '-', x_request_id: id, attempts: 1,
     source_workload: '-', source_principal: '-', destination_principal: '-',
   };
