@@ -65,8 +65,9 @@ export interface CompiledConfig {
 /** A snapshot that cannot run: names the resource, its file and line, the field and what would be right. */
 export class CompileError extends Error {}
 
-export function clusterName(service: string, subset?: string): string {
-  return `outbound|80|${subset ?? ''}|${fqdn(service)}`;
+/** Envoy's cluster name: `outbound|80|<subset>|<FQDN>`, the FQDN in the service's namespace (`namespace` default "default"). */
+export function clusterName(service: string, subset?: string, namespace?: string): string {
+  return `outbound|80|${subset ?? ''}|${namespace && namespace !== 'default' && !service.includes('.') ? `${service}.${namespace}.svc.cluster.local` : fqdn(service)}`;
 }
 
 function where(r: MeshResource, path: string): string {
@@ -159,7 +160,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
   }
 
   const ensureCluster = (service: string, subset?: string): string => {
-    const name = clusterName(service, subset);
+    const name = clusterName(service, subset, endpoints[service]?.[0]?.namespace);
     if (clusters.has(name)) return name;
     const dr = destinationRuleFor(res, service);
     const eps = endpoints[service] ?? [];

@@ -104,6 +104,8 @@ describe('a world with payments in namespace "shop"', () => {
     // The client span names the destination in its namespace, the server span too.
     expect(orders.tracer.ring.list(10).filter((sp) => sp.kind === 'CLIENT').map((sp) => sp.name)).toEqual(Array(3).fill('payments.shop.svc.cluster.local:80/*'));
     expect(payments.tracer.ring.list(10).filter((sp) => sp.kind === 'SERVER').map((sp) => sp.name)).toEqual(Array(3).fill('payments.shop.svc.cluster.local:80/*'));
+    expect(metric(om, 'istio_requests_total', { reporter: 'source', ...shop })).toBe(3);
+    expect(orders.accessLog.entries(3).map((e) => (e as { upstream_cluster?: string }).upstream_cluster)).toEqual(Array(3).fill('outbound|80||payments.shop.svc.cluster.local'));
     // Nothing is labelled as if payments were in default.
     expect(metric(om, 'istio_requests_total', { destination_service_namespace: 'default' }) + metric(pm, 'istio_requests_total', { destination_workload_namespace: 'default' })).toBe(0);
   });
