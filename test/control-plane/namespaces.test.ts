@@ -217,4 +217,13 @@ spec:
     expect(await statuses(10)).toEqual({ 200: 10 });
     await remove('VirtualService', 'payments', 'default');
   });
+
+  test('with every payments instance down, Host payments.shop still names the service (503 UH, 3 of 3), not an unknown host (404 NR)', async () => {
+    await app.stop();
+    await synced(0);
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await call(orders.ports.outbound, '/charge', { host: 'payments.shop' })).status);
+    expect(codes).toEqual([503, 503, 503]);
+    expect(orders.accessLog.entries(3).map((e) => e.response_flags)).toEqual(['UH', 'UH', 'UH']);
+  });
 });
