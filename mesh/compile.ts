@@ -65,8 +65,9 @@ export interface CompiledConfig {
 /** A snapshot that cannot run: names the resource, its file and line, the field and what would be right. */
 export class CompileError extends Error {}
 
-export function clusterName(service: string, subset?: string): string {
-  return `outbound|80|${subset ?? ''}|${fqdn(service)}`;
+/** Envoy's cluster name: `outbound|80|<subset>|<FQDN>`, the FQDN in the service's namespace (`namespace` default "default"). */
+export function clusterName(service: string, subset?: string, namespace?: string): string {
+  return `outbound|80|${subset ?? ''}|${namespace && namespace !== 'default' && !service.includes('.') ? `${service}.${namespace}.svc.cluster.local` : fqdn(service)}`;
 }
 
 function where(r: MeshResource, path: string): string {
@@ -143,7 +144,7 @@ function compileFault(vs: VirtualService, i: number, http: HTTPRoute, eff: Effec
  * clusters per service and per DestinationRule subset, and per-host route lists. Pure; throws
  * CompileError (the sidecar NACKs and keeps its old config) when something cannot run.
  */
-export function compileConfig(resources: readonly unknown[], endpoints: Record<string, readonly Endpoint[]>, identity: SidecarIdentity): CompiledConfig {
+export function compileConfig(resources: readonly unknown[], endpoints: Record<string, readonly Endpoint[]>, identity: SidecarIdentity, namespaces: Readonly<Record<string, string>> = {}): CompiledConfig {
   for (const [i, r] of ((resources ?? []) as MeshResource[]).entries()) {
     if (!r || typeof r !== 'object' || typeof (r as MeshResource).kind !== 'string' || !(r as MeshResource).spec) throw new CompileError(`snapshot resource #${i} is not an Istio resource (kind, metadata, spec expected)`);
   }
@@ -158,8 +159,11 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     if (r.kind === 'VirtualService') for (const h of (r as VirtualService).spec.hosts ?? []) services.add(canonicalHost(h));
   }
 
+  // A service's namespace: as declared (the snapshot's map, endpoints or not), else its endpoints', else default.
+  const namespaceOf = (service: string): string => namespaces[service] ?? endpoints[service]?.[0]?.namespace ?? 'default';
+
   const ensureCluster = (service: string, subset?: string): string => {
-    const name = clusterName(service, subset);
+    const name = clusterName(service, subset, namespaceOf(service));
     if (clusters.has(name)) return name;
     const dr = destinationRuleFor(res, service);
     const eps = endpoints[service] ?? [];
@@ -186,7 +190,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     const fq = /^([^.]+\.[^.]+)\.svc\.cluster\.local$/.exec(service);
     if (fq) return [fq[1]];
     if (service.includes('.')) return [];
-    return [`${service}.${endpoints[service]?.[0]?.namespace ?? 'default'}`];
+    return [`${service}.${namespaceOf(service)}`];
   };
 
   for (const service of services) {

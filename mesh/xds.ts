@@ -35,6 +35,8 @@ export interface Snapshot {
   endpoints: Record<string, Endpoint[]>;
   /** The mesh configuration in force (Istio resources); empty until the control-plane issue lands. */
   resources: unknown[];
+  /** Namespace of each declared service outside "default", endpoints or not. */
+  namespaces?: Record<string, string>;
 }
 
 export interface Ack {

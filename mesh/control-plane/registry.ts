@@ -118,7 +118,7 @@ export class Registry extends EventEmitter {
       (endpoints[info.service] ??= []).push({ instance: info.id, service: info.service, ...(namespace !== 'default' ? { namespace } : {}), labels: info.labels, host: info.inbound.host, port: info.inbound.port });
     }
     for (const list of Object.values(endpoints)) list.sort((a, b) => a.instance.localeCompare(b.instance));
-    return { version: this.version, endpoints, resources: this.resources };
+    return { version: this.version, endpoints, resources: this.resources, ...(this.namespaces.size > 0 ? { namespaces: Object.fromEntries(this.namespaces) } : {}) };
   }
 
   get currentVersion(): number {

@@ -104,6 +104,8 @@ describe('a world with payments in namespace "shop"', () => {
     // The client span names the destination in its namespace, the server span too.
     expect(orders.tracer.ring.list(10).filter((sp) => sp.kind === 'CLIENT').map((sp) => sp.name)).toEqual(Array(3).fill('payments.shop.svc.cluster.local:80/*'));
     expect(payments.tracer.ring.list(10).filter((sp) => sp.kind === 'SERVER').map((sp) => sp.name)).toEqual(Array(3).fill('payments.shop.svc.cluster.local:80/*'));
+    expect(metric(om, 'istio_requests_total', { reporter: 'source', ...shop })).toBe(3);
+    expect(orders.accessLog.entries(3).map((e) => (e as { upstream_cluster?: string }).upstream_cluster)).toEqual(Array(3).fill('outbound|80||payments.shop.svc.cluster.local'));
     // Nothing is labelled as if payments were in default.
     expect(metric(om, 'istio_requests_total', { destination_service_namespace: 'default' }) + metric(pm, 'istio_requests_total', { destination_workload_namespace: 'default' })).toBe(0);
   });
@@ -214,5 +216,14 @@ spec:
     await apply(abortFrom('default').replace('namespace: shop', 'namespace: default'));
     expect(await statuses(10)).toEqual({ 200: 10 });
     await remove('VirtualService', 'payments', 'default');
+  });
+
+  test('with every payments instance down, Host payments.shop still names the service (503 UH, 3 of 3), not an unknown host (404 NR)', async () => {
+    await app.stop();
+    await synced(0);
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await call(orders.ports.outbound, '/charge', { host: 'payments.shop' })).status);
+    expect(codes).toEqual([503, 503, 503]);
+    expect(orders.accessLog.entries(3).map((e) => e.response_flags)).toEqual(['UH', 'UH', 'UH']);
   });
 });

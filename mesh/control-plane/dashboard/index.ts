@@ -45,7 +45,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): { 
   app.get('/v1/dashboard/policies', async () => {
     const messages = deps.config.analyze();
     const services = Object.keys(deps.registry.snapshot().endpoints).sort();
-    return { version: deps.config.store.version, services: policiesByService(deps.config.store.list(), messages, services), messages };
+    return { version: deps.config.store.version, services: policiesByService(deps.config.store.list(), messages, services, deps.registry.serviceNamespaces()), messages };
   });
 
   app.get('/v1/dashboard/traces', async (req) => {

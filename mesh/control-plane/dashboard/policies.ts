@@ -4,6 +4,7 @@ import { destinationRuleFor, virtualServiceFor } from '../../config/effective';
 import type { Message } from '../../config/messages';
 import type { DestinationRule, MeshResource, VirtualService, WorkloadSelector } from '../../config/types';
 import type { Endpoint } from '../../xds';
+import { worldHost, type WorldNamespaces } from '../../config/runtime-view';
 
 /** The Istio YAML of one resource, as it would be applied again. */
 export interface PolicyDoc {
@@ -26,10 +27,19 @@ function toYaml(r: MeshResource): string {
   return stringify({ apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.metadata.name, namespace: r.metadata.namespace }, spec: r.spec });
 }
 
-/** Which services a resource is about: VirtualService hosts, DestinationRule host, a security policy's `app` selector. */
-export function servicesOf(r: MeshResource, services: readonly string[]): string[] {
-  if (r.kind === 'VirtualService') return (r as VirtualService).spec.hosts.map(canonicalHost);
-  if (r.kind === 'DestinationRule') return [canonicalHost((r as DestinationRule).spec.host)];
+/**
+ * Which services a resource is about: VirtualService hosts, DestinationRule host (resolved in the
+ * resource's namespace as the sidecars get them: `payments` written in `team` is payments.team),
+ * a security policy's `app` selector.
+ */
+export function servicesOf(r: MeshResource, services: readonly string[], world: WorldNamespaces = new Map()): string[] {
+  const ns = r.metadata.namespace ?? 'default';
+  const host = (h: string): string => {
+    const w = worldHost(h, ns, world);
+    return canonicalHost(w.startsWith('absent.') ? w.slice('absent.'.length) : w); // a service that does not exist: its FQDN
+  };
+  if (r.kind === 'VirtualService') return (r as VirtualService).spec.hosts.map(host);
+  if (r.kind === 'DestinationRule') return [host((r as DestinationRule).spec.host)];
   const selector = (r.spec as { selector?: WorkloadSelector }).selector;
   const app = selector?.matchLabels?.app;
   if (!selector?.matchLabels || Object.keys(selector.matchLabels).length === 0) return [MESH_WIDE];
@@ -37,16 +47,17 @@ export function servicesOf(r: MeshResource, services: readonly string[]): string
 }
 
 /** The config in force grouped per service, each with the analyzer's messages about its resources. */
-export function policiesByService(resources: readonly MeshResource[], messages: readonly Message[], services: readonly string[]): ServicePolicies[] {
+export function policiesByService(resources: readonly MeshResource[], messages: readonly Message[], services: readonly string[], world: WorldNamespaces = new Map()): ServicePolicies[] {
   const groups = new Map<string, ServicePolicies>();
   const group = (s: string): ServicePolicies => groups.get(s) ?? groups.set(s, { service: s, resources: [], messages: [] }).get(s)!;
   for (const s of services) group(s);
   for (const r of resources) {
-    for (const s of servicesOf(r, services)) {
+    for (const s of servicesOf(r, services, world)) {
       const g = group(s);
       g.resources.push({ kind: r.kind, name: r.metadata.name, file: r.source?.file, yaml: toYaml(r) });
       for (const m of messages) {
-        if (m.resource === `${r.kind} ${r.metadata.name}.${r.metadata.namespace ?? 'default'}` && !g.messages.includes(m)) g.messages.push(m);
+        // Messages name resources as istioctl does: `Kind namespace/name`.
+        if (m.resource === `${r.kind} ${r.metadata.namespace ?? 'default'}/${r.metadata.name}` && !g.messages.includes(m)) g.messages.push(m);
       }
     }
   }
