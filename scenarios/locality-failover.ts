@@ -56,8 +56,8 @@ export default defineScenario({
     const sickAt = ctx.now();
     for (const id of ZONE_A) await ctx.lab(id).sick({ error_rate: 1, status: 500 });
     ctx.mark(`zone-a's payments (${ZONE_A.join(', ')}) sick: 500`);
-    // Heal once orders' sidecar ejected them all (the control arm has nothing to wait for: it heals after the same 1 s).
-    const deadline = Date.now() + (ctx.control ? 1000 : 5000);
+    // Heal once orders' sidecar ejected them all (the control arm has nothing to wait for: it heals after 2 s, long enough to show the sick zone still served).
+    const deadline = Date.now() + (ctx.control ? ctx.pick(2500, 2000) : 5000);
     let ejected = false;
     while (!ejected && Date.now() < deadline) {
       const hosts = (await ctx.clusters('orders-v1-0')).find((c) => c.name === PAYMENTS_CLUSTER)?.hosts ?? [];

@@ -101,7 +101,7 @@ export interface HTTPRetry {
   attempts?: number;
   perTryTimeout?: string;
   retryOn?: string;
-  /** Accepted and ignored: the lab has a single locality. */
+  /** Only `false` (Istio's default); `true` is ML0003 (no previous_priorities retry predicate). */
   retryRemoteLocalities?: boolean;
   /** Envoy's retry_back_off.base_interval (max 10× it); default 25 ms. */
   backoff?: string;

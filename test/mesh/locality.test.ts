@@ -192,6 +192,12 @@ describe('localityLbSetting validation (Istio ValidateLocalityLbSetting)', () =>
     expect(same).toEqual([['IST0106', 'spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]', expect.stringMatching(/different regions/)]]);
   });
 
+  test('retryRemoteLocalities: true is ML0003 now that the world has localities (no previous_priorities predicate); false is fine', () => {
+    const vs = (v: boolean) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: payments\nspec:\n  hosts: [payments]\n  http:\n  - route:\n    - destination:\n        host: payments\n    retries:\n      attempts: 2\n      retryRemoteLocalities: ${v}\n`;
+    expect(lint(vs(true)).map((m) => [m.code, m.path])).toEqual([['ML0003', 'spec.http[0].retries.retryRemoteLocalities']]);
+    expect(lint(vs(false))).toEqual([]);
+  });
+
   test('failover without outlierDetection is a warning (IST0133): it would never fail over', () => {
     const w = lint(dr('        failover:\n        - from: region-1\n          to: region-2\n', ''));
     expect(w.map((m) => [m.code, m.level])).toEqual([['IST0133', 'Warning']]);
