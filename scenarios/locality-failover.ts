@@ -29,7 +29,7 @@ export default defineScenario({
   control: {
     removes: 'no outlierDetection (localityLbSetting kept: Istio then sends no priorities)',
     shows: 'without outlierDetection there is no locality preference: zone-a gets ≈ 1/3 while healthy, and its sick instance keeps failing calls',
-    fails: ['calls that stay in zone-a while healthy', 'calls to zone-b while zone-a is ejected', 'calls back in zone-a after zone-a returns'],
+    fails: ["orders' sidecar ranks zone-a priority 0", 'calls that stay in zone-a while healthy', 'calls to zone-b while zone-a is ejected', 'calls back in zone-a after zone-a returns'],
   },
   async run(ctx) {
     const intervalMs = ctx.pick(1000, 500);
@@ -45,6 +45,12 @@ export default defineScenario({
     // The control arm keeps localityLbSetting and drops outlier detection: Istio's rule, not just "no policy".
     if (ctx.control) await ctx.apply(paymentsDestinationRule(locality), 'control arm: localityLbSetting without outlierDetection');
     else await ctx.apply(paymentsDestinationRule(`${locality}\n${outlier}`), 'localityLbSetting + outlierDetection');
+
+    // The priorities orders' sidecar gave payments' hosts (its /clusters, as Envoy's shows them).
+    const ranked = (await ctx.clusters('orders-v1-0')).find((c) => c.name === PAYMENTS_CLUSTER)?.hosts ?? [];
+    const priorities = ranked.map((h) => `${h.instance} ${h.priority ?? '-'}`).join(', ');
+    const ranksByZone = ranked.every((h) => h.priority === (ZONE_OF.get(h.instance) === 'zone-a' ? 0 : 1));
+    ctx.check("orders' sidecar ranks zone-a priority 0, zone-b priority 1", 'zone-a 0, zone-b 1', priorities || 'no payments cluster', ranked.length > 0 && ranksByZone);
 
     const healthyMs = ctx.pick(3000, 1500);
     const afterMs = ctx.pick(3000, 1500);
