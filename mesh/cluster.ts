@@ -12,6 +12,7 @@ import type { EffectiveTrafficPolicy } from './config/effective';
 import { meshRandom, type Rng } from './rng';
 import type { UpstreamTls } from './upstream-tls';
 import { LocalityLb } from './lb/locality';
+import { hash32 } from './lb/ring-hash';
 
 /** What a cluster tells the sidecar's metrics about. */
 export interface ClusterObserver {
@@ -171,13 +172,14 @@ export class Cluster {
   }
 
   pick(ctx: LbContext): UpstreamHost | undefined {
-    return this.lb.pick(this.locality ? this.localityHosts() : this.healthyHosts(), ctx);
+    return this.lb.pick(this.locality ? this.localityHosts(ctx) : this.healthyHosts(), ctx);
   }
 
   /** The hosts of the priority and locality drawn for this request (Envoy's priority load, then locality weights). */
-  localityHosts(): readonly UpstreamHost[] {
+  localityHosts(ctx: LbContext = {}): readonly UpstreamHost[] {
     const od = this.outlier;
-    return this.locality!.eligible(this.isHealthy, od?.generation ?? 0, od?.config.minHealthPercent ?? 0);
+    const hash = this.lb.name === 'RING_HASH' && ctx.hashKey !== undefined ? hash32(ctx.hashKey) : undefined;
+    return this.locality!.eligible(this.isHealthy, od?.generation ?? 0, od?.config.minHealthPercent ?? 0, hash);
   }
 
   private readonly isHealthy = (h: UpstreamHost): boolean => !this.outlier?.isEjected(h);

@@ -10,7 +10,9 @@ import type { Rng } from '../rng';
  * configured LB (round robin, least request, …) picks among them.
  *
  * Where meshlab differs from Envoy: a locality inside a priority is drawn at random by its
- * effective weight, where Envoy walks an EDF schedule (same shares, not the same order), and
+ * effective weight, where Envoy walks an EDF schedule (same shares, not the same order); under
+ * consistent hashing the ring spans the whole priority with equal host weights (Envoy scales each
+ * host's share of the ring by its locality's weight), so `distribute` weights do not shape a ring; and
  * panic (minHealthPercent) is judged per priority only when the priorities together are below 100%
  * available, as Envoy does, but without Envoy's "total panic" spreading by host count (with
  * Istio's default minHealthPercent 0 both give "no healthy upstream" when every host is ejected).
@@ -237,14 +239,16 @@ export class LocalityLb {
    * The hosts the configured LB may pick from for one request: one priority drawn by load, then
    * (locality-weighted) one locality by effective weight. `generation` changes whenever health does.
    */
-  eligible(isHealthy: (h: UpstreamHost) => boolean, generation: number, minHealthPercent: number): readonly UpstreamHost[] {
+  eligible(isHealthy: (h: UpstreamHost) => boolean, generation: number, minHealthPercent: number, hash?: number): readonly UpstreamHost[] {
     const c = this.compute(isHealthy, generation, minHealthPercent);
     if (c.cumulativeLoad.length === 0) return [];
-    const r = this.rng() * 100;
+    // A consistent-hash cluster picks the priority by the request's hash (Envoy's thread-aware LBs: choosePriority(hash % 100)),
+    // so one key stays in one priority; and uses the whole priority, one ring per priority.
+    const r = hash !== undefined ? hash % 100 : this.rng() * 100;
     let p = 0;
     while (p < c.cumulativeLoad.length - 1 && r >= c.cumulativeLoad[p]) p++;
     const locs = c.localities[p];
-    if (!this.localityWeighted || locs.length === 0) return c.hosts[p];
+    if (hash !== undefined || !this.localityWeighted || locs.length === 0) return c.hosts[p];
     const total = locs[locs.length - 1].cumulative;
     if (total <= 0) return c.hosts[p];
     const w = this.rng() * total;

@@ -98,6 +98,22 @@ describe('locality failover (localityLbSetting with outlier detection; orders in
     }
   });
 
+  test('consistent hash: a key keeps its host; with 1 of 2 local hosts ejected 70% ± 3 of 2,000 keys stay local (priority by the hash, as Envoy)', () => {
+    const eps = [endpoint('a-0', 'zone-a', 1), endpoint('a-1', 'zone-a', 2), endpoint('b-0', 'zone-b', 3), endpoint('b-1', 'zone-b', 4)];
+    const { c } = cluster({ loadBalancer: { consistentHash: { httpHeaderName: 'x-user' }, localityLbSetting: { enabled: true } }, outlierDetection: OUTLIER }, eps);
+    try {
+      const keys = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+      expect(keys.every((k) => c.pick({ hashKey: k })!.endpoint.labels[ZONE_LABEL] === 'zone-a')).toBe(true);
+      eject(c, 'a-0');
+      const first = keys.map((k) => c.pick({ hashKey: k })!);
+      expect(keys.map((k) => c.pick({ hashKey: k })!)).toEqual(first);
+      const local = (100 * first.filter((h) => h.endpoint.labels[ZONE_LABEL] === 'zone-a').length) / keys.length;
+      expect(Math.abs(local - 70)).toBeLessThanOrEqual(3);
+    } finally {
+      c.close();
+    }
+  });
+
   test("without outlierDetection there is no locality preference (Istio's rule): zone-a gets 1/3 ± 3 points, with it 100%", () => {
     const without = cluster({ loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { enabled: true } } });
     const withOd = cluster(failover);
