@@ -16,6 +16,11 @@ import type { Rng } from '../rng';
  * panic (minHealthPercent) is judged per priority only when the priorities together are below 100%
  * available, as Envoy does, but without Envoy's "total panic" spreading by host count (with
  * Istio's default minHealthPercent 0 both give "no healthy upstream" when every host is ejected).
+ * And from Istio: meshlab has no MeshConfig, so Istio's mesh-wide default `localityLbSetting:
+ * {enabled: true}` is not in force; only a DestinationRule's localityLbSetting turns this on (in
+ * Istio every DestinationRule with outlierDetection prefers the caller's zone). Turning it on for
+ * every DestinationRule would move the other labs' traffic into zone-a; the labs that teach ejection
+ * over all three payments instances are written against an even spread.
  */
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';
