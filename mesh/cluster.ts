@@ -11,6 +11,8 @@ import { CONNECTION_POOL_DEFAULTS } from './config/defaults';
 import type { EffectiveTrafficPolicy } from './config/effective';
 import { meshRandom, type Rng } from './rng';
 import type { UpstreamTls } from './upstream-tls';
+import { LocalityLb } from './lb/locality';
+import { hash32 } from './lb/ring-hash';
 
 /** What a cluster tells the sidecar's metrics about. */
 export interface ClusterObserver {
@@ -33,6 +35,8 @@ export interface ClusterOptions {
   adopt?: ReadonlyMap<string, UpstreamHost>;
   /** Outbound mTLS (the sidecar's workload certificate); absent = plaintext to every endpoint. */
   upstreamTls?: UpstreamTls;
+  /** The caller's own labels: its locality, for the policy's localityLbSetting. */
+  callerLabels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -48,6 +52,8 @@ export class Cluster {
   lb: LoadBalancer;
   readonly breaker: CircuitBreaker;
   readonly outlier?: OutlierDetector<UpstreamHost>;
+  /** Priorities and locality weights (localityLbSetting): narrows the hosts before `lb` picks. */
+  readonly locality?: LocalityLb;
   readonly hashKey?: HashKeyFn;
   /** httpCookie with a ttl: the cookie the sidecar sets when a request has none. */
   readonly generatedCookie?: GeneratedCookie;
@@ -74,6 +80,7 @@ export class Cluster {
     this.poolKey = JSON.stringify(poolOptionsFor(opts.policy?.connectionPool));
     this.adopt = opts.adopt;
     this.upstreamTls = opts.upstreamTls;
+    if (opts.policy?.localityLb) this.locality = new LocalityLb(opts.policy.localityLb, opts.callerLabels ?? {}, rng);
     if (opts.policy?.outlierDetection) {
       const observer = this.observer;
       this.outlier = new OutlierDetector<UpstreamHost>(opts.policy.outlierDetection, opts.clock ?? realClock, {
@@ -111,6 +118,7 @@ export class Cluster {
     this.hosts = next;
     this.healthyGen = -1;
     this.outlier?.setHosts(next);
+    this.locality?.setHosts(next);
   }
 
   private newHost(ep: Endpoint): UpstreamHost {
@@ -164,8 +172,17 @@ export class Cluster {
   }
 
   pick(ctx: LbContext): UpstreamHost | undefined {
-    return this.lb.pick(this.healthyHosts(), ctx);
+    return this.lb.pick(this.locality ? this.localityHosts(ctx) : this.healthyHosts(), ctx);
   }
+
+  /** The hosts of the priority and locality drawn for this request (Envoy's priority load, then locality weights). */
+  localityHosts(ctx: LbContext = {}): readonly UpstreamHost[] {
+    const od = this.outlier;
+    const hash = this.lb.name === 'RING_HASH' && ctx.hashKey !== undefined ? hash32(ctx.hashKey) : undefined;
+    return this.locality!.eligible(this.isHealthy, od?.generation ?? 0, od?.config.minHealthPercent ?? 0, hash);
+  }
+
+  private readonly isHealthy = (h: UpstreamHost): boolean => !this.outlier?.isEjected(h);
 
   /** The consistent-hash key of a request, when this cluster hashes. */
   hashKeyOf(req: IncomingMessage): string | undefined {

@@ -25,6 +25,8 @@ export interface ClusterSpec {
   subset?: string;
   endpoints: Endpoint[];
   policy: EffectiveTrafficPolicy;
+  /** The caller's own labels (its locality), when the policy has a localityLbSetting. */
+  callerLabels?: Record<string, string>;
   /** Identity of the settings: a cluster whose key did not change keeps its runtime state. */
   settingsKey: string;
 }
@@ -181,7 +183,8 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     }
     const subsetLabels = subset ? (dr?.spec.subsets?.find((x) => x.name === subset)?.labels ?? null) : null;
     selected = withTlsMode(selected, subsetTrafficPolicy(dr, subset, 'tls')?.mode, peerAuths);
-    clusters.set(name, { name, service, subset, endpoints: selected, policy, settingsKey: JSON.stringify({ policy, subsetLabels }) });
+    const callerLabels = policy.localityLb ? identity.labels : undefined;
+    clusters.set(name, { name, service, subset, endpoints: selected, policy, ...(callerLabels ? { callerLabels } : {}), settingsKey: JSON.stringify({ policy, subsetLabels, callerLabels }) });
     return name;
   };
 

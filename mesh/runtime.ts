@@ -68,7 +68,7 @@ export class MeshRuntime implements RouteTable {
       if (!cluster || this.settings.get(spec.name) !== key) {
         const old = cluster;
         const lbOverride = unconfigured && this.opts.unconfiguredLb === 'ROUND_ROBIN' ? { lb: new RoundRobin() } : {};
-        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, ...lbOverride });
+        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, callerLabels: spec.callerLabels, ...lbOverride });
         cluster.setEndpoints(spec.endpoints);
         if (old) {
           for (const h of cluster.members) if (old.handOver().get(h.key) === h) old.markHandedOver(h);

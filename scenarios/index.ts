@@ -1,6 +1,7 @@
 import type { Scenario } from './runner/scenario';
 import baseline from './baseline';
 import circuitBreaker from './circuit-breaker';
+import localityFailover from './locality-failover';
 import connectionPool from './connection-pool';
 import retries from './retries';
 import timeouts from './timeouts';
@@ -20,7 +21,7 @@ import slowHop from './slow-hop';
 import { kafkaOutage, rabbitOutage } from './broker-outage';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, connectionPool, retries, timeouts, canary, blueGreen, rollingUpdate, progressiveDelivery, headerRouting, faultInjection, cascade, networkChaos, redelivery, mtls, authz, slowHop, latencyBudget, kafkaOutage, rabbitOutage];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, localityFailover, connectionPool, retries, timeouts, canary, blueGreen, rollingUpdate, progressiveDelivery, headerRouting, faultInjection, cascade, networkChaos, redelivery, mtls, authz, slowHop, latencyBudget, kafkaOutage, rabbitOutage];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

@@ -4,7 +4,7 @@
  * from what this produces). Pure functions: objects in, YAML text out.
  */
 import YAML from 'yaml';
-import { DEFAULT_TOPOLOGY, type Topology } from './topology';
+import { DEFAULT_TOPOLOGY, localityLabels, type Topology } from './topology';
 import { credentialNodes, SECRET_VOLUMES, SECRETS } from './compose-credentials';
 import { CONTAINER, INFRA_PORTS, IMAGE_BUILDER, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, edgesOf, podsOf, publishedPort, type ComposePod } from './compose-layout';
 
@@ -124,7 +124,7 @@ function sidecarService(pod: ComposePod): Service {
       MESH_SERVICE: spec.service.name,
       MESH_VERSION: spec.version,
       MESH_INSTANCE: spec.id,
-      MESH_LABELS: JSON.stringify({ app: spec.service.name, version: spec.version }),
+      MESH_LABELS: JSON.stringify({ app: spec.service.name, version: spec.version, ...localityLabels(spec.locality) }),
       MESH_ADVERTISE_HOST: pod.app,
       MESH_APP_PORT: String(POD_PORTS.app),
       ...tokenMount(spec.id).env,

@@ -15,6 +15,8 @@ export interface ServiceSpec {
   bus?: 'producer' | 'consumer';
   /** Its Kubernetes namespace (default: the topology's): its SPIFFE id, the policies that select it, its metrics' namespace labels. */
   namespace?: string;
+  /** Istio locality (`region/zone[/subzone]`) of instances that are not in the topology's (by instance id). */
+  localities?: Record<string, string>;
 }
 
 export interface GatewayRoute {
@@ -28,12 +30,22 @@ export interface Topology {
   namespace?: string;
   services: ServiceSpec[];
   gateway: { routes: GatewayRoute[] };
+  /** Istio locality (`region/zone[/subzone]`) of every instance a service does not place elsewhere. */
+  locality?: string;
 }
 
+/** Two zones of one region: orders and payments-v1-0 in zone-a, payments-v1-1 and payments-v2-0 in zone-b. */
 export const DEFAULT_TOPOLOGY: Topology = {
+  locality: 'region-1/zone-a',
   services: [
     { name: 'orders', entry: 'services/orders/main.js', versions: { v1: 1 }, calls: ['payments'], bus: 'producer' },
-    { name: 'payments', entry: 'services/payments/main.js', versions: { v1: 2, v2: 1 }, calls: [] },
+    {
+      name: 'payments',
+      entry: 'services/payments/main.js',
+      versions: { v1: 2, v2: 1 },
+      calls: [],
+      localities: { 'payments-v1-1': 'region-1/zone-b', 'payments-v2-0': 'region-1/zone-b' },
+    },
     { name: 'notifications', entry: 'services/notifications/main.js', versions: { v1: 1 }, calls: [], bus: 'consumer' },
   ],
   gateway: {
@@ -62,6 +74,8 @@ export function declaredServices(topology: Topology): string[] {
 export interface InstanceSpec {
   /** Unique instance name, e.g. `payments-v1-0`. */
   id: string;
+  /** Istio locality `region/zone[/subzone]`; '' when the topology names none. */
+  locality: string;
   service: ServiceSpec;
   version: string;
   index: number;
@@ -72,7 +86,10 @@ export function instancesOf(topology: Topology): InstanceSpec[] {
   const out: InstanceSpec[] = [];
   for (const service of topology.services) {
     for (const [version, count] of Object.entries(service.versions)) {
-      for (let index = 0; index < count; index++) out.push({ id: `${service.name}-${version}-${index}`, service, version, index });
+      for (let index = 0; index < count; index++) {
+        const id = `${service.name}-${version}-${index}`;
+        out.push({ id, locality: service.localities?.[id] ?? topology.locality ?? '', service, version, index });
+      }
     }
   }
   return out;
@@ -83,5 +100,19 @@ export function withInstances(topology: Topology, service: string, versions: Rec
   return {
     ...topology,
     services: topology.services.map((s) => (s.name === service ? { ...s, versions: { ...versions } } : s)),
+  };
+}
+
+/**
+ * The labels Istio gives a workload in `locality` (the node's topology.kubernetes.io/region and
+ * zone, the pod's topology.istio.io/subzone): endpoints carry them to every caller's sidecar, and a
+ * sidecar's own tell it where it runs (mesh/lb/locality.ts).
+ */
+export function localityLabels(locality: string): Record<string, string> {
+  const [region, zone, subzone] = locality.split('/');
+  return {
+    ...(region ? { 'topology.kubernetes.io/region': region } : {}),
+    ...(zone ? { 'topology.kubernetes.io/zone': zone } : {}),
+    ...(subzone ? { 'topology.istio.io/subzone': subzone } : {}),
   };
 }

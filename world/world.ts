@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import http from 'node:http';
 import { ManagedProcess, ProcessSpec, Role } from './process';
-import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf } from './topology';
+import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
@@ -309,7 +309,8 @@ export class World {
     if (!/^v[\w.-]+$/.test(version)) throw new Error(`version must look like v2 or v1.1, got "${version}"`);
     let index = 0;
     while (this.instances.has(`${service}-${version}-${index}`)) index++;
-    const spec = { id: `${service}-${version}-${index}`, service: svc, version, index };
+    const id = `${service}-${version}-${index}`;
+    const spec = { id, locality: svc.localities?.[id] ?? this.options.topology.locality ?? '', service: svc, version, index };
     const inst = this.instance(spec);
     this.instances.set(spec.id, inst);
     await this.startInstance(inst);
@@ -439,7 +440,7 @@ export class World {
 
   instance(spec: InstanceSpec): Instance {
     const { host, dataDir } = this.options;
-    const labels = { app: spec.service.name, version: spec.version };
+    const labels = { app: spec.service.name, version: spec.version, ...localityLabels(spec.locality) };
     const sidecar = this.process(`${spec.id}-sidecar`, 'sidecar', 'mesh/sidecar/main.js', {
       ...this.meshEnv(),
       MESH_ROLE: 'sidecar',

@@ -4,6 +4,7 @@
  * DestinationRule subset policies resolved. Pure functions over a validated resource set.
  */
 import { parseDuration } from './duration';
+import { localityLbActive, type EffectiveLocalityLb } from '../lb/locality';
 import { canonicalHost, sameHost } from './hosts';
 import {
   CONNECTION_POOL_DEFAULTS,
@@ -19,6 +20,7 @@ import type {
   HTTPRetry,
   HTTPRoute,
   LoadBalancerSettings,
+  LocalityLoadBalancerSetting,
   MeshResource,
   OutlierDetection,
   StringMatch,
@@ -180,8 +182,26 @@ export function effectiveLoadBalancer(lb: LoadBalancerSettings | undefined): Eff
   return { type: DEFAULT_LB };
 }
 
+/**
+ * Istio's GetEffectiveLbSetting + ApplyToCluster: `enabled: false` is no setting; failover
+ * (and failoverPriority) only with outlier detection; `distribute` always. Undefined = Envoy gets
+ * no priorities and no locality weights from it.
+ */
+export function effectiveLocalityLb(s: LocalityLoadBalancerSetting | undefined, outlierDetection: boolean): EffectiveLocalityLb | undefined {
+  if (!s || s.enabled === false) return undefined;
+  const eff: EffectiveLocalityLb = {
+    ...(s.distribute?.length ? { distribute: s.distribute.map((d) => ({ from: d.from, to: { ...d.to } })) } : {}),
+    ...(s.failover?.length ? { failover: s.failover.map((f) => ({ from: f.from, to: f.to })) } : {}),
+    ...(s.failoverPriority?.length ? { failoverPriority: [...s.failoverPriority] } : {}),
+    outlierDetection,
+  };
+  return localityLbActive(eff) ? eff : undefined;
+}
+
 export interface EffectiveTrafficPolicy {
   loadBalancer: EffectiveLoadBalancer;
+  /** localityLbSetting, when it changes Istio's load assignment (distribute, or failover with outlier detection). */
+  localityLb?: EffectiveLocalityLb;
   connectionPool: EffectiveConnectionPool;
   outlierDetection?: EffectiveOutlierDetection;
   /** ISTIO_MUTUAL unless DISABLE: every lab workload has a sidecar, so auto-mTLS means mTLS. */
@@ -191,8 +211,11 @@ export interface EffectiveTrafficPolicy {
 /** Effective policy for traffic to `subset` (or the whole host when no subset) of a DestinationRule. */
 export function effectiveTrafficPolicy(dr: DestinationRule | undefined, subset?: string): EffectiveTrafficPolicy {
   const od = effectiveOutlierDetection(subsetTrafficPolicy(dr, subset, 'outlierDetection'));
+  const lb = subsetTrafficPolicy(dr, subset, 'loadBalancer');
+  const locality = effectiveLocalityLb(lb?.localityLbSetting, od !== undefined);
   return {
-    loadBalancer: effectiveLoadBalancer(subsetTrafficPolicy(dr, subset, 'loadBalancer')),
+    loadBalancer: effectiveLoadBalancer(lb),
+    ...(locality ? { localityLb: locality } : {}),
     connectionPool: effectiveConnectionPool(subsetTrafficPolicy(dr, subset, 'connectionPool')),
     ...(od ? { outlierDetection: od } : {}),
     tlsMode: subsetTrafficPolicy(dr, subset, 'tls')?.mode ?? 'ISTIO_MUTUAL',

@@ -101,7 +101,7 @@ export interface HTTPRetry {
   attempts?: number;
   perTryTimeout?: string;
   retryOn?: string;
-  /** Accepted and ignored: the lab has a single locality. */
+  /** Only `false` (Istio's default); `true` is ML0003 (no previous_priorities retry predicate). */
   retryRemoteLocalities?: boolean;
   /** Envoy's retry_back_off.base_interval (max 10× it); default 25 ms. */
   backoff?: string;
@@ -151,6 +151,19 @@ export interface ConsistentHashLB {
 export interface LoadBalancerSettings {
   simple?: SimpleLB;
   consistentHash?: ConsistentHashLB;
+  localityLbSetting?: LocalityLoadBalancerSetting;
+}
+
+/** Istio's LocalityLoadBalancerSetting (mesh/lb/locality.ts). */
+export interface LocalityLoadBalancerSetting {
+  /** `false` turns locality LB off for this host. */
+  enabled?: boolean;
+  /** Per caller locality (`from`), the share of traffic each destination locality gets (`to`, summing to 100). */
+  distribute?: { from: string; to: Record<string, number> }[];
+  /** Region to fail over to from a region (instead of "any other region"). */
+  failover?: { from: string; to: string }[];
+  /** Labels, in order, an endpoint should share with the caller to be preferred. */
+  failoverPriority?: string[];
 }
 
 export interface ConnectionPoolSettings {

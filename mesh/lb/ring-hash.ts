@@ -34,6 +34,7 @@ interface Ring {
 export class RingHashLb implements LoadBalancer {
   readonly name = 'RING_HASH';
   private ring?: Ring;
+  private readonly rings = new WeakMap<readonly UpstreamHost[], Ring>();
 
   constructor(
     readonly minimumRingSize: number,
@@ -59,6 +60,9 @@ export class RingHashLb implements LoadBalancer {
   /** The ring over `hosts`, rebuilt only when the host list changes (clusters keep list identity while unchanged). */
   private ringFor(hosts: readonly UpstreamHost[]): Ring {
     if (this.ring && this.ring.hosts === hosts) return this.ring;
+    // With localityLbSetting the cluster hands over one list per priority: keep a ring for each, as Envoy does.
+    const kept = this.rings.get(hosts);
+    if (kept) return (this.ring = kept);
     const per = Math.max(1, this.minimumRingSize);
     const entries: { p: number; h: UpstreamHost }[] = [];
     for (const host of hosts) for (let i = 0; i < per; i++) entries.push({ p: hash32(`${host.key}_${i}`), h: host });
@@ -71,6 +75,7 @@ export class RingHashLb implements LoadBalancer {
       owners[i] = entries[i].h;
     }
     this.ring = { hosts, points, owners };
+    this.rings.set(hosts, this.ring);
     return this.ring;
   }
 }

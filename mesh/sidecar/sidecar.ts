@@ -25,6 +25,7 @@ import { RefusalLog } from './refusal-log';
 import type { PathNormalization } from '../path-normalization';
 import { StartingGate } from './starting-gate';
 import { MESH_NAMESPACE } from '../config/hosts';
+import { localityOf, localityString } from '../lb/locality';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -284,7 +285,17 @@ export class Sidecar {
           lb: c.lb.name,
           active: c.breaker.active,
           pending: c.breaker.pending,
-          hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, version: h.version, active: h.activeRequests, ejected: c.outlier?.isEjected(h) ?? false, ejections: c.outlier?.ejectionsOf(h) ?? 0 })),
+          hosts: c.members.map((h) => ({
+            instance: h.instance,
+            address: h.key,
+            version: h.version,
+            active: h.activeRequests,
+            ejected: c.outlier?.isEjected(h) ?? false,
+            ejections: c.outlier?.ejectionsOf(h) ?? 0,
+            locality: localityString(localityOf(h.endpoint.labels)),
+            // Envoy's /clusters priority: only a localityLbSetting gives hosts other than 0; null = left out by `distribute`.
+            ...(c.locality ? { priority: c.locality.priorityOf(h) ?? null } : {}),
+          })),
         })),
       '/traces': (url: URL) => this.tracer.ring.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
       '/tracing': () => ({ sampling: this.tracer.sampling, telemetry: this.telemetry, exporters: this.tracer.stats() }),

@@ -11,7 +11,7 @@ import type { OwnBroker } from './own-broker';
 
 export interface ClusterView {
   name: string;
-  hosts: { instance: string; address: string; version: string; active: number; ejected: boolean; ejections: number }[];
+  hosts: { instance: string; address: string; version: string; active: number; ejected: boolean; ejections: number; locality?: string; priority?: number | null }[];
 }
 
 /**

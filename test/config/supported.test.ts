@@ -111,7 +111,7 @@ spec:
       attempts: 3
       perTryTimeout: 500ms
       retryOn: 5xx,gateway-error,reset,connect-failure,retriable-4xx,refused-stream,unavailable,cancelled,retriable-status-codes,deadline-exceeded,internal,resource-exhausted,envoy-ratelimited,503
-      retryRemoteLocalities: true
+      retryRemoteLocalities: false
     fault:
       delay:
         fixedDelay: 1.5s

@@ -1,7 +1,7 @@
 /** Schema of the DestinationRule fields meshlab implements. */
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
-import { arr, bool, dur, int, num, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
+import { arr, bool, dur, int, map, num, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
 import { exportTo, labels, meshHost } from './common';
 
 const S = Codes.SchemaValidationError;
@@ -31,7 +31,7 @@ const consistentHash: Rule = obj(
     minimumRingSize: int(1),
   },
   {
-    unsupported: { maglev: 'use ringHash', localityLbSetting: '' },
+    unsupported: { maglev: 'use ringHash', localityLbSetting: 'set localityLbSetting on the loadBalancer, beside consistentHash' },
     check: (v: Record<string, unknown>, path, r) => {
       const keys = ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'];
       atMostOne(keys, 'hash key')(v, path, r);
@@ -48,6 +48,60 @@ const consistentHash: Rule = obj(
   },
 );
 
+/** Istio's validateLocalities: at most one `*`, at the end; no empty region/zone/subzone. */
+const localityPattern: Check = (v: string, path, r) => {
+  const stars = v.split('*').length - 1;
+  if (stars > 1 || (stars === 1 && !v.endsWith('*'))) r.report(S, path, `${path}: locality ${v} wildcard '*' number can not exceed 1 and must be in the end`);
+  else if (v.split('/').some((part) => part === '') || v.split('/').length > 3) r.report(S, path, `${path}: locality ${v} must not contain empty region/zone/subzone info (write region, region/zone or region/zone/subzone)`);
+};
+
+const failoverRegion: Check = (v: string, path, r) => {
+  if (v.includes('/')) r.report(S, path, `${path}: locality lb failover only specify region (got ${v})`);
+  else if (v.includes('*')) r.report(S, path, `${path}: locality lb failover region should not contain '*' wildcard`);
+};
+
+const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone'];
+
+/** Istio's ValidateLocalityLbSetting (the outlier-detection warning is checked on the traffic policy). */
+const localityLbSetting: Rule = obj(
+  {
+    enabled: bool,
+    distribute: arr(
+      obj(
+        {
+          from: str(localityPattern),
+          to: map(int(undefined, undefined, (w: number, path, r) => {
+            if (w <= 0 || w > 100) r.report(S, path, `${path}: locality weight must be in range [1, 100]`);
+          }), (to: Record<string, number>, path, r) => {
+            for (const k of Object.keys(to)) localityPattern(k, joinPath(path, k), r);
+            const total = Object.values(to).reduce((a, b) => a + (typeof b === 'number' ? b : 0), 0);
+            if (total !== 100) r.report(S, path, `${path}: total locality weight ${total} != 100`);
+          }),
+        },
+        { required: ['from', 'to'] },
+      ),
+    ),
+    failover: arr(
+      obj({ from: str(failoverRegion), to: str(failoverRegion) }, {
+        required: ['from', 'to'],
+        check: (f: { from?: string; to?: string }, path, r) => {
+          if (f.from !== undefined && f.from === f.to) r.report(S, path, `${path}: locality lb failover settings must specify different regions`);
+        },
+      }),
+    ),
+    failoverPriority: arr(str()),
+  },
+  {
+    check: (v: { distribute?: unknown[]; failover?: unknown[]; failoverPriority?: string[] }, path, r) => {
+      if ((v.distribute?.length ?? 0) > 0 && (v.failover?.length ?? 0) > 0) r.report(S, path, `${path}: can not simultaneously specify 'distribute' and 'failover'`);
+      if ((v.failover?.length ?? 0) > 0) {
+        const topo = (v.failoverPriority ?? []).find((l) => TOPOLOGY_LABELS.includes(l));
+        if (topo) r.report(S, path, `${path}: can not simultaneously set 'failover' and topology label '${topo}' in 'failoverPriority'`);
+      }
+    },
+  },
+);
+
 const loadBalancer: Rule = obj(
   {
     simple: oneOfEnum(['LEAST_REQUEST', 'ROUND_ROBIN', 'RANDOM', 'UNSPECIFIED'], {
@@ -55,11 +109,11 @@ const loadBalancer: Rule = obj(
       unsupported: { PASSTHROUGH: 'the sidecar always picks an endpoint itself' },
     }),
     consistentHash,
+    localityLbSetting,
   },
   {
     unsupported: {
-      localityLbSetting: 'the lab has a single locality',
-      zoneAwareLbSetting: 'the lab has a single locality',
+      zoneAwareLbSetting: 'not implemented; use localityLbSetting',
       warmupDurationSecs: '',
       warmup: '',
       backendUtilization: 'no ORCA load reports in the lab',
@@ -151,7 +205,14 @@ export const trafficPolicy: Rule = obj(
   { loadBalancer, connectionPool, outlierDetection, tls },
   {
     unsupported: { portLevelSettings: 'each service has one port in the lab', tunnel: '', proxyProtocol: '', retryBudget: '' },
-    check: notEmpty('traffic policy'),
+    check: (v: { loadBalancer?: { localityLbSetting?: { failover?: unknown[]; failoverPriority?: unknown[] } }; outlierDetection?: unknown }, path, r) => {
+      notEmpty('traffic policy')(v, path, r);
+      const l = v.loadBalancer?.localityLbSetting;
+      if (l && ((l.failover?.length ?? 0) > 0 || (l.failoverPriority?.length ?? 0) > 0) && v.outlierDetection === undefined) {
+        const p = joinPath(joinPath(path, 'loadBalancer'), 'localityLbSetting');
+        r.report(Codes.SchemaWarning, p, `${p}: outlier detection policy must be provided for failover (without outlierDetection Istio sends no locality priorities: failover never happens)`);
+      }
+    },
   },
 );
 

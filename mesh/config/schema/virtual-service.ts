@@ -86,14 +86,25 @@ const routeDestination: Rule = obj(
   { required: ['destination'] },
 );
 
-const retries: Rule = obj({
-  attempts: int(0),
-  perTryTimeout: dur(),
-  retryOn: str(retryOnCheck),
-  retryRemoteLocalities: bool,
-  retryIgnorePreviousHosts: bool,
-  backoff: dur(),
-});
+const retries: Rule = obj(
+  {
+    attempts: int(0),
+    perTryTimeout: dur(),
+    retryOn: str(retryOnCheck),
+    retryRemoteLocalities: bool,
+    retryIgnorePreviousHosts: bool,
+    backoff: dur(),
+  },
+  {
+    check: (v: { retryRemoteLocalities?: unknown }, path, r) => {
+      // Envoy's previous_priorities retry predicate is not built: `false` (the default) is what the sidecar does.
+      if (v.retryRemoteLocalities === true) {
+        const p = joinPath(path, 'retryRemoteLocalities');
+        r.report(Codes.UnsupportedField, p, `${p}: retryRemoteLocalities: true is valid Istio, not supported by meshlab (a retry does not skip the localities already tried); remove it or set false`);
+      }
+    },
+  },
+);
 
 const exclusivePercent: Check = (v: Record<string, unknown>, path, r) => {
   if (v.percent !== undefined && v.percentage !== undefined) {
