@@ -42,9 +42,10 @@ export const MESH_ID = 'cluster.local';
  * The proxy's tracer, Envoy's HTTP tracer with the Zipkin driver: at a request's start `begin` reads the
  * caller's context (B3 or W3C), decides sampling (the caller's decision if it made one, else Istio's random
  * percentage), gives the hop its ids (egress: a child; ingress: the caller's span, shared) and puts
- * traceparent and B3 on the upstream request; at its end `end` turns the StreamInfo into a span with
- * Istio's tags, keeps it in the admin ring (every span, for /traces) and offers sampled ones to the
- * exporters (Zipkin v2 JSON and/or OTLP/HTTP), which batch them off the request path.
+ * traceparent and B3 on the upstream request; at its end `end` keeps the hop's StreamInfo in the admin ring
+ * (every hop, for /traces) and offers sampled ones to the exporters (Zipkin v2 JSON and/or OTLP/HTTP), which
+ * turn them into spans with Istio's tags in batches, off the request path (hop-spans.ts). The Telemetry API's
+ * tracing for this workload arrives with each config snapshot (`setPolicy`).
  */
 export class Tracer {
   readonly ring: HopRing;

@@ -64,6 +64,19 @@ describe('goals and report', () => {
     expect(goals).toHaveLength(2 * 4 + 1);
   });
 
+  test('the exporter goal carries its tick resolution: 10 s in 5 slices of 10,000 requests is ± 10 µs (n/a, too coarse); 100 s in 5 slices is ± 1 µs and judges', () => {
+    const usage = (cpuSecondsPer1kRequests: number) => ({ processes: [], cpuSecondsPer1kRequests, cpuSecondsPer1kRequestsPerProcess: cpuSecondsPer1kRequests, cpuPercent: 0, rssMiBTotal: 0, rssMiBPerProcess: 0, rssMiBPerProcessPer1kRps: 0 });
+    const cells = (n: number, tracedPer1k: number): Cell[] => [
+      { ...cell('sidecar1', 1, 160, 1300, [80, 400]), completed: n, usage: usage(0.02) },
+      { ...cell('sidecar1-traced', 1, 170, 1400, [90, 420]), completed: n, usage: usage(tracedPer1k) },
+    ];
+    const exporter = (cs: Cell[], slices: number) => checkGoals(cs, [1000], ['sidecar1'], slices).find((g) => g.goal.startsWith('span export'))!;
+    expect(exporter(cells(10_000, 0.023), 5)).toMatchObject({ verdict: 'n/a', measured: expect.stringMatching(/^3µs ± 10µs .*too coarse.*exporter-cost/) });
+    expect(exporter(cells(100_000, 0.023), 5)).toMatchObject({ verdict: 'pass', measured: '3µs ± 1µs (10 ms CPU ticks over 5 slice(s))' });
+    expect(exporter(cells(100_000, 0.03), 5)).toMatchObject({ verdict: 'fail' });
+    expect(exporter(cells(100_000, 0.0255), 5).verdict).toBe('n/a'); // 5.5 ± 1 straddles the goal
+  });
+
   test('table, SVG and summary from one result', () => {
     const cells = [cell('direct', 0, 80, 900, null), cell('sidecar1', 1, 160, 1300, [80, 400])];
     const r: BenchResults = {
