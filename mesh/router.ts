@@ -6,7 +6,8 @@ import { generateCookie } from './lb/hash-key';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
 import { Details, Flags, LocalReplies, resetBody, resetDetails, resetFlag, resetStatus } from './response-flags';
 import { applyToObject } from './header-ops';
-import { teeForMirror } from './shadow';
+import { RETRY_SHADOW_BUFFER_BYTES, teeForMirror } from './shadow';
+import { readAhead } from './read-ahead';
 import type { RouteResult } from './route-table';
 import type { Cluster } from './cluster';
 import type { UpstreamHost } from './upstream-host';
@@ -77,6 +78,9 @@ export class Router implements AttemptOwner {
       else this.armGlobalTimeout();
     }
     this.res.once('close', this.onDownstreamClose);
+    // A body still streaming in is read ahead, so the request completes, and its timeouts start, when the client has
+    // sent it, whether or not an attempt is reading it yet.
+    if (this.streamingBody() && (policy.timeoutMs > 0 || policy.retry.perTryTimeoutMs > 0)) this.body = readAhead(this.body as Readable, RETRY_SHADOW_BUFFER_BYTES);
     if (policy.mirror && this.rng() * 100 < policy.mirror.percent) this.shadow(policy.mirror.cluster);
     this.dispatch();
   }

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { Upstream, startSidecar, push, closeAgent } from './harness';
+import { Upstream, startSidecar, push, call, closeAgent } from './harness';
 import type { Sidecar } from '../../mesh/sidecar/sidecar';
 
 /**
@@ -61,6 +61,39 @@ describe('route timeout', () => {
     push(sidecar, vs('0s').replace('retries: { attempts: 0 }', 'retries: { attempts: 0, perTryTimeout: 0.3s }'), { payments: [a.endpoint()] });
     expect(await slowUpload(sidecar.ports.outbound, '/upload-per-try', 200)).toBe(200);
     expect(a.seen.at(-1)?.body.length).toBe(4000);
+  });
+
+  test('a small body that arrived whole while its request waits for a pooled connection: the timeout runs from then (504 UT at 300 ms)', async () => {
+    // maxConnections 1: the first request holds the only connection (the upstream never answers it); the second waits
+    // in the pending queue with its body received but not yet read by any attempt. Envoy has it complete: 504 UT.
+    const hung: http.ServerResponse[] = [];
+    a.behaviour = (_req, res) => void hung.push(res);
+    const dr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: payments }
+spec:
+  host: payments
+  trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 10 } } }
+`;
+    try {
+      // The first request's route times out at 1 s, the second's at 300 ms: waiting for the first would show as ≥ 1.3 s.
+      const routes = vs('0.3s').replace('  http:\n', '  http:\n  - match: [{ uri: { prefix: /holds } }]\n    timeout: 1s\n    retries: { attempts: 0 }\n    route: [{ destination: { host: payments } }]\n');
+      push(sidecar, `${dr}---\n${routes}`, { payments: [a.endpoint()] });
+      const post = (path: string) => call(sidecar.ports.outbound, path, { method: 'POST', body: '{"amount":5}', headers: { 'content-type': 'application/json' } });
+      const first = post('/holds-the-connection');
+      await a.waitFor(a.seen.length + 1);
+      const second = await post('/waits-pending');
+      expect(second.status).toBe(504);
+      const waited = sidecar.accessLog.entries().filter((e) => e.path === '/waits-pending')[0];
+      expect(waited).toMatchObject({ response_code: 504, response_flags: 'UT' });
+      // 300 ms from its own arrival (timers may fire ~1 ms early), not 300 ms after the first one freed the connection.
+      expect(waited.duration_ms).toBeGreaterThanOrEqual(299);
+      expect(waited.duration_ms).toBeLessThan(800);
+      expect((await first).status).toBe(504);
+    } finally {
+      a.behaviour = (_req, res) => a.ok(res);
+      for (const res of hung) res.destroy();
+    }
   });
 
   test('once the body is in, the timeout runs: an upstream 1 s slow after the same upload is 504 UT', async () => {
