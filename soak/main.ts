@@ -1,4 +1,4 @@
-/** `npm run soak -- --minutes N --seed S [--rate R] [--json FILE]`: runs the chaos soak (soak/soak.ts) and prints its report; exit 0 = every invariant held. */
+/** `npm run soak -- --minutes N --seed S [--rate R] [--bus memory|kafka|rabbitmq] [--json FILE]`: runs the chaos soak (soak/soak.ts) and prints its report; exit 0 = every invariant held. */
 import fs from 'node:fs';
 import { runSoak, type SoakReport } from './soak';
 import { table } from '../lib/table';
@@ -17,7 +17,7 @@ function number(name: string, fallback: number): number {
 }
 
 export function printReport(r: SoakReport): void {
-  console.log(`\nchaos soak: ${r.minutes} min, seed ${r.seed}\n\nfault schedule`);
+  console.log(`\nchaos soak: ${r.minutes} min, seed ${r.seed}, ${r.bus} bus\n\nfault schedule`);
   console.log(table(['at', 'fault', 'target', 'what', 'healed', 'error'], r.schedule.map((f) => [`${(f.atMs / 1000).toFixed(1)} s`, f.kind, f.target, f.detail, f.healedAtMs === undefined ? '-' : `${(f.healedAtMs / 1000).toFixed(1)} s`, f.error ?? ''])));
   console.log(`\nconfig changes: ${r.configChanges.applied} applied, ${r.configChanges.skipped} skipped while the control plane was down, ${r.configChanges.failed.length} failed`);
   console.log('\nwhat clients saw (POST /orders through the gateway)');
@@ -28,7 +28,9 @@ export function printReport(r: SoakReport): void {
 }
 
 async function main(): Promise<void> {
-  const report = await runSoak({ minutes: number('minutes', 2), seed: number('seed', 21), rate: number('rate', 5) });
+  const bus = arg('bus', 'memory');
+  if (bus !== 'memory' && bus !== 'kafka' && bus !== 'rabbitmq') throw new Error(`--bus must be memory, kafka or rabbitmq, got "${bus}"`);
+  const report = await runSoak({ minutes: number('minutes', 2), seed: number('seed', 21), rate: number('rate', 5), bus });
   printReport(report);
   const json = arg('json');
   if (json) fs.writeFileSync(json, JSON.stringify(report, null, 2));

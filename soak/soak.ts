@@ -8,9 +8,10 @@
  * notified exactly once, no orphan charge or notification (scenarios/runner/invariants.ts), no
  * sidecar RSS growth, no process left behind after stop.
  *
- * Not injected here: a broker outage. The world's bus is the in-memory broker, whose log does not
- * survive its process; stopping the shared Kafka/RabbitMQ is not ours to do. The broker-outage labs
- * cover the outbox against a real broker.
+ * With `bus: 'kafka' | 'rabbitmq'` the world's bus is a broker of the soak's own (scenarios/runner/own-broker.ts:
+ * the machine's shared brokers are never stopped), and a broker outage joins the schedule: the broker stops,
+ * the outbox holds the events, the broker returns and they drain. With the in-memory broker (the default)
+ * there is no outage to inject: its log does not survive its process.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { checkInvariants } from '../scenarios/runner/invariants';
 import type { Expectation } from '../scenarios/runner/report';
 import { paymentsSplit } from '../scenarios/runner/fixtures';
 import { seededRandom } from '../lib/random';
+import { startOwnBroker, type OwnBroker } from '../scenarios/runner/own-broker';
 
 export interface SoakOptions {
   minutes: number;
@@ -30,12 +32,14 @@ export interface SoakOptions {
   rate?: number;
   /** A config change every this many ms. */
   configEveryMs?: number;
+  /** The world's bus: the in-memory broker (default), or a real Kafka/RabbitMQ of the soak's own, whose outage is then one of the faults. */
+  bus?: 'memory' | 'kafka' | 'rabbitmq';
   log?: (line: string) => void;
 }
 
 export interface ScheduledFault {
   atMs: number;
-  kind: 'kill-instance' | 'kill-sidecar' | 'control-plane-restart' | 'toxic' | 'sick';
+  kind: 'kill-instance' | 'kill-sidecar' | 'control-plane-restart' | 'toxic' | 'sick' | 'broker-outage';
   target: string;
   detail: string;
   healedAtMs?: number;
@@ -44,6 +48,7 @@ export interface ScheduledFault {
 
 export interface SoakReport {
   seed: number;
+  bus: 'memory' | 'kafka' | 'rabbitmq';
   minutes: number;
   schedule: ScheduledFault[];
   configChanges: { applied: number; skipped: number; failed: string[] };
@@ -76,11 +81,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const durationMs = opts.minutes * 60_000;
   const rate = opts.rate ?? 5;
   const dir = tempWorldDir('meshlab-soak-');
+  const busKind = opts.bus ?? 'memory';
+  const broker: OwnBroker | undefined = busKind === 'memory' ? undefined : await startOwnBroker(busKind, log);
   const world = await World.start({
+    bus: broker ? { kind: busKind, url: broker.url } : undefined,
     dataDir: path.join(dir, 'data'),
     logDir: path.join(dir, 'logs'),
     env: { MESH_SEED: String(opts.seed), ORDERS_RECONCILE_MS: '500', ORDERS_RECONCILE_GRACE_MS: '2000' },
+  }).catch(async (err: unknown) => {
+    await broker?.close();
+    throw err;
   });
+  let brokerDown = false;
   const everyPid = new Set<number>();
   const notePids = (): void => {
     for (const p of world.state().processes) if (p.pid) everyPid.add(p.pid);
@@ -152,8 +164,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // The fault schedule: one at a time, held a few seconds, then healed.
     const ids = [...world.instances.keys()];
     const edges = Object.keys(await chaos.listProxies());
+    const faultKinds: ScheduledFault['kind'][] = ['kill-instance', 'kill-instance', 'kill-sidecar', 'control-plane-restart', 'toxic', 'toxic', 'sick', 'sick'];
+    if (broker) faultKinds.push('broker-outage');
     while (at() < durationMs - 8000) {
-      const kind = pick(['kill-instance', 'kill-instance', 'kill-sidecar', 'control-plane-restart', 'toxic', 'toxic', 'sick', 'sick'] as const);
+      const kind = pick(faultKinds);
       const fault: ScheduledFault = { atMs: at(), kind, target: '', detail: '' };
       schedule.push(fault);
       const holdMs = 1000 + Math.floor(rnd() * 3000);
@@ -176,6 +190,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           await world.startControlPlane();
           cpDown = false;
           notePids();
+        } else if (kind === 'broker-outage') {
+          fault.target = `${broker!.kind} ${broker!.url}`;
+          fault.detail = 'broker stopped, then started again';
+          brokerDown = true;
+          await broker!.stop();
+          await sleep(holdMs);
+          await broker!.start();
+          brokerDown = false;
         } else if (kind === 'toxic') {
           const edge = pick(edges);
           const toxic: ToxicSpec = pick<ToxicSpec>([
@@ -212,6 +234,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // Heal everything that may be left (a fault whose heal step failed), then quiescence.
     await chaos.reset().catch(() => undefined);
+    if (brokerDown) await broker!.start();
     if (!world.controlPlane.running) await world.startControlPlane();
     for (const [id, inst] of world.instances) {
       if (!inst.app.running || !inst.sidecar.running) await world.restartInstance(id);
@@ -240,10 +263,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     invariants.push({ name: `no sidecar RSS growth (end ≤ start × ${RSS_GROWTH_LIMIT.factor} + ${RSS_GROWTH_LIMIT.slackKb / 1024} MiB, sidecars never restarted)`, expected: `0 of ${rss.length} grow`, measured: grown.length ? grown.map((g) => `${g.process} ${g.startKb}→${g.endKb} kB`).join(', ') : `0 (${rss.map((r) => `${r.process} ${Math.round(r.startKb / 1024)}→${Math.round(r.endKb / 1024)} MiB`).join(', ')})`, pass: grown.length === 0 && rss.length > 0 });
     invariants.push({ name: 'every scheduled fault was injected and healed', expected: '0 errors', measured: String(schedule.filter((f) => f.error).length), pass: schedule.every((f) => !f.error) });
     invariants.push({ name: 'every config change accepted by the control plane while it was up', expected: '0 failed', measured: `${configChanges.failed.length} failed, ${configChanges.applied} applied, ${configChanges.skipped} skipped (control plane down)`, pass: configChanges.failed.length === 0 });
-    report = { seed: opts.seed, minutes: opts.minutes, schedule, configChanges, clients, orders, rss, invariants, pass: false };
+    report = { seed: opts.seed, bus: busKind, minutes: opts.minutes, schedule, configChanges, clients, orders, rss, invariants, pass: false };
   } finally {
     stopping = true;
     await world.stop();
+    await broker?.close();
     const left = [...everyPid].filter((pid) => processAlive(pid));
     if (report) {
       report.invariants.push({ name: 'no process left behind after stop', expected: `0 of ${everyPid.size} alive`, measured: left.length ? left.join(', ') : '0', pass: left.length === 0 });
