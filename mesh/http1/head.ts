@@ -150,10 +150,12 @@ export class HeaderLines {
   }
 }
 
-/** A request head, reused across the requests of one connection (reset() between them). */
-export class RequestHead extends HeaderLines {
-  method = '';
-  target = '';
+/**
+ * What request and response heads share: the line loop, the framing headers (Content-Length,
+ * Transfer-Encoding, Connection, Upgrade) and keep-alive. Reused across the messages of one
+ * connection (reset() between them).
+ */
+export abstract class MessageHead extends HeaderLines {
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor = 1;
   /** Content-Length, or -1 when absent. */
@@ -175,15 +177,21 @@ export class RequestHead extends HeaderLines {
   /** Bytes of the head, the blank line included, once complete. */
   size = 0;
 
-  /** Parse state: next unparsed byte, the head's first byte (after skipped empty lines), whether the request line is behind us. */
+  /** Parse state: next unparsed byte, the head's first byte (after skipped empty lines), whether the start line is behind us. */
   private pos = 0;
   start = 0;
   private lineDone = false;
 
+  /** The request or status line buf[s, e) (`complete`: as for parseLine). */
+  protected abstract startLine(buf: Buffer, s: number, e: number, complete: boolean): Http1Error | 'more' | null;
+  /** Whether codings may follow chunked (responses: then the body runs to the close); a request is refused. */
+  protected codingsAfterChunked = false;
+  /** Rules checked once the whole head is in. */
+  protected abstract finishHead(): Http1Error | null;
+
   reset(buf: Buffer, start: number): void {
     this.buf = buf;
     this.count = 0;
-    this.method = this.target = '';
     this.minor = 1;
     this.contentLength = -1;
     this.transferEncoding = this.chunked = this.connClose = this.connKeepAlive = this.connUpgrade = this.hasUpgradeHeader = this.expectContinue = false;
@@ -200,11 +208,6 @@ export class RequestHead extends HeaderLines {
     this.pos -= delta;
     this.start -= delta;
     for (let k = 0; k < 4 * this.count; k++) this.offsets[k] -= delta;
-  }
-
-  /** The request is CONNECT, or asks to upgrade (Upgrade with `Connection: upgrade`): after the head, bytes are a tunnel. */
-  get upgrade(): boolean {
-    return this.method === 'CONNECT' || (this.hasUpgradeHeader && this.connUpgrade);
   }
 
   /** Keep the connection open after this request (HTTP/1.1 unless `close`; HTTP/1.0 only with `keep-alive`, as llhttp has it). */
@@ -230,18 +233,18 @@ export class RequestHead extends HeaderLines {
       const lf = buf.indexOf(LF, pos);
       const complete = lf !== -1 && lf < end;
       const lineEnd = complete ? lf : end;
-      if (lineEnd - this.start > limits.maxHeadBytes) return new Http1Error(431, 'http1.headers_too_large', `request head over ${limits.maxHeadBytes} bytes`);
+      if (lineEnd - this.start > limits.maxHeadBytes) return new Http1Error(431, 'http1.headers_too_large', `head over ${limits.maxHeadBytes} bytes`);
       if (!complete && !eof) {
         this.pos = pos;
         return 'more';
       }
       if (complete && (lf === pos || buf[lf - 1] !== CR)) {
-        if (!this.lineDone) return codec('invalid_request_line', 'request line not ended by CRLF');
+        if (!this.lineDone) return codec('invalid_start_line', 'start line not ended by CRLF');
         return codec(lf === pos ? 'invalid_header_name' : 'missing_cr', 'header line ended by a bare LF');
       }
       const e = complete ? lf - 1 : end;
       if (!this.lineDone) {
-        const r = this.requestLine(buf, pos, e, complete);
+        const r = this.startLine(buf, pos, e, complete);
         if (r !== null) return r;
         this.lineDone = true;
       } else if (e === pos && complete) {
@@ -273,8 +276,120 @@ export class RequestHead extends HeaderLines {
     }
   }
 
+  /** Reads the framing headers off header line `k`. */
+  protected onHeader(k: number): Http1Error | null {
+    const o = this.offsets;
+    const buf = this.buf;
+    const vs = o[4 * k + 2];
+    const ve = o[4 * k + 3];
+    // Content-Length and Transfer-Encoding see trailing whitespace other than SP (llhttp: "3\t" is invalid, "chunked\t" is not chunked).
+    let rawEnd = this.rawValueEnd;
+    while (rawEnd > ve && buf[rawEnd - 1] === SP) rawEnd--;
+    switch (special(buf, o[4 * k], o[4 * k + 1])) {
+      case Special.ContentLength: {
+        if (this.contentLength !== -1) return codec('multiple_content_length', 'more than one Content-Length');
+        // Both framings at once is the smuggling shape: refused at the second header, as llhttp does (RFC 9112 §6.1).
+        if (this.transferEncoding) return codec('content_length_and_chunked', 'Content-Length together with Transfer-Encoding');
+        // llhttp reports an empty one when the head is complete.
+        if (vs === ve) {
+          this.emptyContentLength = true;
+          return null;
+        }
+        let n = 0;
+        for (let i = vs; i < rawEnd; i++) {
+          const d = buf[i] - 0x30;
+          if (d < 0 || d > 9) return codec('invalid_content_length', 'Content-Length is not a number');
+          n = n * 10 + d;
+          if (n > Number.MAX_SAFE_INTEGER) return codec('invalid_content_length', 'Content-Length too large');
+        }
+        this.contentLength = n;
+        return null;
+      }
+      case Special.TransferEncoding:
+        return this.onTransferEncoding(buf, vs, rawEnd);
+      case Special.Connection:
+        this.onConnection(buf, vs, ve);
+        return null;
+      case Special.Upgrade:
+        this.hasUpgradeHeader = true;
+        return null;
+      case Special.Host:
+        if (this.host === -1) this.host = k;
+        return null;
+      case Special.Expect:
+        if (equalsIgnoreCase(buf, vs, ve, '100-continue')) this.expectContinue = true;
+        return null;
+      default:
+        return null;
+    }
+  }
+
+  /** Codings are comma-separated; chunked must be the last one, over all Transfer-Encoding lines. */
+  private onTransferEncoding(buf: Buffer, vs: number, ve: number): Http1Error | null {
+    if (vs === ve) return null;
+    if (this.contentLength !== -1) return codec('content_length_and_chunked', 'Transfer-Encoding together with Content-Length');
+    this.transferEncoding = true;
+    let i = vs;
+    while (i < ve) {
+      while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) {
+        if (buf[i] === 0x2c && this.chunked) {
+          // A request must end in chunked; a response whose codings go on after chunked is read to the close (llhttp).
+          if (!this.codingsAfterChunked) return codec('invalid_transfer_encoding', 'a coding after chunked');
+          this.chunked = false;
+        }
+        i++;
+      }
+      if (i === ve) break;
+      let j = i;
+      while (j < ve && buf[j] !== 0x2c) j++;
+      let te = j;
+      while (te > i && buf[te - 1] === SP) te--;
+      if (this.chunked && !this.codingsAfterChunked) return codec('invalid_transfer_encoding', 'a coding after chunked');
+      this.chunked = equalsIgnoreCase(buf, i, te, 'chunked');
+      i = j;
+    }
+    return null;
+  }
+
+  private onConnection(buf: Buffer, vs: number, ve: number): void {
+    let i = vs;
+    while (i < ve) {
+      let j = i;
+      while (j < ve && buf[j] !== 0x2c) j++;
+      let s = i;
+      let e = j;
+      while (s < e && (buf[s] === SP || buf[s] === HTAB)) s++;
+      while (e > s && (buf[e - 1] === SP || buf[e - 1] === HTAB)) e--;
+      if (equalsIgnoreCase(buf, s, e, 'close')) this.connClose = true;
+      else if (equalsIgnoreCase(buf, s, e, 'keep-alive')) this.connKeepAlive = true;
+      else if (equalsIgnoreCase(buf, s, e, 'upgrade')) this.connUpgrade = true;
+      i = j + 1;
+    }
+  }
+
+  /** An empty Content-Length, which llhttp reports once the head is complete. */
+  protected framingError(): Http1Error | null {
+    return this.emptyContentLength ? codec('invalid_content_length', 'empty Content-Length') : null;
+  }
+}
+
+/** A request head: the request line, and Host and Expect besides the framing headers. */
+export class RequestHead extends MessageHead {
+  method = '';
+  target = '';
+
+  override reset(buf: Buffer, start: number): void {
+    super.reset(buf, start);
+    this.method = this.target = '';
+  }
+
+  /** The request is CONNECT, or asks to upgrade (Upgrade with `Connection: upgrade`): after the head, bytes are a tunnel. */
+  get upgrade(): boolean {
+    return this.method === 'CONNECT' || (this.hasUpgradeHeader && this.connUpgrade);
+  }
+
   /** method SP request-target SP HTTP/1.x, as llhttp reads it (more spaces between the parts are skipped, as llhttp does). */
-  private requestLine(buf: Buffer, s: number, e: number, complete: boolean): Http1Error | 'more' | null {
+  protected startLine(buf: Buffer, s: number, e: number, complete: boolean): Http1Error | 'more' | null {
     if (!complete && e > s && buf[e - 1] === CR) e--;
     let i = s;
     while (i < e && TOKEN[buf[i]] === 1) i++;
@@ -360,100 +475,79 @@ export class RequestHead extends HeaderLines {
     return -2;
   }
 
-  /** Reads the framing headers off header line `k`. */
-  private onHeader(k: number): Http1Error | null {
-    const o = this.offsets;
-    const buf = this.buf;
-    const vs = o[4 * k + 2];
-    const ve = o[4 * k + 3];
-    // Content-Length and Transfer-Encoding see trailing whitespace other than SP (llhttp: "3\t" is invalid, "chunked\t" is not chunked).
-    let rawEnd = this.rawValueEnd;
-    while (rawEnd > ve && buf[rawEnd - 1] === SP) rawEnd--;
-    switch (special(buf, o[4 * k], o[4 * k + 1])) {
-      case Special.ContentLength: {
-        if (this.contentLength !== -1) return codec('multiple_content_length', 'more than one Content-Length');
-        // Both framings at once is the smuggling shape: refused at the second header, as llhttp does (RFC 9112 §6.1).
-        if (this.transferEncoding) return codec('content_length_and_chunked', 'Content-Length together with Transfer-Encoding');
-        // llhttp reports an empty one when the head is complete.
-        if (vs === ve) {
-          this.emptyContentLength = true;
-          return null;
-        }
-        let n = 0;
-        for (let i = vs; i < rawEnd; i++) {
-          const d = buf[i] - 0x30;
-          if (d < 0 || d > 9) return codec('invalid_content_length', 'Content-Length is not a number');
-          n = n * 10 + d;
-          if (n > Number.MAX_SAFE_INTEGER) return codec('invalid_content_length', 'Content-Length too large');
-        }
-        this.contentLength = n;
-        return null;
-      }
-      case Special.TransferEncoding:
-        return this.onTransferEncoding(buf, vs, rawEnd);
-      case Special.Connection:
-        this.onConnection(buf, vs, ve);
-        return null;
-      case Special.Upgrade:
-        this.hasUpgradeHeader = true;
-        return null;
-      case Special.Host:
-        if (this.host === -1) this.host = k;
-        return null;
-      case Special.Expect:
-        if (equalsIgnoreCase(buf, vs, ve, '100-continue')) this.expectContinue = true;
-        return null;
-      default:
-        return null;
-    }
-  }
-
-  /** Codings are comma-separated; chunked must be the last one, over all Transfer-Encoding lines. */
-  private onTransferEncoding(buf: Buffer, vs: number, ve: number): Http1Error | null {
-    if (vs === ve) return null;
-    if (this.contentLength !== -1) return codec('content_length_and_chunked', 'Transfer-Encoding together with Content-Length');
-    this.transferEncoding = true;
-    let i = vs;
-    while (i < ve) {
-      while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) {
-        if (buf[i] === 0x2c && this.chunked) return codec('invalid_transfer_encoding', 'a coding after chunked');
-        i++;
-      }
-      if (i === ve) break;
-      let j = i;
-      while (j < ve && buf[j] !== 0x2c) j++;
-      let te = j;
-      while (te > i && buf[te - 1] === SP) te--;
-      if (this.chunked) return codec('invalid_transfer_encoding', 'a coding after chunked');
-      this.chunked = equalsIgnoreCase(buf, i, te, 'chunked');
-      i = j;
-    }
-    return null;
-  }
-
-  private onConnection(buf: Buffer, vs: number, ve: number): void {
-    let i = vs;
-    while (i < ve) {
-      let j = i;
-      while (j < ve && buf[j] !== 0x2c) j++;
-      let s = i;
-      let e = j;
-      while (s < e && (buf[s] === SP || buf[s] === HTAB)) s++;
-      while (e > s && (buf[e - 1] === SP || buf[e - 1] === HTAB)) e--;
-      if (equalsIgnoreCase(buf, s, e, 'close')) this.connClose = true;
-      else if (equalsIgnoreCase(buf, s, e, 'keep-alive')) this.connKeepAlive = true;
-      else if (equalsIgnoreCase(buf, s, e, 'upgrade')) this.connUpgrade = true;
-      i = j + 1;
-    }
-  }
-
   /** Framing rules checked once the head is complete (RFC 9112 §6.1, §6.3; llhttp's strict mode). */
-  private finishHead(): Http1Error | null {
-    if (this.emptyContentLength) return codec('invalid_content_length', 'empty Content-Length');
+  protected finishHead(): Http1Error | null {
+    const framing = this.framingError();
+    if (framing) return framing;
     if (this.minor === 1 && this.host === -1) return codec('missing_host_header', 'HTTP/1.1 request without Host');
     // A tunnel's bytes are not a body: llhttp leaves the framing of CONNECT and upgrades unchecked.
     if (this.upgrade) return null;
     if (this.transferEncoding && !this.chunked) return codec('invalid_transfer_encoding', 'Transfer-Encoding whose last coding is not chunked');
     return null;
+  }
+}
+
+/**
+ * A response head: `HTTP/1.x SP 3DIGIT [SP reason]`. Its framing is decided with the request it
+ * answers (ResponseDecoder): a response's Transfer-Encoding without chunked last is not an error
+ * but a body delimited by the connection's close (RFC 9112 §6.3).
+ */
+export class ResponseHead extends MessageHead {
+  protected override codingsAfterChunked = true;
+  status = 0;
+  /** Offsets of the reason phrase in `buf`. */
+  private reasonStart = 0;
+  private reasonEnd = 0;
+
+  override reset(buf: Buffer, start: number): void {
+    super.reset(buf, start);
+    this.status = this.reasonStart = this.reasonEnd = 0;
+  }
+
+  override rebase(buf: Buffer, delta: number): void {
+    super.rebase(buf, delta);
+    this.reasonStart -= delta;
+    this.reasonEnd -= delta;
+  }
+
+  get reason(): string {
+    return this.buf.toString('latin1', this.reasonStart, this.reasonEnd);
+  }
+
+  protected startLine(buf: Buffer, s: number, e: number, complete: boolean): Http1Error | 'more' | null {
+    if (!complete && e > s && buf[e - 1] === CR) e--;
+    let i = s;
+    const want = 'HTTP/1.';
+    for (let k = 0; k < want.length; k++, i++) {
+      if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
+      if (buf[i] !== want.charCodeAt(k)) return codec(k === 5 && buf[i] >= 0x30 && buf[i] <= 0x39 ? 'unsupported_version' : 'invalid_version', 'invalid HTTP version');
+    }
+    if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
+    const minor = buf[i++];
+    if (minor !== 0x30 && minor !== 0x31) return codec('unsupported_version', 'unsupported HTTP version');
+    this.minor = minor - 0x30;
+    if (i === e) return complete ? codec('invalid_status', 'status line without a status') : 'more';
+    if (buf[i++] !== SP) return codec('invalid_version', 'invalid HTTP version');
+    let status = 0;
+    for (let k = 0; k < 3; k++, i++) {
+      if (i === e) return complete ? codec('invalid_status', 'status code of fewer than 3 digits') : 'more';
+      const d = buf[i] - 0x30;
+      if (d < 0 || d > 9) return codec('invalid_status', 'invalid status code');
+      status = status * 10 + d;
+    }
+    this.status = status;
+    this.reasonStart = this.reasonEnd = i;
+    if (i < e) {
+      if (buf[i++] !== SP) return codec('invalid_status', 'invalid status code');
+      this.reasonStart = i;
+      // llhttp takes any byte but CR and LF in a reason phrase (nobody reads it). A lone CR it skips over; we refuse it.
+      for (; i < e; i++) if (buf[i] === CR) return codec('cr_in_reason', 'CR in the reason phrase');
+      this.reasonEnd = e;
+    }
+    return complete ? null : 'more';
+  }
+
+  protected finishHead(): Http1Error | null {
+    return this.framingError();
   }
 }
