@@ -1,3 +1,4 @@
+import { Accumulator } from './accumulator';
 import { ChunkedDecoder } from './body';
 import { Http1Error, RequestHead, type HeaderLines, type HeadLimits } from './head';
 
@@ -38,7 +39,8 @@ export class RequestDecoder {
   private state = State.Head;
   private remaining = 0;
   /** Bytes of an incomplete head, or bytes held while paused. */
-  private pending: Buffer | null = null;
+  /** Bytes held between pushes: an incomplete head (from its first byte), or bytes that arrived while paused. */
+  private readonly pending = new Accumulator();
   /** A head is being parsed (it starts at byte 0 of `pending` between pushes). */
   private headStarted = false;
   private paused = false;
@@ -62,9 +64,9 @@ export class RequestDecoder {
 
   resume(): void {
     this.paused = false;
-    if (this.pending && !this.headStarted) {
-      const held = this.pending;
-      this.pending = null;
+    if (!this.pending.empty && !this.headStarted) {
+      const held = Buffer.from(this.pending.view);
+      this.pending.clear();
       this.push(held);
     }
   }
@@ -72,17 +74,17 @@ export class RequestDecoder {
   push(chunk: Buffer): void {
     let buf = chunk;
     let i = 0;
-    if (this.pending) {
+    const fromPending = !this.pending.empty;
+    if (fromPending) {
       // An incomplete head (or bytes held while paused) starts at byte 0 of `pending`.
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+      buf = this.pending.append(chunk);
       if (this.headStarted) this.head.rebase(buf, 0);
     }
     while (i < buf.length) {
       switch (this.state) {
         case State.Head: {
           if (this.paused) {
-            this.pending = Buffer.from(buf.subarray(i));
+            if (!fromPending || i > 0) this.pending.reset(buf.subarray(i));
             return;
           }
           const head = this.head;
@@ -92,12 +94,12 @@ export class RequestDecoder {
           }
           const r = head.feed(buf, buf.length, this.limits);
           if (r === 'more') {
-            // Keep a copy from the head's first byte: the caller may reuse its buffer.
+            // Keep the head from its first byte: the caller may reuse its buffer.
             const from = Math.min(head.start, i);
-            this.pending = Buffer.from(buf.subarray(from));
-            head.rebase(this.pending, from);
+            if (!fromPending || from > 0) head.rebase(this.pending.reset(buf.subarray(from)), from);
             return;
           }
+          this.pending.clear();
           if (r !== 'done') return this.fail(r);
           this.headStarted = false;
           i = head.start + head.size;
@@ -147,8 +149,8 @@ export class RequestDecoder {
   end(): 'clean' | 'incomplete' | Http1Error {
     switch (this.state) {
       case State.Head: {
-        if (!this.pending || !this.headStarted || this.head.start >= this.pending.length) return 'clean';
-        const r = this.head.feed(this.pending, this.pending.length, this.limits, true);
+        if (this.pending.empty || !this.headStarted || this.head.start >= this.pending.length) return 'clean';
+        const r = this.head.feed(this.pending.view, this.pending.length, this.limits, true);
         return r === 'more' || r === 'done' ? 'incomplete' : r;
       }
       case State.Chunked:
@@ -170,7 +172,7 @@ export class RequestDecoder {
 
   private fail(err: Http1Error): void {
     this.state = State.Failed;
-    this.pending = null;
+    this.pending.clear();
     this.events.onError(err);
   }
 }

@@ -1,3 +1,4 @@
+import { Accumulator } from './accumulator';
 import { ChunkedDecoder } from './body';
 import { Http1Error, ResponseHead, type HeaderLines, type HeadLimits } from './head';
 
@@ -38,7 +39,8 @@ export class ResponseDecoder {
   private readonly chunked: ChunkedDecoder;
   private state = State.Idle;
   private remaining = 0;
-  private pending: Buffer | null = null;
+  /** Bytes held between pushes: an incomplete head (from its first byte), or bytes that arrived while paused. */
+  private readonly pending = new Accumulator();
   private method = 'GET';
   private upgrade = false;
   bodyKind: BodyKind = 'none';
@@ -55,7 +57,7 @@ export class ResponseDecoder {
     this.method = method;
     this.upgrade = upgrade;
     this.state = State.Head;
-    this.pending = null;
+    this.pending.clear();
     this.headStarted = false;
   }
 
@@ -73,9 +75,10 @@ export class ResponseDecoder {
   push(chunk: Buffer): void {
     let buf = chunk;
     let i = 0;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    const fromPending = !this.pending.empty;
+    if (fromPending) {
+      // An incomplete head (or bytes held while paused) starts at byte 0 of `pending`.
+      buf = this.pending.append(chunk);
       if (this.headStarted) this.head.rebase(buf, 0);
     }
     while (i < buf.length) {
@@ -90,11 +93,12 @@ export class ResponseDecoder {
           }
           const r = head.feed(buf, buf.length, this.limits);
           if (r === 'more') {
+            // Keep the head from its first byte: the caller may reuse its buffer.
             const from = Math.min(head.start, i);
-            this.pending = Buffer.from(buf.subarray(from));
-            head.rebase(this.pending, from);
+            if (!fromPending || from > 0) head.rebase(this.pending.reset(buf.subarray(from)), from);
             return;
           }
+          this.pending.clear();
           if (r !== 'done') return this.fail(r);
           this.headStarted = false;
           i = head.start + head.size;
@@ -169,8 +173,8 @@ export class ResponseDecoder {
       case State.Tunnel:
         return 'clean';
       case State.Head: {
-        if (!this.pending || !this.headStarted) return 'incomplete';
-        const r = this.head.feed(this.pending, this.pending.length, this.limits, true);
+        if (this.pending.empty || !this.headStarted) return 'incomplete';
+        const r = this.head.feed(this.pending.view, this.pending.length, this.limits, true);
         return r === 'more' || r === 'done' ? 'incomplete' : r;
       }
       case State.Chunked:
@@ -198,7 +202,7 @@ export class ResponseDecoder {
 
   private fail(err: Http1Error): void {
     this.state = State.Failed;
-    this.pending = null;
+    this.pending.clear();
     this.events.onError(err);
   }
 }
