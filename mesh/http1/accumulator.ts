@@ -3,8 +3,10 @@
  * (capacity doubles), so a head sent a byte at a time costs O(n) copying, not O(n²). Offsets
  * into it stay valid as it grows: the bytes keep their positions.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class Accumulator {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   length = 0;
 
   /** The bytes held (a view: valid until the next append or clear). */
@@ -31,7 +33,7 @@ export class Accumulator {
 
   /** Starts over with a copy of `bytes` in new memory (`bytes` may be a view of the old, already handed out in part). */
   reset(bytes: Buffer): Buffer {
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     this.length = 0;
     return this.append(bytes);
   }
@@ -41,7 +43,8 @@ export class Accumulator {
    * a socket) keep the old memory alive and intact, since the next append writes into new memory.
    */
   clear(): void {
+    if (this.buf.length === 0) return;
     this.length = 0;
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
   }
 }

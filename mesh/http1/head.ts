@@ -35,7 +35,6 @@ export interface HeadLimits {
 
 const codec = (what: string, message: string): Http1Error => new Http1Error(400, `http1.codec_error{${what}}`, message);
 
-const METHOD_SET = new Set(METHODS);
 /**
  * Methods llhttp's method table knows beyond Node's METHODS (RTSP's, and PRI of the HTTP/2 preface):
  * it refuses them only once the request line is complete, so we do the same.
@@ -43,6 +42,19 @@ const METHOD_SET = new Set(METHODS);
 const LATE_REFUSED = ['PRI', 'DESCRIBE', 'ANNOUNCE', 'SETUP', 'PLAY', 'PAUSE', 'TEARDOWN', 'GET_PARAMETER', 'SET_PARAMETER', 'REDIRECT', 'RECORD', 'FLUSH'];
 const KNOWN_METHODS = [...METHODS, ...LATE_REFUSED];
 const LATE_SET = new Set(LATE_REFUSED);
+/** Known methods by first byte, so a method is matched on its bytes and never becomes a new string. */
+const BY_FIRST_BYTE: string[][] = Array.from({ length: 256 }, () => []);
+for (const m of KNOWN_METHODS) BY_FIRST_BYTE[m.charCodeAt(0)].push(m);
+
+function knownMethod(buf: Buffer, s: number, e: number): string | undefined {
+  for (const m of BY_FIRST_BYTE[buf[s]]) {
+    if (m.length !== e - s) continue;
+    let k = 1;
+    while (k < m.length && buf[s + k] === m.charCodeAt(k)) k++;
+    if (k === m.length) return m;
+  }
+  return undefined;
+}
 /** Lower-case ASCII of one byte. */
 const lower = (c: number): number => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
 
@@ -399,8 +411,8 @@ export class RequestHead extends MessageHead {
       return KNOWN_METHODS.some((m) => m.startsWith(partial)) ? 'more' : codec('invalid_method', 'invalid method');
     }
     if (buf[i] !== SP || i === s) return codec('invalid_method', 'invalid method');
-    const method = buf.toString('latin1', s, i);
-    if (!METHOD_SET.has(method) && !LATE_SET.has(method)) return codec('invalid_method', `unknown method ${method.slice(0, 32)}`);
+    const method = knownMethod(buf, s, i);
+    if (method === undefined) return codec('invalid_method', `unknown method ${buf.toString('latin1', s, Math.min(i, s + 32))}`);
     this.method = method;
     while (i < e && buf[i] === SP) i++;
     const ts = i;
