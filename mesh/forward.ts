@@ -4,6 +4,7 @@ import { downstreamHeaders } from './headers';
 import type { UpstreamHost } from './upstream-host';
 import type { StreamInfo } from './stream-info';
 import type { AttemptOutcome } from './retry-policy';
+import { resetDetails, resetFlag, type ResetReason } from './response-flags';
 
 /** How one attempt ended before any response byte reached the client (kept for callers of the spine API). */
 export interface AttemptFailure {
@@ -22,6 +23,35 @@ export interface AttemptOwner {
 }
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET_BEFORE_CONNECT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+
+/** Envoy's transport failure reason for a failed connect: "delayed connect error: " + strerror (Linux's words). */
+const CONNECT_ERROR_TEXT: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'Connection refused',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  ETIMEDOUT: 'Connection timed out',
+};
+
+/** undici's errors for bytes that are not a valid HTTP/1.1 response: Envoy's codec reports them as a protocol error. */
+const PROTOCOL_ERRORS = new Set(['UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/**
+ * The reset reason Envoy's HTTP/1.1 codec client and connection pool report for an upstream error: before the
+ * connection was up, a connection failure (ConnectionTimeout for the connect timeout, else RemoteConnectionFailure);
+ * after, a protocol error if the response did not parse, otherwise connection termination — a FIN and an RST alike
+ * (codec_client.cc: any close of a connected HTTP/1.1 connection).
+ */
+export function upstreamResetReason(error: Error, connecting: boolean): { reason: ResetReason; transportFailure: string } {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (connecting) {
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return { reason: 'connection timeout', transportFailure: '' };
+    const text = CONNECT_ERROR_TEXT[code];
+    return { reason: 'remote connection failure', transportFailure: text ? `delayed connect error: ${text}` : '' };
+  }
+  if (error.name === 'HTTPParserError' || PROTOCOL_ERRORS.has(code)) return { reason: 'protocol error', transportFailure: '' };
+  return { reason: 'connection termination', transportFailure: '' };
+}
 
 /**
  * One upstream attempt: sends the request to `host` and streams the response back to the client as
@@ -62,11 +92,14 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   /** Abandon the upstream request (client gone, timeout). */
   abort(reason: Error): void {
     if (this.finished) return;
+    this.abortedLocally = true;
     if (this.controller) this.controller.abort(reason);
     else this.abortReason = reason;
   }
 
   private abortReason?: Error;
+  /** The router abandoned this attempt: its end is not an upstream reset (Envoy removes its callbacks first). */
+  private abortedLocally = false;
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -119,20 +152,25 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.discarded || this.finished) return;
     this.finish();
+    // undici hands over the controller only once the request is being written on a connected socket: an error
+    // before that (refused, unreachable, a TLS handshake cut short) is a connection failure, Envoy's UF, which
+    // the default retry policy retries (connect-failure).
+    const connecting = !this.controller || CONNECT_ERRORS.has((error as NodeJS.ErrnoException).code ?? '');
     if (this.committed) {
-      // Mid-body failure: the client already has the status; the only honest signal left is a reset.
-      this.info.flag('UC');
+      // Mid-body failure: the client already has the status; the only honest signal left is a reset. Envoy flags the
+      // upstream's reset (upstream_reset_after_response_started), not one the router made itself.
+      if (!this.abortedLocally) {
+        const { reason, transportFailure } = upstreamResetReason(error, false);
+        this.info.flag(resetFlag(reason));
+        this.info.responseCodeDetails = resetDetails(reason, transportFailure, true);
+      }
       this.res.destroy(error);
       this.owner.onAttemptDone(this, null);
       return;
     }
     if (this.timedOut) return this.owner.onAttemptDone(this, { kind: 'timeout' });
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    // undici hands over the controller only once the request is being written on a connected socket: an error
-    // before that (refused, unreachable, a TLS handshake cut short) is a connection failure, Envoy's UF, which
-    // the default retry policy retries (connect-failure).
-    const connecting = !this.controller;
-    this.owner.onAttemptDone(this, connecting || CONNECT_ERRORS.has(code) ? { kind: 'connect-failure' } : { kind: 'reset' });
+    const { reason, transportFailure } = upstreamResetReason(error, connecting);
+    this.owner.onAttemptDone(this, connecting ? { kind: 'connect-failure', reason, transportFailure } : { kind: 'reset', reason });
   }
 
   private finish(): void {

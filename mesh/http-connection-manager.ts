@@ -14,6 +14,7 @@ import { meshRandom, type Rng } from './rng';
 import { connectionInfo } from './security/mtls';
 import type { CompiledAuthorization } from './security/authz';
 import { DEFAULT_PATH_NORMALIZATION, normalizePath, type PathNormalization } from './path-normalization';
+import { RETRY_SHADOW_BUFFER_BYTES } from './shadow';
 
 /** Request limits of a listener (Envoy's defaults where it has one). */
 export const REQUEST_LIMITS = {
@@ -25,9 +26,10 @@ export const REQUEST_LIMITS = {
    * Bodies up to this size are buffered before the first attempt so a retry or a mirror can send
    * them again: 1 MiB, Envoy's per_connection_buffer_limit_bytes default, which bounds the router's
    * retry/shadow buffer. Chunked bodies are buffered too while they fit; a body that outgrows it
-   * (announced or chunked) streams through and is neither retried nor mirrored, as in Envoy.
+   * (announced or chunked) streams through and is not retried, as in Envoy; a mirror gets it as a
+   * streamed copy (Envoy's streaming shadow, mesh/shadow.ts).
    */
-  retryBufferBytes: 1024 * 1024,
+  retryBufferBytes: RETRY_SHADOW_BUFFER_BYTES,
 };
 
 export interface HcmOptions {
@@ -55,6 +57,9 @@ export interface HcmOptions {
 }
 
 const FAULT_ABORT_BODY = 'fault filter abort';
+
+/** Flags of a response the sidecar itself cut short (so not a downstream disconnect). */
+const CUT_BY_SIDECAR: ReadonlySet<string> = new Set([Flags.DC, Flags.UT, Flags.UC, Flags.UR, Flags.LR, Flags.UPE]);
 
 /** What a response's one shared 'close' listener needs: set on the response instead of a closure per request. */
 const STREAM = Symbol('meshlab.stream');
@@ -294,7 +299,8 @@ export class HttpConnectionManager {
   /** The response closed (sent, or the client went away): account for the request and report it. */
   complete(info: StreamInfo, res: ServerResponse): void {
     this.inFlight--;
-    if (!res.writableFinished && !info.flags.includes(Flags.DC) && !info.flags.includes(Flags.UC) && !info.flags.includes(Flags.UT)) info.flag(Flags.DC);
+    // A response cut short is the client's doing (DC) unless the sidecar cut it for a flagged reason (timeout, upstream reset).
+    if (!res.writableFinished && !info.flags.some((f) => CUT_BY_SIDECAR.has(f))) info.flag(Flags.DC);
     if (info.status === 0) info.status = res.writableFinished ? res.statusCode : 0;
     const up = info.upstream;
     if (up?.peerPrincipal && this.opts.direction === 'outbound') {

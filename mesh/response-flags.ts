@@ -16,8 +16,14 @@ export const Flags = {
   URX: 'URX',
   /** Upstream request timeout. */
   UT: 'UT',
-  /** Upstream connection termination (reset after the response started, or before headers). */
+  /** Upstream connection termination: an HTTP/1.1 upstream closed or reset its connection mid-request. */
   UC: 'UC',
+  /** Local reset (Envoy's router reset the upstream stream itself; HTTP/2-and-later reasons, see resetFlag). */
+  LR: 'LR',
+  /** Upstream remote reset (an HTTP/2 RST_STREAM; an HTTP/1.1 upstream has no stream to reset). */
+  UR: 'UR',
+  /** Upstream protocol error: the upstream's bytes are not a valid HTTP/1.1 response. */
+  UPE: 'UPE',
   /** Downstream connection termination. */
   DC: 'DC',
   /** Delay injected by fault injection. */
@@ -31,7 +37,7 @@ export const Details = {
   viaUpstream: 'via_upstream',
   routeNotFound: 'route_not_found',
   noHealthyUpstream: 'no_healthy_upstream',
-  connectFailure: 'upstream_reset_before_response_started{connection_failure}',
+  connectFailure: 'upstream_reset_before_response_started{remote_connection_failure}',
   connectionTermination: 'upstream_reset_before_response_started{connection_termination}',
   overflow: 'upstream_reset_before_response_started{overflow}',
   responseTimeout: 'response_timeout',
@@ -70,9 +76,71 @@ export function detailsForFlag(flag: string): string {
 /** Envoy's local-reply bodies, so users see what an Istio user would see. */
 export const LocalReplies = {
   noHealthyUpstream: 'no healthy upstream',
-  connectFailure: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
-  reset: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
   overflow: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
   timeout: 'upstream request timeout',
   rbac: 'RBAC: access denied',
 } as const;
+
+/**
+ * Envoy's Http::StreamResetReason, spelt as Utility::resetReasonToString spells it (the words of the local reply
+ * body and, with spaces as underscores, of the response code details).
+ */
+export type ResetReason =
+  | 'local connection failure'
+  | 'remote connection failure'
+  | 'connection timeout'
+  | 'connection termination'
+  | 'local reset'
+  | 'local refused stream reset'
+  | 'overflow'
+  | 'remote reset'
+  | 'remote refused stream reset'
+  | 'remote error with CONNECT request'
+  | 'protocol error';
+
+/**
+ * Envoy's Filter::streamResetReasonToResponseFlag (router.cc). Of these an HTTP/1.1 upstream, all this mesh has,
+ * produces only connection failures (UF), connection termination (UC: a FIN or an RST after connecting, as
+ * codec_client.cc reports any close of a connected HTTP/1.1 connection), overflow (UO) and protocol errors (UPE).
+ * UR (a stream reset by the peer) and LR need HTTP/2 streams; they are here so the table is Envoy's whole.
+ */
+export function resetFlag(reason: ResetReason): string {
+  switch (reason) {
+    case 'local connection failure':
+    case 'remote connection failure':
+    case 'connection timeout':
+      return Flags.UF;
+    case 'connection termination':
+      return Flags.UC;
+    case 'local reset':
+    case 'local refused stream reset':
+      return Flags.LR;
+    case 'overflow':
+      return Flags.UO;
+    case 'remote reset':
+    case 'remote refused stream reset':
+    case 'remote error with CONNECT request':
+      return Flags.UR;
+    case 'protocol error':
+      return Flags.UPE;
+  }
+}
+
+/** Envoy's onUpstreamReset status: 502 for a protocol error, otherwise 503. */
+export function resetStatus(reason: ResetReason): number {
+  return reason === 'protocol error' ? 502 : 503;
+}
+
+/**
+ * Envoy's response code details for an upstream reset: upstream_reset_{before|after}_response_started{<reason>},
+ * with `|<transport failure reason>` inside the braces when there is one, spaces replaced by underscores.
+ */
+export function resetDetails(reason: ResetReason, transportFailure: string, responseStarted: boolean): string {
+  const base = responseStarted ? 'upstream_reset_after_response_started' : 'upstream_reset_before_response_started';
+  return `${base}{${reason}${transportFailure ? `|${transportFailure}` : ''}}`.replace(/ /g, '_');
+}
+
+/** Envoy's local reply body for an upstream reset ("retried and the latest" once a retry was sent). */
+export function resetBody(reason: ResetReason, transportFailure: string, retried: boolean): string {
+  return `upstream connect error or disconnect/reset before headers. ${retried ? 'retried and the latest ' : ''}reset reason: ${reason}${transportFailure ? `, transport failure reason: ${transportFailure}` : ''}`;
+}

@@ -1,5 +1,6 @@
 import type { EffectiveRetry } from './config/effective';
 import type { Rng } from './rng';
+import type { ResetReason } from './response-flags';
 
 /**
  * retryOn tokens Istio accepts (Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on values). The gRPC
@@ -24,8 +25,15 @@ export const RETRY_ON_TOKENS = new Set([
   'unavailable',
 ]);
 
-/** How an attempt ended when it did not produce a relayable response. */
-export type AttemptOutcome = { kind: 'status'; status: number } | { kind: 'connect-failure' } | { kind: 'reset' } | { kind: 'timeout' };
+/**
+ * How an attempt ended when it did not produce a relayable response. A connect failure or reset carries Envoy's
+ * reset reason and transport failure reason when the attempt knows them (flag, details and body are derived from them).
+ */
+export type AttemptOutcome =
+  | { kind: 'status'; status: number }
+  | { kind: 'connect-failure'; reason?: ResetReason; transportFailure?: string }
+  | { kind: 'reset'; reason?: ResetReason }
+  | { kind: 'timeout' };
 
 export class RetryConfigError extends Error {}
 

@@ -4,8 +4,9 @@ import type { Dispatcher } from 'undici';
 import { UpstreamAttempt, DiscardHandler, type AttemptOwner } from './forward';
 import { generateCookie } from './lb/hash-key';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
-import { Details, Flags, LocalReplies } from './response-flags';
+import { Details, Flags, LocalReplies, resetBody, resetDetails, resetFlag, resetStatus } from './response-flags';
 import { applyToObject } from './header-ops';
+import { teeForMirror } from './shadow';
 import type { RouteResult } from './route-table';
 import type { Cluster } from './cluster';
 import type { UpstreamHost } from './upstream-host';
@@ -50,7 +51,8 @@ export class Router implements AttemptOwner {
     private readonly info: StreamInfo,
     private readonly route: RouteResult,
     private readonly headers: string[],
-    private readonly body: RequestBody,
+    /** Replaced by the primary's half of the tee when a streamed body is mirrored. */
+    private body: RequestBody,
     private readonly localReply: LocalReply,
     private readonly rng: Rng,
   ) {
@@ -70,7 +72,7 @@ export class Router implements AttemptOwner {
     const { policy } = this.route;
     if (policy.timeoutMs > 0) this.globalTimer = setTimeout(this.onGlobalTimeout, policy.timeoutMs);
     this.res.once('close', this.onDownstreamClose);
-    if (policy.mirror && (this.body === null || Buffer.isBuffer(this.body)) && this.rng() * 100 < policy.mirror.percent) this.shadow(policy.mirror.cluster);
+    if (policy.mirror && this.rng() * 100 < policy.mirror.percent) this.shadow(policy.mirror.cluster);
     this.dispatch();
   }
 
@@ -162,15 +164,18 @@ export class Router implements AttemptOwner {
     }
     const exhausted = this.retries > 0 && this.retries >= this.route.policy.retry.numRetries && this.route.policy.retry.retriable(outcome);
     if (exhausted) this.info.flag(Flags.URX);
-    switch (outcome.kind) {
-      case 'connect-failure':
-        return this.finishLocal(503, Flags.UF, LocalReplies.connectFailure);
-      case 'timeout':
-        this.info.responseCodeDetails = Details.perTryTimeout;
-        return this.finishLocal(504, Flags.UT, LocalReplies.timeout);
-      default:
-        return this.finishLocal(503, Flags.UC, LocalReplies.reset);
+    if (outcome.kind === 'timeout') {
+      this.info.responseCodeDetails = Details.perTryTimeout;
+      return this.finishLocal(504, Flags.UT, LocalReplies.timeout);
     }
+    if (outcome.kind === 'status') return; // not reached: a discarded status is always being retried
+    // Envoy's onUpstreamReset: flag, status, details and body all follow from the reset reason.
+    const connectFailure = outcome.kind === 'connect-failure';
+    const reason = outcome.reason ?? (connectFailure ? 'remote connection failure' : 'connection termination');
+    const transportFailure = connectFailure ? (outcome.transportFailure ?? '') : '';
+    this.info.upstreamTransportFailureReason = transportFailure;
+    this.info.responseCodeDetails = resetDetails(reason, transportFailure, false);
+    return this.finishLocal(resetStatus(reason), resetFlag(reason), resetBody(reason, transportFailure, this.retries > 0));
   }
 
   /**
@@ -261,13 +266,21 @@ export class Router implements AttemptOwner {
   /**
    * Envoy's request mirroring: a copy to the mirror cluster; nobody waits for it. The Host stays as it is: Istio
    * sets disable_shadow_host_suffix_append (DISABLE_SHADOW_HOST_SUFFIX, default true), so no "-shadow" suffix.
+   * A buffered body is sent again whole; a streamed one (over the 1 MiB buffer) is teed, the mirror's copy
+   * streamed beside the primary's (Envoy's streaming shadow).
    */
   private shadow(cluster: Cluster): void {
     const host = cluster.pick({ hashKey: this.hashKey });
     if (!host) return;
     const headers = this.headers.slice(0, this.baseHeaders);
+    let body: Dispatcher.DispatchOptions['body'] = this.body;
+    if (this.body !== null && !Buffer.isBuffer(this.body)) {
+      const teed = teeForMirror(this.body);
+      this.body = teed.primary;
+      body = teed.mirror;
+    }
     try {
-      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: this.body as Buffer | null }, new DiscardHandler(host));
+      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body }, new DiscardHandler(host));
     } catch {
       /* shadow traffic never affects the real request */
     }

@@ -6,9 +6,16 @@ import type { StreamInfo } from './stream-info';
 import type { RefusedEvent } from './security/mtls';
 import type { RotatedEvent } from './security/workload-cert';
 
-/** Envoy's default histogram buckets (ms), which Istio's istio_request_duration_milliseconds uses. */
-export const ENVOY_DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
-const BYTE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+/**
+ * Envoy's default histogram buckets (HistogramSettingsImpl::defaultBuckets). Istio's bootstrap sets no
+ * histogram_bucket_settings unless a pod asks (sidecar.istio.io/statsHistogramBuckets), so all its istio_*
+ * histograms use them: durations in ms and the byte sizes alike (a 2 MB body lands in le="3600000").
+ */
+export const ENVOY_DEFAULT_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+/** istio_request_duration_milliseconds' buckets: Envoy's defaults. */
+export const ENVOY_DURATION_BUCKETS_MS = ENVOY_DEFAULT_BUCKETS;
+/** istio_request_bytes' and istio_response_bytes' buckets: Envoy's defaults too. */
+export const ISTIO_BYTE_BUCKETS = ENVOY_DEFAULT_BUCKETS;
 
 /** Istio's standard request labels. */
 export const REQUEST_LABELS = [
@@ -52,7 +59,7 @@ export const ISTIO_CLUSTER_ID = 'Kubernetes';
 export class MeshStats implements ClusterObserver {
   readonly registry = new Registry();
   /** istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes, istio_response_bytes. */
-  readonly requestMetrics = new RequestMetrics(REQUEST_LABELS, ENVOY_DURATION_BUCKETS_MS, BYTE_BUCKETS);
+  readonly requestMetrics = new RequestMetrics(REQUEST_LABELS, ENVOY_DURATION_BUCKETS_MS, ISTIO_BYTE_BUCKETS);
   readonly ejections: Counter<string>;
   readonly ejected: Gauge<string>;
   readonly overflows: Counter<string>;
@@ -174,6 +181,9 @@ export class MeshStats implements ClusterObserver {
       ...this.destinationLabels(src, destService, destVersion),
       '', // grpc_response_status: empty for plain HTTP, as Istio reports it
     ]);
+    // Body bytes, as the access log's bytes_received/bytes_sent. Istio's istio_stats filter records the downstream
+    // wire bytes (meter->wireBytesReceived/Sent: head and chunk framing included), which Node's HTTP server does
+    // not expose per request: on a cluster each value is larger by the request's (response's) head.
     this.requestMetrics.record(series, info.durationUs / 1000, info.bytesReceived, info.bytesSent);
   }
 }

@@ -4,7 +4,7 @@ import type { UpstreamHost } from './upstream-host';
  * Envoy's CoreResponseFlag order (stream_info.h), which %RESPONSE_FLAGS% follows when a request has several:
  * the flags meshlab raises, in that order.
  */
-const FLAG_ORDER: Readonly<Record<string, number>> = { UH: 1, UT: 2, LR: 3, UR: 4, UF: 5, UC: 6, UO: 7, NR: 8, DI: 9, FI: 10, DC: 14, URX: 15 };
+const FLAG_ORDER: Readonly<Record<string, number>> = { UH: 1, UT: 2, LR: 3, UR: 4, UF: 5, UC: 6, UO: 7, NR: 8, DI: 9, FI: 10, DC: 14, URX: 15, UPE: 23 };
 
 /**
  * Everything known about one request as it crosses a listener: what the access log and the
@@ -33,6 +33,8 @@ export class StreamInfo {
   flags: string[] = [];
   /** Envoy's %RESPONSE_CODE_DETAILS%: why this status (`via_upstream`, `route_not_found`, `rbac_access_denied_matched_policy[...]`…). */
   responseCodeDetails = '';
+  /** Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON%: why the last connect failed ('' when none). */
+  upstreamTransportFailureReason = '';
   /** The request's User-Agent ('' when none). */
   userAgent = '';
   /** Envoy's x-envoy-upstream-service-time: ms from the final attempt's start to its response headers; -1 = none. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { AccessLog, ACCESS_LOG_FLUSH_CHARS, formatAccessLogLine, type AccessLogEntry } from '../../mesh/access-log';
-import { MeshStats, ENVOY_DURATION_BUCKETS_MS, REQUEST_LABELS } from '../../mesh/stats';
+import { MeshStats, ENVOY_DURATION_BUCKETS_MS, ISTIO_BYTE_BUCKETS, REQUEST_LABELS } from '../../mesh/stats';
 import { StreamInfo } from '../../mesh/stream-info';
 import { UpstreamHost } from '../../mesh/upstream-host';
 import { SpanRing, type Span } from '../../mesh/tracing';
@@ -37,6 +37,7 @@ const entry = (over: Partial<AccessLogEntry> = {}): AccessLogEntry => ({
   authority: 'payments',
   upstream_host: '127.0.0.1:41234',
   upstream_cluster: 'outbound|80||payments.default.svc.cluster.local',
+  upstream_transport_failure_reason: '-',
   direction: 'outbound',
   duration_ms: 0.137,
   upstream_instance: 'payments-v1-0',
@@ -133,7 +134,7 @@ describe('request metrics', () => {
     const registry = new Registry();
     const labelNames = [...REQUEST_LABELS];
     const registers = [registry];
-    const bytes = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+    const bytes = [...ISTIO_BYTE_BUCKETS];
     const c = new Counter({ name: 'istio_requests_total', help: 'Requests handled by this proxy (Istio standard metric).', labelNames, registers });
     const d = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration in milliseconds (Envoy default buckets).', labelNames, buckets: ENVOY_DURATION_BUCKETS_MS, registers });
     const rq = new Histogram({ name: 'istio_request_bytes', help: 'Request body sizes.', labelNames, buckets: bytes, registers });
