@@ -181,6 +181,8 @@ class Connection {
       head += `${name}: ${h[i + 1]}\r\n`;
     }
     if (!hasHost) head += `host: ${this.pool.host}:${this.pool.port}\r\n`;
+    // The connection's last request (maxRequestsPerConnection) says so, as undici does: the server closes after it.
+    if (this.pool.maxRequests && this.served + 1 >= this.pool.maxRequests) head += 'connection: close\r\n';
     const body = job.body;
     if (body === null || body === undefined) {
       if (!hasLength && (job.method === 'POST' || job.method === 'PUT' || job.method === 'PATCH')) head += 'content-length: 0\r\n';

@@ -31,7 +31,7 @@ async function listen(server: net.Server): Promise<number> {
 
 const close = (server: net.Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
 
-describe('mesh/http1 UpstreamPool (a drop-in for undici.Pool, not yet in the sidecar path)', () => {
+describe('mesh/http1 UpstreamPool (the sidecar\'s upstream connections, a drop-in for undici.Pool)', () => {
   let server: http.Server;
   let port: number;
   const ports: number[] = [];
@@ -67,6 +67,25 @@ describe('mesh/http1 UpstreamPool (a drop-in for undici.Pool, not yet in the sid
     expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(new Set(ports).size).toBe(1);
     await pool.close();
+  });
+
+  it('maxRequestsPerConnection 2: the 2nd request on a connection says connection: close, the 3rd opens a new one', async () => {
+    const heads: string[] = [];
+    const raw = net.createServer((sock) => {
+      sock.on('data', (d) => {
+        const head = d.toString('latin1');
+        heads.push(head);
+        const closing = /\r\nconnection: close\r\n/i.test(head);
+        sock.write(`HTTP/1.1 200 OK\r\ncontent-length: 0\r\n${closing ? 'connection: close\r\n' : ''}\r\n`);
+        if (closing) sock.end();
+      });
+    });
+    const rawPort = await listen(raw);
+    const pool = new UpstreamPool(`http://127.0.0.1:${rawPort}`, { maxRequestsPerClient: 2 });
+    for (let k = 0; k < 3; k++) expect((await request(pool)).status).toBe(200);
+    expect(heads.map((h) => /\r\nconnection: close\r\n/i.test(h))).toEqual([false, true, false]);
+    await pool.close();
+    await close(raw);
   });
 
   it('a buffered body goes with its head in one write, framed by Content-Length', async () => {
