@@ -202,7 +202,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
       }
       let retry: RetryPolicy;
       try {
-        retry = RetryPolicy.fromEffective(eff.retries, http.retries === undefined, eff.timeoutMs);
+        retry = RetryPolicy.fromEffective(eff.retries, http.retries === undefined);
       } catch (err) {
         fail(vs, `spec.http[${i}].retries.retryOn`, err);
       }

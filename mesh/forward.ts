@@ -180,19 +180,39 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 }
 
-/** A handler that drops everything: shadow (mirror) traffic whose answer nobody waits for. */
+/**
+ * A handler that drops everything: shadow (mirror) traffic whose answer nobody waits for. As Envoy's shadow request,
+ * it is given the route's timeout (`timeoutMs` > 0): a mirror that has not finished by then is aborted.
+ */
 export class DiscardHandler implements Dispatcher.DispatchHandler {
-  constructor(private readonly host: UpstreamHost) {
-    host.activeRequests++;
-  }
   private done = false;
+  private controller?: Dispatcher.DispatchController;
+  private timer?: NodeJS.Timeout;
+  private timedOut = false;
+
+  constructor(
+    private readonly host: UpstreamHost,
+    timeoutMs = 0,
+  ) {
+    host.activeRequests++;
+    if (timeoutMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        this.controller?.abort(new Error('mirror timeout'));
+      }, timeoutMs);
+    }
+  }
   private end(): void {
     if (!this.done) {
       this.done = true;
+      clearTimeout(this.timer);
       this.host.activeRequests--;
     }
   }
-  onRequestStart(): void {}
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.timedOut) controller.abort(new Error('mirror timeout'));
+  }
   onResponseStart(): void {}
   onResponseData(): void {}
   onResponseEnd(): void {

@@ -304,6 +304,8 @@ export class HttpConnectionManager {
     this.inFlight--;
     // A response cut short is the client's doing (DC) unless the sidecar cut it for a flagged reason (timeout, upstream reset).
     if (!res.writableFinished && !info.flags.some((f) => CUT_BY_SIDECAR.has(f))) info.flag(Flags.DC);
+    // Envoy's HCM, destroying a stream on the client's close, says so whatever was said before.
+    if (info.flags.includes(Flags.DC)) info.responseCodeDetails = Details.downstreamDisconnect;
     if (info.status === 0) info.status = res.writableFinished ? res.statusCode : 0;
     const up = info.upstream;
     if (up?.peerPrincipal && this.opts.direction === 'outbound') {

@@ -67,10 +67,14 @@ export class RetryPolicy {
     this.codes = new Set(tokens.includes('retriable-status-codes') ? codes : []);
   }
 
-  /** From the config helper's effective view; `defaultRoute` applies Istio ≥ 1.24's default (no status codes). */
-  static fromEffective(r: EffectiveRetry, defaultPolicy: boolean, routeTimeoutMs: number): RetryPolicy {
+  /**
+   * From the config helper's effective view; `defaultRoute` applies Istio ≥ 1.24's default (no status codes). Without
+   * `perTryTimeout` there is no per-try timeout: Istio emits per_try_timeout only when set (route/retry/retry.go), so
+   * each attempt is bounded by what is left of the route timeout alone ("same as the route's", as Istio documents it).
+   */
+  static fromEffective(r: EffectiveRetry, defaultPolicy: boolean): RetryPolicy {
     const codes = defaultPolicy ? [] : r.retriableStatusCodes;
-    const p = new RetryPolicy(r.retryOn, codes, r.attempts, r.perTryTimeoutMs ?? routeTimeoutMs);
+    const p = new RetryPolicy(r.retryOn, codes, r.attempts, r.perTryTimeoutMs ?? 0);
     if (r.backoffMs !== undefined) p.backoffBaseMs = r.backoffMs;
     if (r.retryIgnorePreviousHosts !== undefined) p.ignorePreviousHosts = r.retryIgnorePreviousHosts;
     return p;

@@ -6,7 +6,8 @@ import { generateCookie } from './lb/hash-key';
 import { backoffMs, type AttemptOutcome } from './retry-policy';
 import { Details, Flags, LocalReplies, resetBody, resetDetails, resetFlag, resetStatus } from './response-flags';
 import { applyToObject } from './header-ops';
-import { teeForMirror } from './shadow';
+import { RETRY_SHADOW_BUFFER_BYTES, teeForMirror } from './shadow';
+import { readAhead } from './read-ahead';
 import type { RouteResult } from './route-table';
 import type { Cluster } from './cluster';
 import type { UpstreamHost } from './upstream-host';
@@ -70,8 +71,16 @@ export class Router implements AttemptOwner {
 
   start(): void {
     const { policy } = this.route;
-    if (policy.timeoutMs > 0) this.globalTimer = setTimeout(this.onGlobalTimeout, policy.timeoutMs);
+    if (policy.timeoutMs > 0) {
+      // Envoy arms the route timeout once the downstream request is complete (onRequestComplete): a body still
+      // streaming in from the client does not count against the upstream.
+      if (this.streamingBody()) this.whenRequestComplete(this.armGlobalTimeout);
+      else this.armGlobalTimeout();
+    }
     this.res.once('close', this.onDownstreamClose);
+    // A body still streaming in is read ahead, so the request completes, and its timeouts start, when the client has
+    // sent it, whether or not an attempt is reading it yet.
+    if (this.streamingBody() && (policy.timeoutMs > 0 || policy.retry.perTryTimeoutMs > 0)) this.body = readAhead(this.body as Readable, RETRY_SHADOW_BUFFER_BYTES);
     if (policy.mirror && this.rng() * 100 < policy.mirror.percent) this.shadow(policy.mirror.cluster);
     this.dispatch();
   }
@@ -113,12 +122,34 @@ export class Router implements AttemptOwner {
     const attempt = UpstreamAttempt.send(this.req.url ?? '/', this.req.method ?? 'GET', this.res, host, headers, this.body, this.info, this);
     this.attempt = attempt;
     if (perTry > 0 && !attempt.finished) {
-      this.perTryTimer = setTimeout(() => {
-        attempt.timedOut = true;
-        attempt.abort(new Error('per-try timeout'));
-      }, perTry);
+      const arm = (): void => {
+        if (this.attempt !== attempt || attempt.finished) return;
+        this.perTryTimer = setTimeout(() => {
+          attempt.timedOut = true;
+          attempt.abort(new Error('per-try timeout'));
+        }, perTry);
+      };
+      // As the route timeout, from the end of the downstream request (Envoy's setupPerTryTimeout on request complete).
+      if (this.streamingBody()) this.whenRequestComplete(arm);
+      else arm();
     }
   };
+
+  /** The body is still streaming in from the client (not buffered, not yet complete). */
+  private streamingBody(): boolean {
+    return this.body !== null && !Buffer.isBuffer(this.body) && !this.req.complete;
+  }
+
+  private readonly completeWaiters: (() => void)[] = [];
+  private readonly onRequestComplete = (): void => {
+    for (const fn of this.completeWaiters.splice(0)) fn();
+  };
+
+  /** Runs `fn` once the downstream request has been received whole (at once if it already has). */
+  private whenRequestComplete(fn: () => void): void {
+    if (this.req.complete) return fn();
+    if (this.completeWaiters.push(fn) === 1) this.req.once('end', this.onRequestComplete);
+  }
 
   // ----- AttemptOwner -----
 
@@ -207,6 +238,10 @@ export class Router implements AttemptOwner {
 
   // ----- endings -----
 
+  private readonly armGlobalTimeout = (): void => {
+    if (!this.done) this.globalTimer = setTimeout(this.onGlobalTimeout, this.route.policy.timeoutMs);
+  };
+
   private readonly onGlobalTimeout = (): void => {
     if (this.done) return;
     this.info.flag(Flags.UT);
@@ -244,6 +279,8 @@ export class Router implements AttemptOwner {
   }
 
   private cleanup(): void {
+    this.req.off('end', this.onRequestComplete);
+    this.completeWaiters.length = 0;
     clearTimeout(this.globalTimer);
     clearTimeout(this.perTryTimer);
     clearTimeout(this.backoffTimer);
@@ -280,7 +317,7 @@ export class Router implements AttemptOwner {
       body = teed.mirror;
     }
     try {
-      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body }, new DiscardHandler(host));
+      host.pool.dispatch({ path: this.req.url ?? '/', method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body }, new DiscardHandler(host, this.route.policy.timeoutMs));
     } catch {
       /* shadow traffic never affects the real request */
     }

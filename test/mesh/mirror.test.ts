@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { startSidecar, push } from './harness';
+import { startSidecar, push, adminGet } from './harness';
 import { Readable } from 'node:stream';
 import { REQUEST_LIMITS } from '../../mesh/http-connection-manager';
 import { teeForMirror } from '../../mesh/shadow';
@@ -65,18 +65,32 @@ class HashingServer {
   }
 }
 
-/** A TCP server that accepts connections and never reads from them: a mirror that cannot keep up at all. */
+/**
+ * A TCP server that never answers: `paused`, it does not even read (a mirror that cannot keep up at all); otherwise
+ * it reads and discards, so it sees its client close the connection.
+ */
 class StalledServer {
+  constructor(private readonly paused = true) {}
   private server?: net.Server;
   port = 0;
   accepted = 0;
   private readonly sockets = new Set<net.Socket>();
+  private closeWaiters: (() => void)[] = [];
+  /** Resolves when one of the accepted connections is closed by its client (an event, never a timer). */
+  nextClose(): Promise<void> {
+    return new Promise((r) => this.closeWaiters.push(r));
+  }
   async start(): Promise<this> {
     this.server = net.createServer((s) => {
       this.accepted++;
       this.sockets.add(s);
-      s.pause();
+      if (this.paused) s.pause();
+      else s.resume();
       s.on('error', () => undefined);
+      s.on('close', () => {
+        this.sockets.delete(s);
+        for (const w of this.closeWaiters.splice(0)) w();
+      });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;
@@ -182,6 +196,31 @@ describe(`mirroring a body over the ${REQUEST_LIMITS.retryBufferBytes / 1024 / 1
     const r = await post(port(), '/stalled-mirror', body, false);
     expect(r).toEqual({ status: 200, json: { url: '/stalled-mirror', bytes: body.length, sha256: sha(body) } });
     expect(stalled.accepted).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('a mirror\'s own timeout', () => {
+  test('a mirror that never answers is aborted at the route\'s timeout (Envoy gives the shadow the global timeout); the caller got its 200 long before', async () => {
+    const primary = await new HashingServer().start();
+    const stalled = await new StalledServer(false).start();
+    const sidecar = await startSidecar();
+    try {
+      const vs = MIRROR_VS.replace('  - route: [{ destination: { host: payments } }]', '  - timeout: 0.3s\n    route: [{ destination: { host: payments } }]');
+      push(sidecar, vs, { payments: [primary.endpoint('payments', 'v1')], audit: [{ ...primary.endpoint('audit', 'v1'), port: stalled.port }] });
+      const closed = stalled.nextClose();
+      const r = await post(sidecar.ports.outbound, '/mirror-timeout', Buffer.from('{"amount":5}'), false);
+      expect(r.status).toBe(200);
+      expect(stalled.accepted).toBeGreaterThanOrEqual(1);
+      await closed; // the sidecar gave up on the mirror (undici closes the connection of an aborted request)
+      // …and the mirror host no longer counts an active request (least-request balancing reads it).
+      const clusters = JSON.parse(await adminGet(sidecar, '/clusters')) as { name: string; hosts: { address: string; active: number }[] }[];
+      const auditHost = clusters.flatMap((c) => c.hosts).find((h) => h.address === `127.0.0.1:${stalled.port}`);
+      expect(auditHost?.active).toBe(0);
+    } finally {
+      await sidecar.stop(200);
+      await primary.stop();
+      await stalled.stop();
+    }
   });
 });
 

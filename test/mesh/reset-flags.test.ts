@@ -20,6 +20,8 @@ class RawUpstream {
   private server?: net.Server;
   port = 0;
   misbehaviour: Misbehaviour = 'close-before-head';
+  /** Called with each request head read (after the misbehaviour is under way). */
+  onRequest: () => void = () => undefined;
   private readonly sockets = new Set<net.Socket>();
 
   async start(): Promise<this> {
@@ -32,6 +34,7 @@ class RawUpstream {
         head += d.toString('latin1');
         if (!head.includes('\r\n\r\n')) return;
         head = '';
+        setImmediate(() => this.onRequest());
         switch (this.misbehaviour) {
           case 'close-before-head':
             return void socket.end();
@@ -215,6 +218,19 @@ describe('an HTTP/1.1 upstream that fails mid-request, on real sockets', () => {
     } finally {
       push(sidecar, NO_RETRIES, { payments: [raw.endpoint()] });
     }
+  });
+
+  test('the client goes away before the response is complete: DC, details downstream_remote_disconnect (Envoy\'s HCM on a remote close)', async () => {
+    raw.misbehaviour = 'stall-after-head';
+    push(sidecar, NO_RETRIES, { payments: [raw.endpoint()] });
+    const upstreamSawIt = new Promise<void>((resolve) => raw.onRequest = resolve);
+    const req = http.request({ host: '127.0.0.1', port: port(), path: '/gone', agent: false, headers: { host: 'payments' } });
+    req.on('error', () => undefined);
+    req.end();
+    await upstreamSawIt;
+    // The head (status 200) may already be on its way; the client leaves before the body is complete.
+    req.destroy();
+    expect(await logged('/gone')).toMatchObject({ path: '/gone', response_flags: 'DC', response_code_details: 'downstream_remote_disconnect' });
   });
 
   test('the upstream answers with bytes that are not HTTP: 502 UPE protocol_error', async () => {

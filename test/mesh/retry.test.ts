@@ -5,13 +5,13 @@ import { seededRandom } from '../../lib/random';
 
 describe('retry policy', () => {
   test('retryOn parsing: tokens, plain status numbers, unknown token is a config error naming the valid ones', () => {
-    const p = RetryPolicy.fromEffective(effectiveRetry({ attempts: 3, retryOn: 'gateway-error,409,retriable-4xx' }), false, 0);
+    const p = RetryPolicy.fromEffective(effectiveRetry({ attempts: 3, retryOn: 'gateway-error,409,retriable-4xx' }), false);
     expect(p.numRetries).toBe(3);
     expect([502, 503, 504, 500, 409, 404].map((s) => p.retriableStatus(s))).toEqual([true, true, true, false, true, false]);
-    const codes = RetryPolicy.fromEffective(effectiveRetry({ attempts: 1, retryOn: '418' }), false, 0);
+    const codes = RetryPolicy.fromEffective(effectiveRetry({ attempts: 1, retryOn: '418' }), false);
     expect([418, 503].map((s) => codes.retriableStatus(s))).toEqual([true, false]);
-    expect(() => RetryPolicy.fromEffective(effectiveRetry({ attempts: 1, retryOn: '5xx,bogus' }), false, 0)).toThrow(RetryConfigError);
-    expect(() => RetryPolicy.fromEffective(effectiveRetry({ attempts: 1, retryOn: 'bogus' }), false, 0)).toThrow(/unknown retryOn token "bogus".*gateway-error/);
+    expect(() => RetryPolicy.fromEffective(effectiveRetry({ attempts: 1, retryOn: '5xx,bogus' }), false)).toThrow(RetryConfigError);
+    expect(() => RetryPolicy.fromEffective(effectiveRetry({ attempts: 1, retryOn: 'bogus' }), false)).toThrow(/unknown retryOn token "bogus".*gateway-error/);
   });
 
   test('5xx retries every 5xx, resets, connect failures and per-try timeouts', () => {
@@ -29,16 +29,16 @@ describe('retry policy', () => {
     expect(DEFAULT_RETRY_POLICY.retriable({ kind: 'reset' })).toBe(false);
     expect(DEFAULT_RETRY_POLICY.retriable({ kind: 'timeout' })).toBe(false);
     // A route without `retries` compiles to the same (no status codes).
-    const p = RetryPolicy.fromEffective(effectiveRetry(undefined), true, 0);
+    const p = RetryPolicy.fromEffective(effectiveRetry(undefined), true);
     expect(p.retriableStatus(503)).toBe(false);
     expect(p.numRetries).toBe(2);
   });
 
-  test('attempts 0 disables retries; perTryTimeout defaults to the route timeout', () => {
-    const off = RetryPolicy.fromEffective(effectiveRetry({ attempts: 0, retryOn: '5xx' }), false, 0);
+  test('attempts 0 disables retries; without perTryTimeout there is none (Istio emits no per_try_timeout: the route timeout bounds every attempt)', () => {
+    const off = RetryPolicy.fromEffective(effectiveRetry({ attempts: 0, retryOn: '5xx' }), false);
     expect(off.retriableStatus(503)).toBe(false);
-    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 2, retryOn: '5xx' }), false, 1500).perTryTimeoutMs).toBe(1500);
-    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 2, retryOn: '5xx', perTryTimeout: '200ms' }), false, 1500).perTryTimeoutMs).toBe(200);
+    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 2, retryOn: '5xx' }), false).perTryTimeoutMs).toBe(0);
+    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 2, retryOn: '5xx', perTryTimeout: '200ms' }), false).perTryTimeoutMs).toBe(200);
   });
 
   test('back-off as Envoy\'s JitteredExponentialBackOffStrategy: retry n waits uniform in [0, 25·2^(n−1)) ms, the interval capped at 250 ms', () => {
@@ -68,9 +68,9 @@ describe('retry policy', () => {
   });
 
   test('retries.backoff sets the base interval (max 10× it) and retryIgnorePreviousHosts is carried (default on)', () => {
-    const p = RetryPolicy.fromEffective(effectiveRetry({ attempts: 3, retryOn: '5xx', backoff: '100ms', retryIgnorePreviousHosts: false }), false, 0);
+    const p = RetryPolicy.fromEffective(effectiveRetry({ attempts: 3, retryOn: '5xx', backoff: '100ms', retryIgnorePreviousHosts: false }), false);
     expect([p.backoffBaseMs, p.ignorePreviousHosts]).toEqual([100, false]);
-    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 3 }), false, 0).ignorePreviousHosts).toBe(true);
+    expect(RetryPolicy.fromEffective(effectiveRetry({ attempts: 3 }), false).ignorePreviousHosts).toBe(true);
     expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, () => 0.999999, 100))).toEqual([99, 199, 399, 799, 999]);
     expect(backoffMs(6, () => 0.999999, 100)).toBe(999);
   });
