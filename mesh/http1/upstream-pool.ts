@@ -61,6 +61,8 @@ class Exchange implements Dispatcher.DispatchController {
   reason: Error | null = null;
   done = false;
   responded = false;
+  /** Its head went out: after that an abort costs the connection. */
+  written = false;
   sentWhole = false;
 
   constructor(
@@ -170,6 +172,7 @@ class Connection {
     this.decoder.expect(job.method);
     job.handler.onRequestStart?.(ex, {});
     if (ex.aborted) return;
+    ex.written = true;
     let head = `${job.method} ${job.path} HTTP/1.1\r\n`;
     let hasHost = false;
     let hasLength = false;
@@ -332,7 +335,9 @@ class Connection {
     if (this.exchange !== ex) return;
     ex.done = true;
     this.exchange = undefined;
-    this.socket?.destroy();
+    // Aborted before anything was written (its caller gave up while it waited in the queue): the connection is clean.
+    if (!ex.written && this.socket && !this.socket.destroyed) this.pool.release(this);
+    else this.socket?.destroy();
     ex.job.handler.onResponseError?.(ex, reason);
   }
 

@@ -88,6 +88,22 @@ describe('mesh/http1 UpstreamPool (the sidecar\'s upstream connections, a drop-i
     await close(raw);
   });
 
+  it('a request aborted before it was written (its caller gave up in the queue) costs no connection: the next one reuses it', async () => {
+    const pool = new UpstreamPool(`http://127.0.0.1:${port}`, { connections: 1 });
+    expect((await request(pool)).status).toBe(200);
+    const aborted = await new Promise<Error>((resolve) =>
+      pool.dispatch({ path: '/', method: 'GET', headers: ['host', 'up'], body: null } as Dispatcher.DispatchOptions, {
+        onRequestStart: (controller) => controller.abort(new Error('route timeout while queued')),
+        onResponseError: (_c, err) => resolve(err),
+      }),
+    );
+    expect(aborted.message).toBe('route timeout while queued');
+    expect((await request(pool)).status).toBe(200);
+    expect(ports).toHaveLength(2);
+    expect(new Set(ports).size).toBe(1);
+    await pool.close();
+  });
+
   it('a buffered body goes with its head in one write, framed by Content-Length', async () => {
     const firstReads: string[] = [];
     const raw = net.createServer((sock) => {
