@@ -10,6 +10,8 @@ import { readRequestHead } from '../mesh/headers';
 import { encodeZipkin } from '../mesh/telemetry/zipkin';
 import { encodeZipkinHops, monotonicToWallOffsetMs } from '../mesh/telemetry/hop-spans';
 import { encodeOtlp } from '../mesh/telemetry/otlp';
+import { RequestDecoder } from '../mesh/http1/request-decoder';
+import { ResponseDecoder } from '../mesh/http1/response-decoder';
 
 /**
  * `node dist/bench/hot-path.js`: CPU cost of each piece of the sidecar's per-request work, called
@@ -82,12 +84,68 @@ export function measureHotPath(n = 20000): HotPathCost[] {
     time('encodeOtlp, per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encodeOtlp(batch, { serviceName: 'bench-client-v1' }))),
     time('MeshStats.record (4 prom-client observations)', n, () => stats.record(sample)),
     time('AccessLog.log (object, toISOString, JSON.stringify, batch write)', n, () => log.log(sample)),
+    ...parsers(n),
   ];
   log.flush();
   fs.closeSync(devNull);
   void tracer.close().catch(() => undefined);
   void host.pool.close();
   return results;
+}
+
+/**
+ * One request head and body, and one response, through meshlab's codec (mesh/http1) and through
+ * llhttp as Node's http.Server drives it (the HTTPParser of node:_http_common, Node's own JS
+ * callbacks building rawHeaders), on the same bytes: the parse step alone, without sockets.
+ */
+function parsers(n: number): HotPathCost[] {
+  const request = Buffer.from('POST /pay HTTP/1.1\r\nHost: payments\r\nUser-Agent: meshlab-bench\r\nAccept: */*\r\nContent-Type: application/json\r\nx-request-id: 2b1d4f1e-8a9e-4c1e-9a55-0d2c7f1b6a11\r\nContent-Length: 11\r\n\r\n{"ok":true}');
+  const response = Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\ndate: Sat, 21 Nov 2026 05:00:00 GMT\r\nconnection: keep-alive\r\nkeep-alive: timeout=60\r\n\r\n{"ok":true}');
+  const limits = { maxHeadBytes: 60 * 1024, maxHeaders: 100 };
+  let sink = 0;
+  const req = new RequestDecoder({ onHead: (h) => (sink += h.count), onBody: (b) => (sink += b.length), onMessageComplete: () => sink++, onError: () => {} }, limits);
+  const res = new ResponseDecoder({ onHead: (h) => (sink += h.status), onBody: (b) => (sink += b.length), onMessageComplete: () => sink++, onError: () => {} }, limits);
+  // Node's internal parser class, as its http.Server and ClientRequest use it (not a public API: bench only).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { HTTPParser } = require('_http_common') as { HTTPParser: NodeHttpParser };
+  const llhttp = (kind: number): { execute(b: Buffer): unknown } => {
+    const p = new HTTPParser();
+    p.initialize(kind, {});
+    p[HTTPParser.kOnHeadersComplete] = (_maj: number, _min: number, headers: string[]) => void (sink += headers.length);
+    p[HTTPParser.kOnBody] = (b: Buffer) => void (sink += b.length);
+    p[HTTPParser.kOnMessageComplete] = () => void sink++;
+    p[HTTPParser.kOnHeaders] = () => {};
+    p[HTTPParser.kOnExecute] = () => {};
+    return p;
+  };
+  const nodeReq = llhttp(HTTPParser.REQUEST);
+  const nodeRes = llhttp(HTTPParser.RESPONSE);
+  const out = [
+    time('mesh/http1 RequestDecoder: request head (6 headers) + 11-byte body, header lines kept as offsets', n, () => req.push(request)),
+    time('mesh/http1 RequestDecoder: the same, then every header line as strings (as Node always does)', n, () => {
+      req.push(request);
+      sink += req.head.raw().length;
+    }),
+    time("llhttp as Node's http.Server drives it: the same request (rawHeaders built by Node)", n, () => void nodeReq.execute(request)),
+    time('mesh/http1 ResponseDecoder: response head (5 headers) + 11-byte body, kept as offsets', n, () => {
+      res.expect('POST');
+      res.push(response);
+    }),
+    time("llhttp as Node's client drives it: the same response", n, () => void nodeRes.execute(response)),
+  ];
+  if (sink === 0) throw new Error('parsers did nothing');
+  return out;
+}
+
+interface NodeHttpParser {
+  new (): { initialize(kind: number, resource: object): void; execute(b: Buffer): unknown; [k: number]: unknown };
+  REQUEST: number;
+  RESPONSE: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
 }
 
 if (require.main === module) {

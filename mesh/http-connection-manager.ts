@@ -274,7 +274,10 @@ export class HttpConnectionManager {
         else {
           res.setHeader('connection', 'close');
           this.localReply(res, info, 413, Flags.NONE, 'payload too large');
-          res.once('finish', () => req.destroy());
+          // Node closes a `connection: close` socket itself once the 413 is flushed. Destroying the request here too
+          // reset the connection under a client still sending its body, which then lost the 413 (RST before it read
+          // it); the rest of the body is read and dropped until Node closes (Envoy half-closes the same way).
+          res.once('finish', () => req.resume());
         }
         done(new Error(`request body over ${REQUEST_LIMITS.maxRequestBodyBytes} bytes`));
       },
