@@ -174,6 +174,12 @@ export abstract class MessageHead extends HeaderLines {
   contentLength = -1;
   /** Transfer-Encoding present (with a value). */
   transferEncoding = false;
+  /**
+   * A Transfer-Encoding line with an empty value: it names no coding, so in a request chunked is not last (RFC 9112
+   * §6.3: 400), refused once the head is complete, as Node 24's llhttp does (also beside a chunked line and on
+   * CONNECT); Node 20's took it as absent. A response's is read as before.
+   */
+  emptyTransferEncoding = false;
   /** Its last coding is chunked. */
   chunked = false;
   /** Connection tokens seen. */
@@ -206,7 +212,7 @@ export abstract class MessageHead extends HeaderLines {
     this.count = 0;
     this.minor = 1;
     this.contentLength = -1;
-    this.transferEncoding = this.chunked = this.connClose = this.connKeepAlive = this.connUpgrade = this.hasUpgradeHeader = this.expectContinue = false;
+    this.transferEncoding = this.emptyTransferEncoding = this.chunked = this.connClose = this.connKeepAlive = this.connUpgrade = this.hasUpgradeHeader = this.expectContinue = false;
     this.host = -1;
     this.size = 0;
     this.emptyContentLength = false;
@@ -338,7 +344,10 @@ export abstract class MessageHead extends HeaderLines {
 
   /** Codings are comma-separated; chunked must be the last one, over all Transfer-Encoding lines. */
   private onTransferEncoding(buf: Buffer, vs: number, ve: number): Http1Error | null {
-    if (vs === ve) return null;
+    if (vs === ve) {
+      this.emptyTransferEncoding = true;
+      return null;
+    }
     if (this.contentLength !== -1) return codec('content_length_and_chunked', 'Transfer-Encoding together with Content-Length');
     this.transferEncoding = true;
     let i = vs;
@@ -492,6 +501,7 @@ export class RequestHead extends MessageHead {
     const framing = this.framingError();
     if (framing) return framing;
     if (this.minor === 1 && this.host === -1) return codec('missing_host_header', 'HTTP/1.1 request without Host');
+    if (this.emptyTransferEncoding) return codec('invalid_transfer_encoding', 'an empty Transfer-Encoding');
     // A tunnel's bytes are not a body: llhttp leaves the framing of CONNECT and upgrades unchecked.
     if (this.upgrade) return null;
     if (this.transferEncoding && !this.chunked) return codec('invalid_transfer_encoding', 'Transfer-Encoding whose last coding is not chunked');

@@ -138,6 +138,9 @@ export class RequestDecoder {
           this.events.onBody(i === 0 ? buf : buf.subarray(i));
           return;
         case State.Closed:
+          // CR and LF after the last request are skipped, as llhttp's closed state does; anything else is an error.
+          while (i < buf.length && (buf[i] === 0x0d || buf[i] === 0x0a)) i++;
+          if (i === buf.length) return;
           return this.fail(new Http1Error(400, 'http1.codec_error{data_after_close}', 'bytes after a request that closes the connection'));
         case State.Failed:
           return;

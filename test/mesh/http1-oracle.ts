@@ -34,7 +34,14 @@ export const LIMITS: HeadLimits = { maxHeadBytes: 60 * 1024, maxHeaders: 100 };
  * http.Server does it itself, after llhttp: requireHostHeader), and only HTTP/1.0 and 1.1 are
  * accepted (llhttp also takes 0.9 and 2.0; Envoy does not).
  */
-const breaksMeshRules = (m: Message): boolean => (m.version !== '1.0' && m.version !== '1.1') || (m.version === '1.1' && !hasHost(m.headers));
+const breaksMeshRules = (m: Message): boolean => (m.version !== '1.0' && m.version !== '1.1') || (m.version === '1.1' && !hasHost(m.headers)) || emptyTransferEncoding(m.headers);
+
+/**
+ * A Transfer-Encoding line with an empty value names no coding, so chunked is not last: 400 (RFC 9112 §6.3). Node 24's
+ * llhttp refuses it itself (HPE_INVALID_TRANSFER_ENCODING), also beside a later chunked line and on CONNECT; Node 20's
+ * delivered it as if absent, so the rule is applied to its outcome too.
+ */
+const emptyTransferEncoding = (raw: string[]): boolean => raw.some((v, i) => i % 2 === 1 && raw[i - 1].toLowerCase() === 'transfer-encoding' && v.trim() === '');
 
 const done = (ms: (Message & { done: boolean; aborted: boolean })[]): Message[] => ms.filter((m) => m.done).map(({ done: _d, aborted: _a, ...m }) => m);
 
@@ -102,7 +109,7 @@ export class NodeOracle {
   private outcome(state: { messages: (Message & { done: boolean; aborted: boolean })[]; error?: string }): Outcome {
     // meshlab's own rules judge every head Node delivered, complete or not.
     const k = state.messages.findIndex(breaksMeshRules);
-    if (k !== -1) return { messages: done(state.messages.slice(0, k)), end: 'error', why: 'meshlab rule (version / Host)' };
+    if (k !== -1) return { messages: done(state.messages.slice(0, k)), end: 'error', why: 'meshlab rule (version / Host / empty Transfer-Encoding)' };
     const cut = state.messages.some((m) => !m.done);
     let end: Outcome['end'] = 'clean';
     if (state.error !== undefined) end = state.error === 'HPE_INVALID_EOF_STATE' ? 'incomplete' : 'error';

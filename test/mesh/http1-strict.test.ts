@@ -48,6 +48,8 @@ describe('mesh/http1 refuses what llhttp refuses, before anything reaches the ro
     ['a space before the colon', `${H}Host : x\r\n\r\n`, 'invalid_header_name'],
     ['a control byte in a header value', `${H}X-A: a\x01b\r\n\r\n`, 'invalid_header_value'],
     ['a chunked coding not last', `${H}Transfer-Encoding: chunked, gzip\r\n\r\n`, 'invalid_transfer_encoding'],
+    ['an empty Transfer-Encoding (Node 24 refuses it; Node 20 read no body)', `${H}Transfer-Encoding: \r\n\r\n5\r\nhello\r\n0\r\n\r\n`, 'invalid_transfer_encoding'],
+    ['an empty Transfer-Encoding beside a chunked one', `${H}Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 'invalid_transfer_encoding'],
     ['an unknown method', `BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n`, 'invalid_method'],
     ['HTTP/1.2', `GET / HTTP/1.2\r\nHost: a\r\n\r\n`, 'unsupported_version'],
     ['HTTP/1.1 without Host', `GET / HTTP/1.1\r\n\r\n`, 'missing_host_header'],
@@ -106,6 +108,14 @@ describe('mesh/http1 frames bodies exactly', () => {
     expect(r.heads.map((h) => `${h.method} ${h.target}`)).toEqual(['POST /pay', 'GET /admin']);
     expect(Buffer.concat(r.payload).toString()).toBe('GET /');
     expect(r.end).toBe('clean');
+  });
+
+  it('after an HTTP/1.0 request that closes, CR and LF are skipped as llhttp skips them; any other byte is 400 data_after_close', () => {
+    const close = 'GET /a HTTP/1.0\r\nHost: a\r\n\r\n';
+    const crlf = decode(`${close}\r\n\r\n`);
+    expect([crlf.heads.length, crlf.error, crlf.end]).toEqual([1, undefined, 'clean']);
+    const more = decode(`${close}\r\nGET /b HTTP/1.0\r\nHost: a\r\n\r\n`);
+    expect([more.heads.length, more.error?.details]).toEqual([1, 'http1.codec_error{data_after_close}']);
   });
 
   it('splitting the same bytes at each of its positions changes nothing', () => {
