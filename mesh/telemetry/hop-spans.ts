@@ -110,9 +110,9 @@ export class HopRing {
 export function encodeZipkinHops(infos: readonly StreamInfo[], source: SpanSource, c: HopConstants): string {
   const localEndpoint = { serviceName: source.serviceName, ipv4: source.ipv4, port: source.port };
   const out = new Array<ZipkinSpan>(infos.length);
-  // A proxy talks to few peers and few services: their endpoint and span name are worked out once per batch.
+  // A proxy talks to few peers: their endpoint is worked out once per batch. (The span name is not cached: it depends on
+  // the direction and the answering host's namespace as well as the service.)
   const remotes = new Map<string, ZipkinSpan['remoteEndpoint']>();
-  const names = new Map<string, string>();
   for (let n = 0; n < infos.length; n++) {
     const info = infos[n];
     const peer = peerOf(info);
@@ -121,11 +121,7 @@ export function encodeZipkinHops(infos: readonly StreamInfo[], source: SpanSourc
       remote = peer ? endpointOf(peer) : undefined;
       remotes.set(peer, remote);
     }
-    let name = names.get(info.destinationService);
-    if (name === undefined) {
-      name = spanName(info, c);
-      names.set(info.destinationService, name);
-    }
+    const name = spanName(info, c);
     const tags: Record<string, string> = {
       direction: info.direction,
       'http.method': info.method,

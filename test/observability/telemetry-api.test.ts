@@ -196,6 +196,8 @@ describe('the Zipkin body of the hops is what the span objects give', () => {
       info.authority = 'payments:80';
       info.destinationService = 'payments';
       info.requestId = head.requestId;
+      // The first call is answered by payments in another namespace: its client span names that namespace, the server span ours.
+      if (path === '/a') (info as unknown as { upstream: object }).upstream = { namespace: 'shop', instance: 'payments-v1-0', key: '127.0.0.1:7001' };
       tracer.begin(info, head, head.headers, dir === 'outbound', '127.0.0.1:5555');
       info.status = status;
       info.finish();
@@ -205,6 +207,7 @@ describe('the Zipkin body of the hops is what the span objects give', () => {
     const c = (tracer as unknown as { constants: Parameters<typeof hopSpan>[1] }).constants;
     const source = { serviceName: 'payments-v1', ipv4: '127.0.0.1' };
     expect(JSON.parse(encodeZipkinHops(infos, source, c))).toEqual(JSON.parse(encodeZipkin(infos.map((i) => hopSpan(i, c)), source)));
+    expect(JSON.parse(encodeZipkinHops(infos, source, c)).map((z: { name: string }) => z.name)).toEqual(['payments.shop.svc.cluster.local:80/*', 'payments.default.svc.cluster.local:80/*', 'payments.default.svc.cluster.local:80/*']);
     expect(JSON.parse(encodeZipkinHops(infos, source, c))[1]).toMatchObject({ shared: true, kind: 'SERVER', tags: { error: 'true', user: 'q"uote', lab: 'x', 'http.url': 'http://payments:80/b"\\\n' } });
   });
 });
