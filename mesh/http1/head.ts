@@ -202,6 +202,23 @@ export abstract class MessageHead extends HeaderLines {
 
   /** The request or status line buf[s, e) (`complete`: as for parseLine). */
   protected abstract startLine(buf: Buffer, s: number, e: number, complete: boolean): Http1Error | 'more' | null;
+
+  /**
+   * "HTTP/1.1" exactly (or 1.0) from `i`, in a request line or a status line; llhttp's other versions are refused.
+   * Sets `minor` and returns the index after it.
+   */
+  protected version(buf: Buffer, i: number, e: number, complete: boolean): number | Http1Error | 'more' {
+    const want = 'HTTP/1.';
+    for (let k = 0; k < want.length; k++, i++) {
+      if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
+      if (buf[i] !== want.charCodeAt(k)) return codec(k === 5 && buf[i] >= 0x30 && buf[i] <= 0x39 ? 'unsupported_version' : 'invalid_version', 'invalid HTTP version');
+    }
+    if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
+    const minor = buf[i++];
+    if (minor !== 0x30 && minor !== 0x31) return codec('unsupported_version', 'unsupported HTTP version');
+    this.minor = minor - 0x30;
+    return i;
+  }
   /** Whether codings may follow chunked (responses: then the body runs to the close); a request is refused. */
   protected codingsAfterChunked = false;
   /** Rules checked once the whole head is in. */
@@ -433,16 +450,9 @@ export class RequestHead extends MessageHead {
     if (i === e) return complete ? codec('http09_request', 'request line without a version (HTTP/0.9)') : 'more';
     if (buf[i] !== SP) return codec('invalid_url', 'invalid character in the request target');
     while (i < e && buf[i] === SP) i++;
-    // "HTTP/1.1" exactly (or 1.0); llhttp's other versions are refused here.
-    const want = 'HTTP/1.';
-    for (let k = 0; k < want.length; k++, i++) {
-      if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
-      if (buf[i] !== want.charCodeAt(k)) return codec(k === 5 && buf[i] >= 0x30 && buf[i] <= 0x39 ? 'unsupported_version' : 'invalid_version', 'invalid HTTP version');
-    }
-    if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
-    const minor = buf[i++];
-    if (minor !== 0x30 && minor !== 0x31) return codec('unsupported_version', 'unsupported HTTP version');
-    this.minor = minor - 0x30;
+    const v = this.version(buf, i, e, complete);
+    if (typeof v !== 'number') return v;
+    i = v;
     if (i !== e) return codec('invalid_version', 'characters after the HTTP version');
     if (!complete) return 'more';
     // llhttp reads these lines whole, then stops (PRI: the HTTP/2 preface; the others are RTSP's).
@@ -538,16 +548,9 @@ export class ResponseHead extends MessageHead {
 
   protected startLine(buf: Buffer, s: number, e: number, complete: boolean): Http1Error | 'more' | null {
     if (!complete && e > s && buf[e - 1] === CR) e--;
-    let i = s;
-    const want = 'HTTP/1.';
-    for (let k = 0; k < want.length; k++, i++) {
-      if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
-      if (buf[i] !== want.charCodeAt(k)) return codec(k === 5 && buf[i] >= 0x30 && buf[i] <= 0x39 ? 'unsupported_version' : 'invalid_version', 'invalid HTTP version');
-    }
-    if (i === e) return complete ? codec('invalid_version', 'invalid HTTP version') : 'more';
-    const minor = buf[i++];
-    if (minor !== 0x30 && minor !== 0x31) return codec('unsupported_version', 'unsupported HTTP version');
-    this.minor = minor - 0x30;
+    const v = this.version(buf, s, e, complete);
+    if (typeof v !== 'number') return v;
+    let i = v;
     if (i === e) return complete ? codec('invalid_status', 'status line without a status') : 'more';
     if (buf[i++] !== SP) return codec('invalid_version', 'invalid HTTP version');
     let status = 0;
