@@ -239,7 +239,7 @@ describe('unsupported Istio fields are rejected by path (ML0003)', () => {
     ['wildcard host', vs(route(), 'payments', '"*.example.com"'), '"*.example.com"', 'spec.hosts[0]'],
     ['DR portLevelSettings', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    portLevelSettings: []\n  subsets:'), 'portLevelSettings', 'spec.trafficPolicy.portLevelSettings'],
     ['LB PASSTHROUGH', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    loadBalancer:\n      simple: PASSTHROUGH\n  subsets:'), 'simple', 'spec.trafficPolicy.loadBalancer.simple'],
-    ['TLS SIMPLE', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    tls:\n      mode: SIMPLE\n  subsets:'), 'mode', 'spec.trafficPolicy.tls.mode'],
+    ['TLS credentialName (Secrets)', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    tls:\n      mode: SIMPLE\n      credentialName: mail-ca\n  subsets:'), 'credentialName', 'spec.trafficPolicy.tls.credentialName'],
     ['AuthorizationPolicy CUSTOM', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  rules:\n  - {}\n`, 'action', 'spec.action'],
     ['AuthorizationPolicy ipBlocks', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/8"]\n`, 'ipBlocks', 'spec.rules[0].from[0].source.ipBlocks'],
     ['when key', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: jwt\nspec:\n  rules:\n  - when:\n    - key: request.auth.claims[iss]\n      values: ["x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
