@@ -53,6 +53,8 @@ export class MailProvider {
   /** Idempotency keys delivered (a replay is answered again, not delivered twice). */
   readonly delivered = new Set<string>();
   sickness: ProviderSickness = {};
+  /** Called with every request logged (the process writes its log lines here). */
+  onReceived?: (entry: ReceivedMessage) => void;
   ports = { http: 0, tls: 0, control: 0 };
   private readonly rng: Rng;
   private httpServer?: http.Server;
@@ -120,10 +122,12 @@ export class MailProvider {
         status,
         duplicate,
       };
+      // Logged (and, when accepted, delivered) on arrival: a slow answer is the provider's, not a lost message.
+      this.log.push(entry);
+      this.onReceived?.(entry);
+      this.waiters = this.waiters.filter((w) => (this.log.length >= w.n ? (w.resolve(), false) : true));
       const answer = (): void => {
         if (res.destroyed) return;
-        this.log.push(entry);
-        this.waiters = this.waiters.filter((w) => (this.log.length >= w.n ? (w.resolve(), false) : true));
         reply(res, status, fail ? { error: 'provider unavailable' } : { accepted: true, duplicate, bytes: Buffer.concat(chunks).length });
       };
       if (s.latency_ms && s.latency_ms > 0) setTimeout(answer, s.latency_ms);
