@@ -138,6 +138,68 @@ spec:
     expect(sidecar.accessLog.entries().find((e) => e.path === '/flaky')).toMatchObject({ attempts: 3, response_flags: 'URX' });
   });
 
+  test('a fault and outlier detection apply to a ServiceEntry with 2 STATIC endpoints: abort 100% → 20 × 418 FI, none sent; the endpoint failing 5 × 503 is ejected and the next 20 calls all reach the other', async () => {
+    const bad = await new Upstream('mail-b', 'external').start();
+    try {
+      bad.behaviour = (_req, res) => bad.ok(res, 503);
+      const two = (extra: string) => `${registryOnly()}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: mail-provider }
+spec:
+  hosts: [api.mail.example]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${ext.port} } }, { address: 127.0.0.1, ports: { http: ${bad.port} } }]
+${extra}`;
+      push(sidecar, two(`---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: mail }
+spec:
+  hosts: [api.mail.example]
+  http:
+  - fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }
+    route: [{ destination: { host: api.mail.example } }]
+`), {});
+      const before = ext.seen.length + bad.seen.length;
+      const aborted = await many(20, 4, () => call(sidecar.ports.outbound, '/fault', { host: 'api.mail.example' }));
+      expect(aborted.map((a) => a.status)).toEqual(Array(20).fill(418));
+      expect(ext.seen.length + bad.seen.length).toBe(before);
+      expect(sidecar.accessLog.entries().filter((e) => e.path === '/fault' && e.response_flags === 'FI')).toHaveLength(20);
+
+      push(sidecar, two(`---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: mail }
+spec:
+  host: api.mail.example
+  trafficPolicy:
+    loadBalancer: { simple: ROUND_ROBIN }
+    outlierDetection: { consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 60s, maxEjectionPercent: 100 }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: mail }
+spec:
+  hosts: [api.mail.example]
+  http:
+  - retries: { attempts: 0 }
+    route: [{ destination: { host: api.mail.example } }]
+`), {});
+      const warm = await many(10, 1, () => call(sidecar.ports.outbound, '/od', { host: 'api.mail.example' }));
+      expect(warm.filter((a) => a.status === 503)).toHaveLength(5);
+      const badBefore = bad.seen.length;
+      const after = await many(20, 2, () => call(sidecar.ports.outbound, '/od2', { host: 'api.mail.example' }));
+      expect(after.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(bad.seen.length).toBe(badBefore);
+      const clusters = JSON.parse(await adminGet(sidecar, '/clusters')) as { name: string; hosts: { address: string; ejected: boolean }[] }[];
+      expect(clusters.find((c) => c.name === 'outbound|80||api.mail.example')?.hosts.find((h) => h.address === `127.0.0.1:${bad.port}`)?.ejected).toBe(true);
+    } finally {
+      await bad.stop();
+    }
+  });
+
   test('Sidecar egress.hosts scopes the registry: with only istio-system/* the mesh service payments and the ServiceEntry are out of scope (502 under REGISTRY_ONLY); with ./* both are back (200)', async () => {
     const narrow = registryOnly(`  egress: [{ hosts: ["istio-system/*"] }]\n`) + serviceEntry({ port: ext.port });
     push(sidecar, narrow, { payments: [pay.endpoint()] });
