@@ -135,7 +135,10 @@ export default defineScenario({
     const twice = [...firsts.values()].filter((n) => n > 1).length;
     const replays = all.filter((e) => e.duplicate).length;
     ctx.check(`after the provider heals every mail is delivered exactly once: delivered / queued, keys delivered twice (${replays} replays of a timed-out call answered as duplicates)`, `${stats4.queued} / ${stats4.queued}, 0`, `${firsts.size} / ${stats4.queued}, ${twice}`, stats4.queued > 0 && stats4.pending === 0 && firsts.size === stats4.queued && twice === 0);
-    const bh = await ctx.metric(NOTIFICATIONS, 'istio_requests_total', { destination_service_name: 'BlackHoleCluster', response_code: '502' });
-    ctx.mark(`notifications' sidecar metrics: ${bh} × istio_requests_total{destination_service_name="BlackHoleCluster"}, ${await ctx.metric(NOTIFICATIONS, 'istio_requests_total', { destination_service: MAIL_PROVIDER_HOST })} × {destination_service="${MAIL_PROVIDER_HOST}"}`);
+    // The same calls as the sidecar's metrics count them (Istio's labels): blocked ones once the ServiceEntry ended them.
+    const bh = await ctx.metric(NOTIFICATIONS, 'istio_requests_total', { reporter: 'source', destination_service_name: 'BlackHoleCluster', response_code: '502' });
+    const blockedLogged = (await mailCalls(ctx, t1)).filter((e) => e.upstream_cluster === 'BlackHoleCluster').length;
+    ctx.expectEqual(`blocked calls in notifications' metrics (istio_requests_total{destination_service_name="BlackHoleCluster", response_code="502"}) = in its access log (${blockedLogged})`, bh, blockedLogged);
+    ctx.mark(`notifications' sidecar metrics: ${bh} × {destination_service_name="BlackHoleCluster"}, ${await ctx.metric(NOTIFICATIONS, 'istio_requests_total', { destination_service: MAIL_PROVIDER_HOST })} × {destination_service="${MAIL_PROVIDER_HOST}"}`);
   },
 });
