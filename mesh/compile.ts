@@ -9,7 +9,7 @@ import { RetryPolicy } from './retry-policy';
 import { compileHeaderOps, mergeHeaderOps, type HeaderOps } from './header-ops';
 import type { FaultPolicy } from './route-table';
 import { exportedTo } from './config/runtime-view';
-import { externalClusterName, externalKey, externalServices, type ExternalService } from './egress/service-entry';
+import { destinationRuleForPort, externalClusterName, externalKey, externalServices, type ExternalService } from './egress/service-entry';
 import { DEFAULT_SCOPE, sidecarScope, type OutboundMode } from './egress/sidecar-scope';
 import { readTlsOrigination, type TlsOrigination } from './egress/tls-origination';
 
@@ -190,7 +190,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     const ext = externals.get(service);
     const name = ext ? externalClusterName(ext, subset) : clusterName(service, subset, namespaceOf(service));
     if (clusters.has(name)) return name;
-    const dr = destinationRuleFor(res, hostOf(service));
+    const dr = ext ? destinationRuleForPort(destinationRuleFor(res, ext.host), ext.port) : destinationRuleFor(res, service);
     const eps = ext ? ext.endpoints : (endpoints[service] ?? []);
     let selected: Endpoint[] = [...eps];
     if (subset) {

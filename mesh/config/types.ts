@@ -205,9 +205,11 @@ export interface TrafficPolicy {
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
   tls?: ClientTLSSettings;
+  /** Per port (ServiceEntry hosts only in meshlab): replaces the top level's settings for that port, field by field. */
+  portLevelSettings?: (Omit<TrafficPolicy, 'portLevelSettings'> & { port?: { number?: number } })[];
 }
 
-export type TrafficPolicyKind = keyof TrafficPolicy;
+export type TrafficPolicyKind = Exclude<keyof TrafficPolicy, 'portLevelSettings'>;
 
 export interface Subset {
   name: string;

@@ -11,12 +11,13 @@ import type { MeshResource } from '../config/types';
 const HTTP_PROTOCOLS = new Set(['HTTP']);
 
 /**
- * DestinationRule tls SIMPLE / MUTUAL originates TLS to a ServiceEntry host; to a service of the mesh (whose
- * sidecar already terminates mTLS) meshlab does not run it: ML0003 at apply, instead of a NACK from every sidecar.
+ * DestinationRule tls SIMPLE / MUTUAL originates TLS to a ServiceEntry host, and portLevelSettings set a
+ * ServiceEntry port's policy; to a service of the mesh (whose sidecar already terminates mTLS, on the one port a
+ * service has in the lab) meshlab does not run them: ML0003 at apply, instead of a NACK from every sidecar.
  */
 export function tlsOriginationMessages(r: MeshResource, all: readonly MeshResource[]): Message[] {
   if (r.kind !== 'DestinationRule') return [];
-  const spec = (r.spec ?? {}) as { host?: string; trafficPolicy?: { tls?: { mode?: string } }; subsets?: { name?: string; trafficPolicy?: { tls?: { mode?: string } } }[] };
+  const spec = (r.spec ?? {}) as { host?: string; trafficPolicy?: { tls?: { mode?: string }; portLevelSettings?: unknown }; subsets?: { name?: string; trafficPolicy?: { tls?: { mode?: string }; portLevelSettings?: unknown } }[] };
   const host = String(spec.host ?? '').toLowerCase();
   const external = all.some((x) => x.kind === 'ServiceEntry' && ((x.spec as { hosts?: string[] }).hosts ?? []).some((h) => h.toLowerCase() === host));
   if (external) return [];
@@ -26,6 +27,11 @@ export function tlsOriginationMessages(r: MeshResource, all: readonly MeshResour
   };
   check(spec.trafficPolicy?.tls?.mode, 'spec.trafficPolicy.tls.mode');
   (spec.subsets ?? []).forEach((s, i) => check(s.trafficPolicy?.tls?.mode, `spec.subsets[${i}].trafficPolicy.tls.mode`));
+  const ports = (tp: { portLevelSettings?: unknown } | undefined, path: string): void => {
+    if (tp?.portLevelSettings !== undefined) out.push(messageAt(r, Codes.UnsupportedField, path, `${resourceLabel(r)}: ${path} is not supported by meshlab for ${host}: a service of the mesh has one port in the lab; portLevelSettings apply to ServiceEntry hosts`));
+  };
+  ports(spec.trafficPolicy, 'spec.trafficPolicy.portLevelSettings');
+  (spec.subsets ?? []).forEach((s, i) => ports(s.trafficPolicy, `spec.subsets[${i}].trafficPolicy.portLevelSettings`));
   return out;
 }
 

@@ -11,7 +11,7 @@
  * `host:port` otherwise). What the sidecar does not run is refused at apply with ML0003 (`runtime-support.ts`).
  */
 import type { Endpoint } from '../xds';
-import type { MeshResource } from '../config/types';
+import type { DestinationRule, MeshResource, TrafficPolicy } from '../config/types';
 import { exportedTo } from '../config/runtime-view';
 import { REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL } from '../lb/locality';
 
@@ -107,4 +107,29 @@ export function externalServices(resources: readonly MeshResource[], ns: string)
     }
   }
   return out;
+}
+
+/** A traffic policy for one port: its portLevelSettings entry for `port` replaces the policy's own fields, field by field (Istio's port-level merge). */
+function policyForPort(tp: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  if (!tp) return tp;
+  const { portLevelSettings, ...rest } = tp;
+  const pls = portLevelSettings?.find((p) => p.port?.number === port);
+  if (!pls) return portLevelSettings ? rest : tp;
+  const { port: _port, ...fields } = pls;
+  return { ...rest, ...fields };
+}
+
+/** The DestinationRule as it applies to one port of an external host (top level and each subset). */
+export function destinationRuleForPort(dr: DestinationRule | undefined, port: number): DestinationRule | undefined {
+  if (!dr) return dr;
+  const hasPorts = !!dr.spec.trafficPolicy?.portLevelSettings || (dr.spec.subsets ?? []).some((s) => s.trafficPolicy?.portLevelSettings);
+  if (!hasPorts) return dr;
+  return {
+    ...dr,
+    spec: {
+      ...dr.spec,
+      trafficPolicy: policyForPort(dr.spec.trafficPolicy, port),
+      ...(dr.spec.subsets ? { subsets: dr.spec.subsets.map((s) => ({ ...s, trafficPolicy: policyForPort(s.trafficPolicy, port) })) } : {}),
+    },
+  };
 }

@@ -57,6 +57,7 @@ describe('apply: ServiceEntry, Sidecar and TLS origination', () => {
     ['Sidecar egress port', SIDECAR().replace('egress: [{ hosts', 'egress: [{ port: { number: 80, protocol: HTTP, name: http }, hosts'), 'spec.egress[0].port'],
     ['Sidecar egressProxy', SIDECAR().replace('{ mode: REGISTRY_ONLY }', '{ mode: ALLOW_ANY, egressProxy: { host: egress.example, port: { number: 80 } } }'), 'spec.outboundTrafficPolicy.egressProxy'],
     ['TLS origination to a mesh service', DR('payments'), 'spec.trafficPolicy.tls.mode'],
+    ['portLevelSettings for a mesh service (one port in the lab)', DR('payments').replace('trafficPolicy: { tls: { mode: SIMPLE, caCertificates: /tmp/ca.pem } }', 'trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, connectionPool: { tcp: { maxConnections: 1 } } }] }'), 'spec.trafficPolicy.portLevelSettings'],
   ])('%s is refused with ML0003 naming the field, and nothing is applied', (_name, text, path) => {
     const { svc, out } = apply(text);
     expect(out.ok).toBe(false);

@@ -237,7 +237,6 @@ describe('unsupported Istio fields are rejected by path (ML0003)', () => {
     ['abort grpcStatus', vs(route('    fault:\n      abort:\n        httpStatus: 503\n        grpcStatus: UNAVAILABLE\n')), 'grpcStatus', 'spec.http[0].fault.abort.grpcStatus'],
     ['gateway other than mesh', vs(route()).replace('  http:', '  gateways:\n  - bookinfo-gateway\n  http:'), 'bookinfo-gateway', 'spec.gateways[0]'],
     ['wildcard host', vs(route(), 'payments', '"*.example.com"'), '"*.example.com"', 'spec.hosts[0]'],
-    ['DR portLevelSettings', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    portLevelSettings: []\n  subsets:'), 'portLevelSettings', 'spec.trafficPolicy.portLevelSettings'],
     ['LB PASSTHROUGH', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    loadBalancer:\n      simple: PASSTHROUGH\n  subsets:'), 'simple', 'spec.trafficPolicy.loadBalancer.simple'],
     ['TLS credentialName (Secrets)', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    tls:\n      mode: SIMPLE\n      credentialName: mail-ca\n  subsets:'), 'credentialName', 'spec.trafficPolicy.tls.credentialName'],
     ['AuthorizationPolicy CUSTOM', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  rules:\n  - {}\n`, 'action', 'spec.action'],

@@ -283,6 +283,37 @@ spec:
     expect(provider.log.length).toBe(before);
   });
 
+  test('portLevelSettings: one host, two ports — port 80 originates TLS (5 requests on the provider\'s TLS port), port 8080 stays plain (5 on its HTTP port)', async () => {
+    const before = provider.log.length;
+    push(sidecar, `${registryOnly()}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: mail-provider }
+spec:
+  hosts: [api.mail.example]
+  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 8080, name: plain, protocol: HTTP }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${provider.ports.tls}, plain: ${provider.ports.http} } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: mail }
+spec:
+  host: api.mail.example
+  trafficPolicy:
+    portLevelSettings:
+    - port: { number: 80 }
+      tls: { mode: SIMPLE, caCertificates: ${pki.caFile} }
+`, {});
+    const tlsCalls = await many(5, 1, () => call(sidecar.ports.outbound, '/p80', { host: 'api.mail.example' }));
+    const plainCalls = await many(5, 1, () => call(sidecar.ports.outbound, '/p8080', { host: 'api.mail.example:8080' }));
+    expect([...tlsCalls, ...plainCalls].map((a) => a.status)).toEqual(Array(10).fill(202));
+    const seen = provider.log.slice(before);
+    expect(seen.filter((e) => e.path === '/p80').map((e) => e.port)).toEqual(Array(5).fill('tls'));
+    expect(seen.filter((e) => e.path === '/p8080').map((e) => e.port)).toEqual(Array(5).fill('http'));
+    expect(sidecar.accessLog.entries().find((e) => e.path === '/p8080')?.upstream_cluster).toBe('outbound|8080||api.mail.example');
+  });
+
   test('a caCertificates file that cannot be read is a NACK naming the field; the config in force stays', async () => {
     push(sidecar, config(`{ mode: SIMPLE, caCertificates: ${pki.caFile} }`), {});
     expect(() => push(sidecar, config(`{ mode: SIMPLE, caCertificates: ${path.join(dir, 'missing.pem')} }`), {})).toThrow(/caCertificates: cannot read .*missing\.pem: ENOENT/);

@@ -208,10 +208,17 @@ const tls: Rule = obj(
   },
 );
 
+// Per-port policy: run for ServiceEntry hosts, whose ports are clusters of their own (a mesh service has one
+// port in the lab: apply refuses it there, mesh/egress/runtime-support.ts). Istio: each entry needs its port.
+const portTrafficPolicy: Rule = obj(
+  { port: obj({ number: int(1, 65535) }, { required: ['number'] }), loadBalancer, connectionPool, outlierDetection, tls },
+  { required: ['port'] },
+);
+
 export const trafficPolicy: Rule = obj(
-  { loadBalancer, connectionPool, outlierDetection, tls },
+  { loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings: arr(portTrafficPolicy) },
   {
-    unsupported: { portLevelSettings: 'each service has one port in the lab', tunnel: '', proxyProtocol: '', retryBudget: '' },
+    unsupported: { tunnel: '', proxyProtocol: '', retryBudget: '' },
     check: (v: { loadBalancer?: { localityLbSetting?: { failover?: unknown[]; failoverPriority?: unknown[] } }; outlierDetection?: unknown }, path, r) => {
       notEmpty('traffic policy')(v, path, r);
       const l = v.loadBalancer?.localityLbSetting;
