@@ -45,6 +45,9 @@ export function egressRuntimeMessages(r: MeshResource): Message[] {
     if (spec.location === 'MESH_INTERNAL') no('spec.location', 'MESH_INTERNAL is not supported by meshlab: its ServiceEntries are MESH_EXTERNAL hosts (no mTLS to them)');
     const resolution = (spec.resolution as string | undefined) ?? 'NONE';
     if (!['STATIC', 'DNS', 'DNS_ROUND_ROBIN'].includes(resolution)) no('spec.resolution', `${resolution} is not supported by meshlab: the sidecar sees no original destination address (use STATIC or DNS)`);
+    (Array.isArray(spec.hosts) ? (spec.hosts as unknown[]) : []).forEach((h, i) => {
+      if (typeof h === 'string' && h.startsWith('*')) no(`spec.hosts[${i}]`, `${h}: a wildcard host is not supported by meshlab (Istio resolves it with resolution NONE to the dialled address, which meshlab's sidecar does not see)`);
+    });
     if (spec.addresses !== undefined) no('spec.addresses', 'is not supported by meshlab: its outbound listener routes by Host header, not by virtual IP');
     if (spec.workloadSelector !== undefined) no('spec.workloadSelector', 'is not supported by meshlab (no WorkloadEntries)');
     if (spec.subjectAltNames !== undefined) no('spec.subjectAltNames', 'is not supported by meshlab (it verifies mesh workloads by SPIFFE id; for an external host use the DestinationRule tls.subjectAltNames)');

@@ -48,6 +48,7 @@ describe('apply: ServiceEntry, Sidecar and TLS origination', () => {
   });
 
   test.each<[string, string, string]>([
+    ['a wildcard host', SE().replace('hosts: [api.mail.example]', 'hosts: ["*.mail.example"]'), 'spec.hosts[0]'],
     ['addresses (VIPs)', SE('  addresses: [240.0.0.1]\n'), 'spec.addresses'],
     ['resolution NONE', SE().replace('resolution: STATIC', 'resolution: NONE').replace('  endpoints: [{ address: 127.0.0.1 }]\n', ''), 'spec.resolution'],
     ['a TCP port', SE('', '[{ number: 5672, name: amqp, protocol: TCP }]'), 'spec.ports[0].protocol'],
