@@ -47,6 +47,12 @@ describe('apply: ServiceEntry, Sidecar and TLS origination', () => {
     expect(runtimeView(svc.list()).map((r) => r.kind).sort()).toEqual(['DestinationRule', 'ServiceEntry', 'Sidecar']);
   });
 
+  test('a Sidecar of a namespace with no workload of the world, and a ServiceEntry exported only there, are stored with the reason they reach no sidecar', () => {
+    const { out } = apply(`${SE('  exportTo: [shop]\n')}---\n${SIDECAR().replace('namespace: istio-system', 'namespace: shop')}`);
+    expect(out.ok).toBe(true);
+    expect(out.results.map((r) => [r.kind, r.reason?.slice(0, 7)])).toEqual([['ServiceEntry', 'stored;'], ['Sidecar', 'stored;']]);
+  });
+
   test.each<[string, string, string]>([
     ['a wildcard host', SE().replace('hosts: [api.mail.example]', 'hosts: ["*.mail.example"]'), 'spec.hosts[0]'],
     ['addresses (VIPs)', SE('  addresses: [240.0.0.1]\n'), 'spec.addresses'],
