@@ -259,13 +259,20 @@ spec:
     expect(seen.every((e) => e.tls && e.port === 'tls' && e.sni === 'api.mail.example' && e.client_cert_cn === null)).toBe(true);
   });
 
-  test('MUTUAL: the provider sees the client certificate it issued (CN meshlab-notifications) on 5 of 5 requests; sni and subjectAltNames as written are used', async () => {
+  test('MUTUAL: the provider sees the client certificate it issued (CN meshlab-notifications) on 5 of 5 requests, and the `sni` as written (relay.mail.example); the SAN checked is subjectAltNames\' api.mail.example', async () => {
     const before = provider.log.length;
-    push(sidecar, config(`{ mode: MUTUAL, caCertificates: ${pki.caFile}, clientCertificate: ${pki.clientCertFile}, privateKey: ${pki.clientKeyFile}, sni: api.mail.example, subjectAltNames: [api.mail.example] }`), {});
+    push(sidecar, config(`{ mode: MUTUAL, caCertificates: ${pki.caFile}, clientCertificate: ${pki.clientCertFile}, privateKey: ${pki.clientKeyFile}, sni: relay.mail.example, subjectAltNames: [api.mail.example] }`), {});
     const r = await many(5, 1, () => call(sidecar.ports.outbound, '/v1/messages', { host: 'api.mail.example', method: 'POST', body: '{}' }));
     expect(r.map((a) => a.status)).toEqual(Array(5).fill(202));
     const seen = provider.log.slice(before);
     expect(seen.map((e) => e.client_cert_cn)).toEqual(Array(5).fill('meshlab-notifications'));
+    expect(seen.map((e) => e.sni)).toEqual(Array(5).fill('relay.mail.example'));
+  });
+
+  test('insecureSkipVerify: a server certificate from an unknown CA is accepted (3 × 202) where caCertificates alone fails it', async () => {
+    push(sidecar, config(`{ mode: SIMPLE, caCertificates: ${other.caFile}, insecureSkipVerify: true }`), {});
+    const r = await many(3, 1, () => call(sidecar.ports.outbound, '/skip', { host: 'api.mail.example' }));
+    expect(r.map((a) => a.status)).toEqual(Array(3).fill(202));
   });
 
   test('a wrong CA fails the connection: 503 UF (and URX: Istio\'s default 2 retries on connect-failure, 3 attempts), upstream_transport_failure_reason CERTIFICATE_VERIFY_FAILED, 0 requests reach the provider; so does a wrong subjectAltName', async () => {
