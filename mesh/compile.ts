@@ -72,7 +72,7 @@ export interface CompiledConfig {
   clusters: Map<string, ClusterSpec>;
   hosts: Map<string, HostSpec>;
   /** What a Host the sidecar does not know gets: PassthroughCluster (ALLOW_ANY) or 502 block_all (REGISTRY_ONLY). */
-  outbound?: { mode: OutboundMode; sidecar?: string; namespaces: string[] };
+  outbound?: { mode: OutboundMode; sidecar?: string };
 }
 
 /** A snapshot that cannot run: names the resource, its file and line, the field and what would be right. */
@@ -297,6 +297,5 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     });
     hosts.set(service, { service, aliases, defaultCluster, routes, ...(external ? { external } : {}) });
   }
-  const worldNamespaces = [...new Set(['default', ns, ...Object.values(namespaces), ...Object.values(endpoints).flatMap((eps) => eps.map((e) => e.namespace ?? 'default'))])];
-  return { clusters, hosts, outbound: { mode: scope.outboundMode, ...(scope.sidecar ? { sidecar: scope.sidecar } : {}), namespaces: worldNamespaces } };
+  return { clusters, hosts, outbound: { mode: scope.outboundMode, ...(scope.sidecar ? { sidecar: scope.sidecar } : {}) } };
 }

@@ -104,7 +104,7 @@ export class MeshRuntime implements RouteTable {
     const outboundKey = this.opts.gatewayRoutes || !config.outbound ? '' : JSON.stringify(config.outbound);
     if (outboundKey !== this.outboundKey) {
       this.outbound?.close();
-      this.outbound = config.outbound && !this.opts.gatewayRoutes ? new OutboundPolicy(config.outbound.mode, config.outbound.namespaces, observer) : undefined;
+      this.outbound = config.outbound && !this.opts.gatewayRoutes ? new OutboundPolicy(config.outbound.mode, observer) : undefined;
       this.outboundKey = outboundKey;
     }
   }

@@ -78,7 +78,7 @@ export default defineScenario({
   externals: true,
   control: {
     removes: 'no Sidecar REGISTRY_ONLY, no ServiceEntry / DestinationRule, no VirtualService timeout',
-    shows: 'ALLOW_ANY passes the undeclared name through to a DNS lookup that fails (503 UF, no 502 block_all); without the ServiceEntry no mail ever reaches the provider, TLS or not, and no stall is cut (no UT)',
+    shows: 'ALLOW_ANY has no address to pass the undeclared name through to (404 NR, no 502 block_all); without the ServiceEntry no mail ever reaches the provider, TLS or not, and no stall is cut (no UT)',
     fails: ['REGISTRY_ONLY: calls to the undeclared provider', 'ServiceEntry opens it', 'TLS origination verified by the provider', 'the 2 s stall is cut by the route timeout', 'after the provider heals'],
   },
   bucketMs: 500,

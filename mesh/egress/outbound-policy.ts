@@ -4,14 +4,17 @@
  * - REGISTRY_ONLY: route `block_all`, a direct response 502 with no response flag (Envoy's
  *   `response_code_details` `direct_response`); Istio's telemetry names it BlackHoleCluster.
  * - ALLOW_ANY (Istio's default): route `allow_any` to PassthroughCluster, no timeout, no retries, plaintext.
- *   Envoy's PassthroughCluster is an ORIGINAL_DST cluster: it connects to the address the app dialled. meshlab's
- *   apps dial their sidecar, so the address is the Host header's `name[:port]` (port 80 when none), resolved
- *   by DNS at connect time. A Host that reads as an in-cluster name (one label, `*.svc`, `*.cluster.local`,
- *   `svc.<namespace of the world>`) stays 404 NR under ALLOW_ANY: in Kubernetes its DNS lookup would fail in
- *   the app before any proxy saw it, and there is no kube-proxy address to pass it to.
+ *   Envoy's PassthroughCluster is an ORIGINAL_DST cluster: it connects to the address the app dialled, which
+ *   the app resolved itself. meshlab's apps dial their sidecar and name the destination in the Host header, so
+ *   the original destination is the Host's address and port (80 when none) when the app could have dialled it
+ *   without a DNS query: an IP address, or a name the machine's hosts file maps (`localhost`). Any other name is
+ *   404 NR: the sidecar makes no DNS query on an app's behalf (in Kubernetes an unknown in-cluster name fails
+ *   the app's own lookup before any proxy sees it; and a lab's traffic stays on loopback).
  * Passthrough keeps one small cluster per destination (bounded, oldest dropped), as Envoy's original-dst cluster
  * keeps a host per address.
  */
+import fs from 'node:fs';
+import net from 'node:net';
 import { Cluster, type ClusterObserver } from '../cluster';
 import { RetryPolicy } from '../retry-policy';
 import type { RoutePolicy, RouteResult } from '../route-table';
@@ -38,21 +41,43 @@ export function splitAuthority(authority: string): { name: string; port: number 
   return { name: a.replace(/^\[|\]$/g, ''), port: undefined };
 }
 
-/** Whether a Host names a Kubernetes service (rather than something outside the cluster). */
-export function inClusterName(name: string, namespaces: readonly string[]): boolean {
-  if (!name.includes('.')) return true;
-  if (name.endsWith('.svc') || name.endsWith('.cluster.local')) return true;
-  const parts = name.split('.');
-  return parts.length === 2 && namespaces.includes(parts[1]);
+/** Name → address from a hosts file (`/etc/hosts` form: address, then names), the first address of a name winning; IPv4 preferred. */
+export function parseHostsFile(text: string): Map<string, string> {
+  const v4 = new Map<string, string>();
+  const v6 = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+    const family = net.isIP(address ?? '');
+    if (!family) continue;
+    for (const n of names) {
+      const m = family === 4 ? v4 : v6;
+      if (!m.has(n.toLowerCase())) m.set(n.toLowerCase(), address);
+    }
+  }
+  for (const [n, a] of v6) if (!v4.has(n)) v4.set(n, a);
+  return v4;
+}
+
+function readHostsFile(): Map<string, string> {
+  try {
+    return parseHostsFile(fs.readFileSync('/etc/hosts', 'utf8'));
+  } catch {
+    return new Map([['localhost', '127.0.0.1']]);
+  }
+}
+
+/** The address an app could have dialled for `name` without a DNS query, or undefined. */
+export function originalAddress(name: string, hosts: ReadonlyMap<string, string>): string | undefined {
+  return net.isIP(name) ? name : hosts.get(name);
 }
 
 export class OutboundPolicy {
   private readonly passthrough = new Map<string, Cluster>();
   private readonly blackhole: RouteResult;
+  private readonly hostsFile = readHostsFile();
 
   constructor(
     private readonly mode: OutboundMode,
-    private readonly namespaces: readonly string[],
     private readonly observer?: ClusterObserver,
   ) {
     this.blackhole = { name: BLACKHOLE_ROUTE, cluster: new Cluster(BLACKHOLE_CLUSTER, { observer }), policy: BLACKHOLE_POLICY };
@@ -66,8 +91,9 @@ export class OutboundPolicy {
       info.egress = { service: BLACKHOLE_CLUSTER, name: BLACKHOLE_CLUSTER, namespace: 'unknown' };
       return this.blackhole;
     }
-    if (inClusterName(name, this.namespaces)) return undefined;
-    const target = `${name}:${port ?? 80}`;
+    const address = originalAddress(name, this.hostsFile);
+    if (address === undefined) return undefined;
+    const target = `${address}:${port ?? 80}`;
     let cluster = this.passthrough.get(target);
     if (!cluster) {
       if (this.passthrough.size >= MAX_PASSTHROUGH_HOSTS) {
@@ -76,7 +102,7 @@ export class OutboundPolicy {
         this.passthrough.delete(oldest);
       }
       cluster = new Cluster(PASSTHROUGH_CLUSTER, { observer: this.observer });
-      cluster.setEndpoints([{ instance: target, service: name, labels: {}, host: name, port: port ?? 80 }]);
+      cluster.setEndpoints([{ instance: target, service: name, labels: {}, host: address, port: port ?? 80 }]);
       this.passthrough.set(target, cluster);
     }
     info.destinationService = name;

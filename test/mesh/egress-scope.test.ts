@@ -1,6 +1,6 @@
 import { loadYaml } from '../../mesh/config/load';
 import { sidecarScope } from '../../mesh/egress/sidecar-scope';
-import { inClusterName, splitAuthority } from '../../mesh/egress/outbound-policy';
+import { originalAddress, parseHostsFile, splitAuthority } from '../../mesh/egress/outbound-policy';
 import { destinationRuleForPort, externalServices } from '../../mesh/egress/service-entry';
 import type { DestinationRule } from '../../mesh/config/types';
 
@@ -45,17 +45,18 @@ describe('Sidecar scope (pilot/pkg/model/sidecar.go precedence)', () => {
   });
 });
 
-describe('what reads as an in-cluster name (404 NR under ALLOW_ANY) and the Host\'s port', () => {
-  test.each<[string, boolean]>([
-    ['payments', true],
-    ['payments.shop', true],
-    ['payments.shop.svc', true],
-    ['payments.shop.svc.cluster.local', true],
-    ['api.mail.example', false],
-    ['example.com', false],
-    ['127.0.0.1', false],
-  ])('%s → in-cluster %s', (name, want) => {
-    expect(inClusterName(name, ['default', 'shop'])).toBe(want);
+describe('PassthroughCluster\'s original destination (an address the app could dial without DNS) and the Host\'s port', () => {
+  const hosts = parseHostsFile('127.0.0.1 localhost\n::1 localhost ip6-localhost # comment\n10.0.0.7 db.internal db\n');
+  test.each<[string, string | undefined]>([
+    ['127.0.0.1', '127.0.0.1'],
+    ['::1', '::1'],
+    ['localhost', '127.0.0.1'],
+    ['ip6-localhost', '::1'],
+    ['db', '10.0.0.7'],
+    ['api.mail.example', undefined],
+    ['payments', undefined],
+  ])('%s → %s', (name, want) => {
+    expect(originalAddress(name, hosts)).toBe(want);
   });
 
   test('Host ports: none, 8443, IPv6 with a port', () => {

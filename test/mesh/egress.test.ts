@@ -72,7 +72,7 @@ describe('egress: ServiceEntry, outbound traffic policy, Sidecar scope', () => {
     expect(metric(m2, 'istio_requests_total', { destination_service: 'api.mail.example', destination_service_name: 'api.mail.example', destination_service_namespace: 'default', response_code: '200' })).toBe(20);
   });
 
-  test('ALLOW_ANY (the default): an undeclared external address passes through PassthroughCluster (10 × 200, counted as such); an unknown in-cluster name stays 404 NR', async () => {
+  test('ALLOW_ANY (the default): an undeclared address passes through PassthroughCluster (10 × 200 by IP, 1 by localhost, counted as such); a name only DNS could resolve (or an unknown service) is 404 NR, no lookup made', async () => {
     push(sidecar, '', { payments: [pay.endpoint()] });
     const before = ext.seen.length;
     const through = await many(10, 2, () => call(sidecar.ports.outbound, '/pass', { host: `127.0.0.1:${ext.port}` }));
@@ -82,9 +82,13 @@ describe('egress: ServiceEntry, outbound traffic policy, Sidecar scope', () => {
     expect(e[0]).toMatchObject({ route_name: 'allow_any', upstream_cluster: 'PassthroughCluster', response_flags: '-' });
     const m = await adminGet(sidecar, '/metrics');
     expect(metric(m, 'istio_requests_total', { destination_service: '127.0.0.1', destination_service_name: 'PassthroughCluster', response_code: '200' })).toBe(10);
-    const nr = await call(sidecar.ports.outbound, '/nr', { host: 'nosuch' });
-    expect(nr.status).toBe(404);
-    expect(sidecar.accessLog.entries().find((x) => x.path === '/nr')).toMatchObject({ response_flags: 'NR' });
+    expect((await call(sidecar.ports.outbound, '/pass-name', { host: `localhost:${ext.port}` })).status).toBe(200);
+    expect(ext.seen.length).toBe(before + 11);
+    for (const host of ['nosuch', 'api.mail.example']) {
+      const nr = await call(sidecar.ports.outbound, '/nr', { host });
+      expect(nr.status).toBe(404);
+      expect(sidecar.accessLog.entries().filter((x) => x.path === '/nr').at(-1)).toMatchObject({ response_flags: 'NR', authority: host });
+    }
   });
 
   test('DNS resolution: endpoint address `localhost` is resolved at connect time (5 × 200); with no endpoints the host itself is looked up (localhost:port)', async () => {
