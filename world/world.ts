@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import http from 'node:http';
 import { ManagedProcess, ProcessSpec, Role } from './process';
-import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels } from './topology';
+import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels, type ExternalSystemSpec } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
@@ -15,7 +15,7 @@ import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
 import { freePort, prometheusProcess, reloadPrometheus, writePrometheusConfig, zipkinProcess, type BackendProcess } from './observability';
 import type { ScrapeTarget } from './compose-generate';
 import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
-import { MAIL_PROVIDER_HOST, mailProviderServiceEntry, mailProviderTls } from './external/registration';
+import { mailProviderServiceEntry, mailProviderTls } from './external/registration';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -177,9 +177,8 @@ export class World {
     if (this.options.chaosPort !== false && !this.externalChaosUrl) {
       this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
     }
-    if (this.options.externals) {
-      this.mailProvider = this.process('mail-provider', 'external', 'world/external/mail-provider-main.js', { MESH_HOST: host, MAIL_PKI_DIR: this.mailProviderPkiDir, MAIL_SERVER_NAME: MAIL_PROVIDER_HOST });
-    }
+    const mail = this.externalSystem('mail-provider');
+    if (mail) this.mailProvider = this.process(mail.name, 'external', 'world/external/mail-provider-main.js', { MESH_HOST: host, MAIL_PKI_DIR: this.mailProviderPkiDir, MAIL_SERVER_NAME: mail.host });
     const obs = this.options.observability;
     if (obs) this.zipkin = zipkinProcess({ host, port: obs.zipkinPort || (await freePort(host)), logDir });
     await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start(), this.zipkin?.start(120_000), this.mailProvider?.start()]);
@@ -473,7 +472,8 @@ export class World {
       DATA_DIR: dataDir,
       BUS_KIND: this.busKind,
       BUS_URL: this.busUrl,
-      ...(this.options.externals && spec.service.name === 'notifications' ? { MAIL_PROVIDER_HOST } : {}),
+      // The external systems it calls, by name (world/topology.ts `externals`).
+      ...Object.fromEntries((this.options.externals ? (this.options.topology.externals ?? []) : []).filter((x) => x.callers[spec.service.name]).map((x) => [x.callers[spec.service.name], x.host])),
       // The apps' own spans (publishing and consuming events) go to the same Zipkin as the sidecars'.
       ...(this.zipkinAddress ? { OTEL_EXPORTER_ZIPKIN_ENDPOINT: `http://${this.zipkinAddress}/api/v2/spans` } : {}),
     }, spec);
@@ -535,6 +535,11 @@ export class World {
     return new ManagedProcess(p);
   }
 
+  /** The topology's external system `name`, when the world runs its external systems. */
+  private externalSystem(name: string): ExternalSystemSpec | undefined {
+    return this.options.externals ? this.options.topology.externals?.find((x) => x.name === name) : undefined;
+  }
+
   /** Where the mail provider keeps its PKI (its CA is what a DestinationRule's caCertificates names). */
   get mailProviderPkiDir(): string {
     return path.join(this.options.dataDir, 'external', 'mail-provider');
@@ -551,7 +556,7 @@ export class World {
   async registerExternals(): Promise<void> {
     const info = this.mailProviderInfo;
     if (!info) return;
-    const p = { tlsPort: info.tls, caFile: info.caFile, address: this.options.host };
+    const p = { host: this.externalSystem('mail-provider')!.host, tlsPort: info.tls, caFile: info.caFile, address: this.options.host };
     await applyConfig(this.controlPlaneUrl, [{ name: 'mail-provider.yaml', text: `${mailProviderServiceEntry(p)}---
 ${mailProviderTls(p)}` }]);
   }

@@ -7,6 +7,8 @@
 export const MAIL_PROVIDER_HOST = 'api.mail.example';
 
 export interface MailProviderAddress {
+  /** Its name (world/topology.ts `externals`); default api.mail.example. */
+  host?: string;
   /** The provider's TLS port on loopback. */
   tlsPort: number;
   /** Its root CA (PEM file). */
@@ -20,7 +22,7 @@ kind: ServiceEntry
 metadata:
   name: mail-provider
 spec:
-  hosts: [${MAIL_PROVIDER_HOST}]
+  hosts: [${p.host ?? MAIL_PROVIDER_HOST}]
   location: MESH_EXTERNAL
   ports:
   - {number: 80, name: http, protocol: HTTP, targetPort: ${p.tlsPort}}
@@ -36,11 +38,11 @@ kind: DestinationRule
 metadata:
   name: mail-provider
 spec:
-  host: ${MAIL_PROVIDER_HOST}
+  host: ${p.host ?? MAIL_PROVIDER_HOST}
   trafficPolicy:
     tls:
       mode: SIMPLE
       caCertificates: ${p.caFile}
-      subjectAltNames: [${MAIL_PROVIDER_HOST}]
+      subjectAltNames: [${p.host ?? MAIL_PROVIDER_HOST}]
 `;
 }
