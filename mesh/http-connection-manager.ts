@@ -180,6 +180,10 @@ export class HttpConnectionManager {
     if (!route) return this.localReply(res, info, 404, Flags.NR, '');
     info.routeName = route.name;
     info.cluster = route.cluster.name;
+    if (route.policy.directResponse) {
+      info.responseCodeDetails = Details.directResponse;
+      return this.localReply(res, info, route.policy.directResponse.status, Flags.NONE, '');
+    }
     if (route.policy.requestOps) headers = applyToFlat(headers, route.policy.requestOps);
 
     const fault = route.policy.fault;

@@ -36,6 +36,7 @@ export const Flags = {
 export const Details = {
   viaUpstream: 'via_upstream',
   routeNotFound: 'route_not_found',
+  directResponse: 'direct_response',
   noHealthyUpstream: 'no_healthy_upstream',
   connectFailure: 'upstream_reset_before_response_started{remote_connection_failure}',
   connectionTermination: 'upstream_reset_before_response_started{connection_termination}',

@@ -8,6 +8,7 @@ import type { Clock } from './outlier-detector';
 import { meshRandom, type Rng } from './rng';
 import { RoundRobin } from './lb/round-robin';
 import type { UpstreamTls } from './upstream-tls';
+import { OutboundPolicy, splitAuthority } from './egress/outbound-policy';
 
 interface RuntimeRoute {
   match?: RequestTest;
@@ -22,6 +23,8 @@ interface RuntimeHost {
   service: string;
   defaultResult: RouteResult;
   routes?: RuntimeRoute[];
+  /** A ServiceEntry host and port: Istio's destination labels for it. */
+  external?: { service: string; name: string; namespace: string; port: number };
 }
 
 export interface MeshRuntimeOptions {
@@ -53,6 +56,9 @@ export class MeshRuntime implements RouteTable {
   /** Service name → its service-level cluster (the spine's `clusters` view). */
   readonly serviceClusters = new Map<string, Cluster>();
   private hosts = new Map<string, RuntimeHost>();
+  /** Hosts not in the registry: PassthroughCluster or block_all (mesh/egress/outbound-policy.ts); none at the gateway. */
+  private outbound?: OutboundPolicy;
+  private outboundKey = '';
   private readonly rng: Rng;
 
   constructor(private readonly opts: MeshRuntimeOptions = {}) {
@@ -68,7 +74,7 @@ export class MeshRuntime implements RouteTable {
       if (!cluster || this.settings.get(spec.name) !== key) {
         const old = cluster;
         const lbOverride = unconfigured && this.opts.unconfiguredLb === 'ROUND_ROBIN' ? { lb: new RoundRobin() } : {};
-        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, callerLabels: spec.callerLabels, ...lbOverride });
+        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, callerLabels: spec.callerLabels, tlsOrigination: spec.tlsOrigination, ...lbOverride });
         cluster.setEndpoints(spec.endpoints);
         if (old) {
           for (const h of cluster.members) if (old.handOver().get(h.key) === h) old.markHandedOver(h);
@@ -95,12 +101,20 @@ export class MeshRuntime implements RouteTable {
       for (const alias of spec.aliases ?? []) if (!config.hosts.has(alias)) hosts.set(alias, built);
     }
     this.hosts = hosts;
+    const outboundKey = this.opts.gatewayRoutes || !config.outbound ? '' : JSON.stringify(config.outbound);
+    if (outboundKey !== this.outboundKey) {
+      this.outbound?.close();
+      this.outbound = config.outbound && !this.opts.gatewayRoutes ? new OutboundPolicy(config.outbound.mode, observer) : undefined;
+      this.outboundKey = outboundKey;
+    }
   }
 
   private buildHost(spec: HostSpec): RuntimeHost {
     const defaultResult: RouteResult = { name: 'default', cluster: this.clusters.get(spec.defaultCluster)!, policy: DEFAULT_OUTBOUND_POLICY };
-    if (!spec.routes) return { service: spec.service, defaultResult };
-    return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)) };
+    const ext = spec.external;
+    const external = ext ? { service: ext.host, name: ext.host, namespace: ext.namespace, port: Number(/:(\d+)$/.exec(spec.service)?.[1] ?? 80) } : undefined;
+    if (!spec.routes) return { service: spec.service, defaultResult, ...(external ? { external } : {}) };
+    return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)), ...(external ? { external } : {}) };
   }
 
   private buildRoute(r: RouteSpec): RuntimeRoute {
@@ -119,9 +133,15 @@ export class MeshRuntime implements RouteTable {
       if (!g) return undefined;
       info.destinationService = g.service;
     }
-    const host = this.hosts.get(info.destinationService);
-    if (!host) return undefined;
-    info.destinationService = host.service;
+    let host = this.hosts.get(info.destinationService);
+    // A ServiceEntry host is reached on the Host header's port (80 when none).
+    if (host?.external || (!host && info.authority.includes(':'))) {
+      const port = splitAuthority(info.authority).port ?? 80;
+      host = port === 80 ? host : this.hosts.get(`${info.destinationService}:${port}`);
+    }
+    if (!host) return this.outbound?.route(info);
+    info.destinationService = host.external?.service ?? host.service;
+    if (host.external) info.egress = host.external;
     if (!host.routes) return host.defaultResult;
     for (const r of host.routes) {
       if (r.match && !r.match(req)) continue;
@@ -151,6 +171,7 @@ export class MeshRuntime implements RouteTable {
   close(): void {
     for (const c of this.clusters.values()) c.close();
     this.clusters.clear();
+    this.outbound?.close();
   }
 }
 

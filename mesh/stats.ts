@@ -154,7 +154,37 @@ export class MeshStats implements ClusterObserver {
     return [destService, destService, destVersion, destNamespace, destNamespace, ISTIO_CLUSTER_ID];
   }
 
+  /**
+   * An outbound request to a host outside the mesh's services, labelled as Istio's stats filter labels it: a
+   * ServiceEntry host is destination_service and destination_service_name, in its entry's namespace;
+   * PassthroughCluster keeps the Host as destination_service; BlackHoleCluster names itself; no destination workload.
+   */
+  private recordEgress(info: StreamInfo, egress: NonNullable<StreamInfo['egress']>): void {
+    const key = `e\u0001${egress.service}\u0001${egress.name}\u0001${egress.namespace}\u0001${info.status}\u0001${info.responseFlags}`;
+    const u = 'unknown';
+    const series = this.requestMetrics.get(key) ?? this.requestMetrics.create(key, [
+      'source',
+      `${this.workload.service}-${this.workload.version}`,
+      this.workload.version,
+      u,
+      u,
+      egress.service,
+      egress.name,
+      String(info.status),
+      info.responseFlags,
+      u,
+      u,
+      u,
+      'http',
+      ...this.peerLabels(true, u, u, u),
+      u, u, u, u, egress.namespace, u,
+      '',
+    ]);
+    this.requestMetrics.record(series, info.durationUs / 1000, info.bytesReceived, info.bytesSent);
+  }
+
   record(info: StreamInfo): void {
+    if (info.egress) return this.recordEgress(info, info.egress);
     const src = info.direction === 'outbound';
     const destVersion = src ? (info.upstream?.version ?? 'unknown') : this.workload.version;
     const destService = info.destinationService || 'unknown';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import http from 'node:http';
 import { ManagedProcess, ProcessSpec, Role } from './process';
-import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels } from './topology';
+import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels, type ExternalSystemSpec } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
@@ -15,6 +15,7 @@ import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
 import { freePort, prometheusProcess, reloadPrometheus, writePrometheusConfig, zipkinProcess, type BackendProcess } from './observability';
 import type { ScrapeTarget } from './compose-generate';
 import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
+import { mailProviderServiceEntry, mailProviderTls } from './external/registration';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -58,6 +59,12 @@ export interface WorldOptions {
    * default 1), a Zipkin address (the world's own Zipkin when `observability` is on) and/or an OTLP/HTTP endpoint.
    */
   tracing?: { sampling?: number; zipkin?: string; otlp?: string };
+  /**
+   * Systems outside the mesh (world/external/): the mail provider that notifications sends confirmation mail to,
+   * by name (`api.mail.example`) through its sidecar. Not registered in the mesh until `registerExternals()`
+   * applies its ServiceEntry and DestinationRule (`npm start` does; the `egress` lab does it itself).
+   */
+  externals?: boolean;
   /** Called as processes come up, for progress output. */
   onProgress?: (message: string) => void;
 }
@@ -73,7 +80,9 @@ interface Instance {
  * sidecar process, and the ingress gateway, each its own OS process on loopback.
  */
 export class World {
-  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing'>;
+  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing' | 'externals'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing' | 'externals'>;
+  /** The external mail provider (`externals`). */
+  mailProvider?: ManagedProcess;
   zipkin?: BackendProcess;
   prometheus?: BackendProcess;
   chaos?: ManagedProcess;
@@ -107,6 +116,7 @@ export class World {
       onProgress: options.onProgress,
       observability: options.observability,
       tracing: options.tracing,
+      externals: options.externals,
     };
   }
 
@@ -167,9 +177,11 @@ export class World {
     if (this.options.chaosPort !== false && !this.externalChaosUrl) {
       this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
     }
+    const mail = this.externalSystem('mail-provider');
+    if (mail) this.mailProvider = this.process(mail.name, 'external', 'world/external/mail-provider-main.js', { MESH_HOST: host, MAIL_PKI_DIR: this.mailProviderPkiDir, MAIL_SERVER_NAME: mail.host });
     const obs = this.options.observability;
     if (obs) this.zipkin = zipkinProcess({ host, port: obs.zipkinPort || (await freePort(host)), logDir });
-    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start(), this.zipkin?.start(120_000)]);
+    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start(), this.zipkin?.start(120_000), this.mailProvider?.start()]);
     this.credentials.storeOperator(this.controlPlaneUrl);
     if (this.zipkin) this.progress(`zipkin ${this.zipkinUrl}`);
     if (this.chaosUrl) this.chaosClient = new ChaosClient(this.chaosUrl);
@@ -203,7 +215,7 @@ export class World {
     const all = [...this.instances.values()];
     await Promise.all([this.gateway?.stop(), ...all.map((i) => i.app.stop())]);
     await Promise.all(all.map((i) => i.sidecar.stop()));
-    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop(), this.zipkin?.stop(), this.prometheus?.stop()]);
+    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop(), this.zipkin?.stop(), this.prometheus?.stop(), this.mailProvider?.stop()]);
     if (this.options.stateFile) removeState(this.options.stateFile);
     this.credentials?.close();
   }
@@ -460,6 +472,8 @@ export class World {
       DATA_DIR: dataDir,
       BUS_KIND: this.busKind,
       BUS_URL: this.busUrl,
+      // The external systems it calls, by name (world/topology.ts `externals`).
+      ...Object.fromEntries((this.options.externals ? (this.options.topology.externals ?? []) : []).filter((x) => x.callers[spec.service.name]).map((x) => [x.callers[spec.service.name], x.host])),
       // The apps' own spans (publishing and consuming events) go to the same Zipkin as the sidecars'.
       ...(this.zipkinAddress ? { OTEL_EXPORTER_ZIPKIN_ENDPOINT: `http://${this.zipkinAddress}/api/v2/spans` } : {}),
     }, spec);
@@ -521,6 +535,32 @@ export class World {
     return new ManagedProcess(p);
   }
 
+  /** The topology's external system `name`, when the world runs its external systems. */
+  private externalSystem(name: string): ExternalSystemSpec | undefined {
+    return this.options.externals ? this.options.topology.externals?.find((x) => x.name === name) : undefined;
+  }
+
+  /** Where the mail provider keeps its PKI (its CA is what a DestinationRule's caCertificates names). */
+  get mailProviderPkiDir(): string {
+    return path.join(this.options.dataDir, 'external', 'mail-provider');
+  }
+
+  /** The mail provider's ports (http, tls, control) and CA file, when the world runs it. */
+  get mailProviderInfo(): { http: number; tls: number; control: number; caFile: string } | undefined {
+    const p = this.mailProvider;
+    if (!p) return undefined;
+    return { http: p.ports.http, tls: p.ports.tls, control: p.ports.control, caFile: path.join(this.mailProviderPkiDir, 'ca.pem') };
+  }
+
+  /** Registers the external systems in the mesh: the mail provider's ServiceEntry and its TLS origination. */
+  async registerExternals(): Promise<void> {
+    const info = this.mailProviderInfo;
+    if (!info) return;
+    const p = { host: this.externalSystem('mail-provider')!.host, tlsPort: info.tls, caFile: info.caFile, address: this.options.host };
+    await applyConfig(this.controlPlaneUrl, [{ name: 'mail-provider.yaml', text: `${mailProviderServiceEntry(p)}---
+${mailProviderTls(p)}` }]);
+  }
+
   private mustInstance(id: string): Instance {
     const inst = this.instances.get(id);
     if (!inst) throw new Error(`no instance "${id}"; instances: ${[...this.instances.keys()].join(', ')}`);
@@ -554,7 +594,7 @@ export class World {
     }));
     const backend = (b: BackendProcess): ProcessInfo => ({ name: b.name, role: 'observability', pid: b.pid ?? 0, ports: { http: b.port } });
     const processes = [
-      ...[this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info),
+      ...[this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), ...(this.mailProvider ? [this.mailProvider] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info),
       ...[this.zipkin, this.prometheus].filter((b): b is BackendProcess => !!b).map(backend),
     ];
     return {

@@ -14,8 +14,8 @@ export type Kind =
   | 'Sidecar'
   | 'Telemetry';
 
-/** Kinds the sidecars run; Gateway, ServiceEntry and Sidecar are validated and analyzed only (their runtime comes later). */
-export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
+/** Kinds the sidecars run (ServiceEntry and Sidecar: mesh/egress/); Gateway is validated and analyzed only. */
+export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry', 'ServiceEntry', 'Sidecar'];
 
 /** Position of a YAML node: 1-based line and column, like istioctl prints them. */
 export interface SourcePos {
@@ -191,7 +191,13 @@ export interface OutlierDetection {
 }
 
 export interface ClientTLSSettings {
-  mode?: 'ISTIO_MUTUAL' | 'DISABLE';
+  mode?: 'ISTIO_MUTUAL' | 'DISABLE' | 'SIMPLE' | 'MUTUAL';
+  clientCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  subjectAltNames?: string[];
+  sni?: string;
+  insecureSkipVerify?: boolean;
 }
 
 export interface TrafficPolicy {
@@ -199,9 +205,11 @@ export interface TrafficPolicy {
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
   tls?: ClientTLSSettings;
+  /** Per port (ServiceEntry hosts only in meshlab): replaces the top level's settings for that port, field by field. */
+  portLevelSettings?: (Omit<TrafficPolicy, 'portLevelSettings'> & { port?: { number?: number } })[];
 }
 
-export type TrafficPolicyKind = keyof TrafficPolicy;
+export type TrafficPolicyKind = Exclude<keyof TrafficPolicy, 'portLevelSettings'>;
 
 export interface Subset {
   name: string;

@@ -6,6 +6,7 @@ import { analyze } from '../config/analyze';
 import { Codes, hasErrors, type Message } from '../config/messages';
 import { messageAt, resourceLabel } from '../config/schema/validate';
 import { runtimeView, worldSkips, type WorldNamespaces } from '../config/runtime-view';
+import { egressRuntimeMessages, tlsOriginationMessages } from '../egress/runtime-support';
 import { RUNTIME_KINDS, type AnalyzeContext, type Kind, type KubeObject, type MeshResource } from '../config/types';
 
 /** A file as the CLI sends it: its name (for messages with file:line:col) and its YAML text. */
@@ -95,9 +96,11 @@ export class ConfigService {
   apply(files: ConfigFile[]): ApplyOutcome {
     const { resources, objects, messages } = this.load(files);
     const objectResults = objects.map(objectResult);
-    // Gateway, ServiceEntry and Sidecar are analyzed (meshlab analyze) but not run by the sidecars yet:
-    // applying them would silently do nothing, so apply refuses them by name.
+    // Gateway is analyzed (meshlab analyze) but not run by the sidecars yet: applying it would silently do
+    // nothing, so apply refuses it by name. ServiceEntry and Sidecar run, minus the fields named here.
     for (const r of resources) {
+      if (r.kind === 'ServiceEntry' || r.kind === 'Sidecar') messages.push(...egressRuntimeMessages(r));
+      if (r.kind === 'DestinationRule') messages.push(...tlsOriginationMessages(r, [...this.store.list(), ...resources]));
       if (!RUNTIME_KINDS.includes(r.kind)) {
         messages.push(messageAt(r, Codes.UnsupportedField, 'kind', `${resourceLabel(r)}: ${r.kind} is valid Istio and meshlab analyzes it (meshlab analyze), but its runtime is not supported by meshlab yet; remove it from the files to apply`));
       }

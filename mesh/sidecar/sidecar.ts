@@ -262,7 +262,7 @@ export class Sidecar {
    */
   applySnapshot(snapshot: Snapshot): void {
     const resources = snapshot.resources ?? [];
-    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace }, snapshot.namespaces);
+    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, gateway: this.config.role === 'gateway' }, snapshot.namespaces);
     const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, port: this.ports.inbound || undefined });
     this.runtime.apply(compiled, resources.length === 0);
     this.security = security;

@@ -4,9 +4,19 @@ import { fatal, runService } from '../shared/runtime';
 import { orderCreatedHandler } from './consumer';
 import { NotificationStore } from './store';
 import { MessagingTracer } from '../shared/tracing';
+import { MailOutbox } from './mail-outbox';
+import { Peers } from '../shared/peer';
 
 runService(async ({ ctx, app, metrics, lab }) => {
   const store = new NotificationStore(ctx.dataDir);
+  // Confirmation mail to an external provider, known by name only (MAIL_PROVIDER_HOST, given when the world runs one).
+  const mailProvider = process.env.MAIL_PROVIDER_HOST;
+  const peers = mailProvider ? new Peers(ctx.outboundUrl) : undefined;
+  const mail = mailProvider && peers ? new MailOutbox(store.db, peers, mailProvider) : undefined;
+  if (mail) {
+    store.onSent = (eventId, orderId, message) => mail.queue(eventId, orderId, message);
+    mail.start();
+  }
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
   const tracer = new MessagingTracer({ service: ctx.name, version: ctx.version, instance: ctx.instance, bus: ctx.bus.kind });
   const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store, lab, tracer));
@@ -30,8 +40,12 @@ runService(async ({ ctx, app, metrics, lab }) => {
   });
   // Every notification sent, counted per order (the invariant check counts duplicate side effects here).
   app.get('/notifications/sent', async () => ({ sent_per_order: store.sentPerOrder(), ...store.stats() }));
+  // The confirmation mails: queued, sent (the provider answered 2xx), pending, attempts.
+  app.get('/notifications/mail', async () => (mail ? { provider: mailProvider, ...mail.stats() } : { provider: null, queued: 0, sent: 0, pending: 0, attempts: 0 }));
 
   return async () => {
+    mail?.stop();
+    await peers?.close();
     await subscription.close();
     await bus.close();
     await tracer.close();
