@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
     holdUntilOpen: process.env.MESH_GATEWAY_HOLD === '1',
     tcpCaptures: parseTcpCaptures(process.env.MESH_TCP_CAPTURE),
+    appTcpPorts: process.env.MESH_APP_TCP_PORTS ? (JSON.parse(process.env.MESH_APP_TCP_PORTS) as Record<number, number>) : undefined,
   });
   await sidecar.start();
   process.on('message', (msg: { type?: string; port?: number }) => {

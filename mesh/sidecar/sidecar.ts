@@ -29,6 +29,7 @@ import { localityOf, localityString } from '../lb/locality';
 import { TcpRuntime } from '../tcp/tcp-runtime';
 import { compileTcp, type TcpCapture } from '../tcp/tcp-routes';
 import { tcpConnectorFor } from '../tcp/tcp-mtls';
+import { proxyInbound } from '../tcp/tcp-inbound';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -69,6 +70,8 @@ export interface SidecarConfig {
   tracing?: TracingConfig;
   /** TCP destinations this sidecar carries for its app (main.ts: MESH_TCP_CAPTURE), one outbound TCP listener each (mesh/tcp/). */
   tcpCaptures?: (TcpCapture & { listenPort?: number })[];
+  /** The app's TCP ports by service port (main.ts: MESH_APP_TCP_PORTS): peer sidecars' mTLS TCP streams for them go there. */
+  appTcpPorts?: Record<number, number>;
 }
 
 /**
@@ -212,7 +215,8 @@ export class Sidecar {
       if (!config.sign) await streamOpen;
       await firstCertificate(this.certs);
       if (this.inbound) {
-        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server });
+        const tcpInbound = { host: config.host, workload, identity: this.identity, appPorts: () => config.appTcpPorts ?? {}, stats: this.stats, accessLog: this.accessLog };
+        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server, tcp: (s, info, port) => proxyInbound(s, info, port, tcpInbound) });
         this.mtlsServer.on('refused', (ev: RefusedEvent) => {
           this.stats.onRefused(ev);
           this.refusals.log(ev, this.security.mtlsMode);

@@ -47,6 +47,8 @@ export class TcpCluster {
     readonly name: string,
     readonly service: string,
     opts: TcpClusterOptions = {},
+    /** The destination's service port. */
+    readonly port = 0,
   ) {
     const pool = opts.policy?.connectionPool;
     this.maxConnections = pool?.maxConnections ?? CONNECTION_POOL_DEFAULTS.maxConnections;

@@ -23,8 +23,8 @@ const CONNECT_ERROR_TEXT: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: 'Cannot assign requested address',
 };
 
-/** Opens the upstream connection to a host: plaintext by default; mTLS to a peer sidecar when its endpoint says so. */
-export type TcpConnector = (host: TcpHost, onConnect: () => void) => net.Socket;
+/** Opens the upstream connection to a host of `cluster`: plaintext by default; mTLS to a peer sidecar when its endpoint says so. */
+export type TcpConnector = (host: TcpHost, onConnect: () => void, cluster: TcpCluster) => net.Socket;
 
 export const plaintextConnector: TcpConnector = (host, onConnect) =>
   net.connect({ host: host.endpoint.host, port: host.endpoint.port, allowHalfOpen: true }, onConnect);
@@ -159,6 +159,7 @@ export function proxyTcp(downstream: net.Socket, ctx: TcpProxyContext): void {
     h.active++;
     let connected = false;
     const up = (ctx.connector ?? plaintextConnector)(h, () => {
+      if (connected) return;
       connected = true;
       clearTimeout(timer);
       c.connected(h);
@@ -171,7 +172,7 @@ export function proxyTcp(downstream: net.Socket, ctx: TcpProxyContext): void {
       downstream.pipe(up);
       up.pipe(downstream);
       downstream.resume();
-    });
+    }, c);
     upstream = up;
     const timer = setTimeout(() => {
       if (connected) return;

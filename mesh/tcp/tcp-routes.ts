@@ -31,6 +31,8 @@ export interface TcpCapture {
 export interface TcpClusterSpec {
   name: string;
   service: string;
+  /** The destination's service port (a peer sidecar is told it in ALPN). */
+  port: number;
   subset?: string;
   endpoints: Endpoint[];
   policy: EffectiveTrafficPolicy;
@@ -122,7 +124,7 @@ export function compileTcp(resources: readonly unknown[], endpoints: Record<stri
     }
     const keepalive = subsetTrafficPolicy(dr, subset, 'connectionPool')?.tcp?.tcpKeepalive;
     const keepaliveMs = keepalive ? (keepalive.time ? parseDuration(keepalive.time) : 7_200_000) : undefined; // Linux's tcp_keepalive_time default, as Envoy leaves it
-    clusters.set(name, { name, service, subset, endpoints: selected, policy, ...(keepaliveMs !== undefined ? { keepaliveMs } : {}), settingsKey: JSON.stringify({ policy, subsetLabels, keepaliveMs }) });
+    clusters.set(name, { name, service, port, subset, endpoints: selected, policy, ...(keepaliveMs !== undefined ? { keepaliveMs } : {}), settingsKey: JSON.stringify({ policy, subsetLabels, keepaliveMs }) });
     return name;
   };
 

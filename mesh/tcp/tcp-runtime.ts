@@ -101,7 +101,7 @@ export class TcpRuntime {
           keepaliveMs: spec.keepaliveMs,
           clock: this.opts.clock,
           onEject: (cl, h) => this.opts.stats.ejections.inc({ cluster: cl, host: h.instance }),
-        });
+        }, spec.port);
         this.keys.set(name, spec.settingsKey);
       }
       c.setEndpoints(spec.endpoints);
