@@ -31,15 +31,31 @@ export function brokerCapture(kind: string, url: string): BrokerCapture | undefi
     const u = new URL(url || 'amqp://guest:guest@127.0.0.1:5672');
     return { service: 'rabbitmq', port: 5672, instance: 'rabbitmq-0', target: { host: u.hostname, port: Number(u.port || 5672) } };
   }
+  if (kind === 'kafka') {
+    const list = (url || '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
+    if (list.length !== 1) return undefined; // one listener per broker would be needed (Istio: a headless Service's per-pod listeners)
+    const i = list[0].lastIndexOf(':');
+    return { service: 'kafka', port: 9092, instance: 'kafka-0', target: { host: list[0].slice(0, i), port: Number(list[0].slice(i + 1)) } };
+  }
   return undefined;
 }
 
-/** The bus URL the app is given: the broker's, with its address replaced by the app's sidecar listener. */
-export function appBusUrl(url: string, host: string, sidecarPort: number): string {
+/**
+ * What the app is told about its bus when its sidecar carries the broker. RabbitMQ: the broker's URL with the
+ * address replaced by the sidecar's listener (amqplib dials only the address it is given). Kafka: the broker by
+ * its service name (`kafka:9092`) and the pod's capture table (bus/capture.ts) sending that name and the broker's
+ * advertised listener — the address Kafka's metadata tells clients to dial — to the sidecar's listener.
+ */
+export function appBusEnv(c: BrokerCapture, url: string, host: string, sidecarPort: number): Record<string, string> {
+  if (c.service === 'kafka') {
+    const listener = `${host}:${sidecarPort}`;
+    const name = `${c.service}:${c.port}`;
+    return { BUS_URL: name, MESH_TCP_REDIRECT: JSON.stringify({ [name]: listener, [`${c.target.host}:${c.target.port}`]: listener }) };
+  }
   const u = new URL(url || 'amqp://guest:guest@127.0.0.1:5672');
   u.hostname = host;
   u.port = String(sidecarPort);
-  return u.toString();
+  return { BUS_URL: u.toString() };
 }
 
 /** The key of the capture's port in a sidecar's reported ports (mesh/sidecar/main.ts). */

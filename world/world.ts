@@ -15,7 +15,7 @@ import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
 import { freePort, prometheusProcess, reloadPrometheus, writePrometheusConfig, zipkinProcess, type BackendProcess } from './observability';
 import type { ScrapeTarget } from './compose-generate';
 import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
-import { appBusUrl, brokerCapture, busServices, capturePortKey, ensureBrokerEdges, registerBroker, type BrokerCapture } from './broker-mesh';
+import { appBusEnv, brokerCapture, busServices, capturePortKey, ensureBrokerEdges, registerBroker, type BrokerCapture } from './broker-mesh';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -61,7 +61,7 @@ export interface WorldOptions {
   tracing?: { sampling?: number; zipkin?: string; otlp?: string };
   /** Called as processes come up, for progress output. */
   onProgress?: (message: string) => void;
-  /** A real broker's connections through the services' sidecars (world/broker-mesh.ts); default true for rabbitmq. */
+  /** A real broker's connections through the services' sidecars (world/broker-mesh.ts); default true (RabbitMQ, and Kafka with one broker). */
   busThroughMesh?: boolean;
 }
 
@@ -483,7 +483,7 @@ export class World {
     await this.registerEdges(inst.spec, sidecarPorts.inbound);
     inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
     const brokerPort = this.brokerCapture && sidecarPorts[capturePortKey(this.brokerCapture)];
-    if (brokerPort) inst.app.spec.env.BUS_URL = appBusUrl(this.busUrl, this.options.host, brokerPort);
+    if (brokerPort) Object.assign(inst.app.spec.env, appBusEnv(this.brokerCapture!, this.busUrl, this.options.host, brokerPort));
     const appPorts = await inst.app.start();
     inst.sidecar.send({ type: 'app', port: appPorts.http });
   }
