@@ -19,10 +19,10 @@ import progressiveDelivery from './progressive-delivery';
 import rollingUpdate from './rolling-update';
 import slowHop from './slow-hop';
 import { kafkaOutage, rabbitOutage } from './broker-outage';
-import brokerThroughMesh from './broker-through-mesh';
+import { kafkaThroughMesh, rabbitThroughMesh } from './broker-through-mesh';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, localityFailover, connectionPool, retries, timeouts, canary, blueGreen, rollingUpdate, progressiveDelivery, headerRouting, faultInjection, cascade, networkChaos, redelivery, mtls, authz, slowHop, latencyBudget, kafkaOutage, rabbitOutage, brokerThroughMesh];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, localityFailover, connectionPool, retries, timeouts, canary, blueGreen, rollingUpdate, progressiveDelivery, headerRouting, faultInjection, cascade, networkChaos, redelivery, mtls, authz, slowHop, latencyBudget, kafkaOutage, rabbitOutage, rabbitThroughMesh, kafkaThroughMesh];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
