@@ -67,4 +67,31 @@ for (const b of BROKERS)
     expect(clusters).toEqual([expect.objectContaining({ name: `outbound|${b.port}||${service}.default.svc.cluster.local`, hosts: [expect.objectContaining({ instance: `${service}-0` })] })]);
     expect(clusters[0].active).toBeGreaterThanOrEqual(1);
   });
+
+  test('Istio YAML for the broker reaches the sidecars: a DestinationRule connectionPool.tcp and a VirtualService tcp route are applied, and orders\' sidecar runs them', async () => {
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${service}}
+spec:
+  host: ${service}
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnections: 7, connectTimeout: 2s}}
+    outlierDetection: {consecutive5xxErrors: 3, interval: 5s, baseEjectionTime: 10s, maxEjectionPercent: 100}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${service}}
+spec:
+  hosts: [${service}]
+  tcp:
+  - match: [{port: ${b.port}}]
+    route: [{destination: {host: ${service}}}]
+`;
+    const out = await world.applyConfig([{ name: 'broker.yaml', text: yaml }]);
+    expect(out.ok).toBe(true);
+    await world.waitForSync();
+    const clusters = (await json(`${admin('orders-v1-0')}/tcp_clusters`)).body as { name: string; maxConnections: number }[];
+    expect(clusters.map((c) => [c.name, c.maxConnections])).toEqual([[`outbound|${b.port}||${service}.default.svc.cluster.local`, 7]]);
+    await world.deleteConfig([{ kind: 'VirtualService', name: service }, { kind: 'DestinationRule', name: service }]);
+  });
 });
