@@ -197,7 +197,7 @@ export interface LocalityLoadBalancerSetting {
 }
 
 export interface ConnectionPoolSettings {
-  tcp?: { maxConnections?: number; connectTimeout?: string; tcpKeepalive?: { time?: string } };
+  tcp?: { maxConnections?: number; connectTimeout?: string; tcpKeepalive?: { time?: string }; idleTimeout?: string };
   http?: {
     http1MaxPendingRequests?: number;
     http2MaxRequests?: number;

@@ -28,6 +28,8 @@ export interface TcpClusterOptions {
   policy?: EffectiveTrafficPolicy;
   /** TCP keepalive idle time in ms (tcpKeepalive.time); absent = off, Envoy's default. */
   keepaliveMs?: number;
+  /** No byte either way for this long closes the connection (tcp_proxy idle_timeout); 0 = never. Default 1 h. */
+  idleTimeoutMs?: number;
   clock?: Clock;
   onEject?(cluster: string, host: TcpHost): void;
   onUneject?(cluster: string, host: TcpHost): void;
@@ -41,6 +43,7 @@ export class TcpCluster {
   readonly maxConnections: number;
   readonly connectTimeoutMs: number;
   readonly keepaliveMs?: number;
+  readonly idleTimeoutMs: number;
   readonly outlier?: OutlierDetector<TcpHost>;
 
   constructor(
@@ -54,6 +57,7 @@ export class TcpCluster {
     this.maxConnections = pool?.maxConnections ?? CONNECTION_POOL_DEFAULTS.maxConnections;
     this.connectTimeoutMs = pool?.connectTimeoutMs ?? CONNECTION_POOL_DEFAULTS.connectTimeoutMs;
     this.keepaliveMs = opts.keepaliveMs;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 3_600_000;
     if (opts.policy?.outlierDetection) {
       this.outlier = new OutlierDetector<TcpHost>(opts.policy.outlierDetection, opts.clock ?? realClock, {
         onEject: (h) => opts.onEject?.(name, h),

@@ -18,6 +18,9 @@ import { sourceLabelsMatch } from '../route-match';
 import { exportedTo } from '../config/runtime-view';
 import { CompileError, type SidecarIdentity } from '../compile';
 
+/** Envoy's tcp_proxy idle_timeout default, which Istio keeps when connectionPool.tcp.idleTimeout is unset. */
+export const TCP_IDLE_TIMEOUT_MS = 3_600_000;
+
 /** A destination the sidecar captures for its app (Istio: iptables sends every outbound connection to Envoy's listener for the service's port). */
 export interface TcpCapture {
   /** The destination service (`rabbitmq`, `kafka`). */
@@ -37,6 +40,8 @@ export interface TcpClusterSpec {
   endpoints: Endpoint[];
   policy: EffectiveTrafficPolicy;
   keepaliveMs?: number;
+  /** Envoy's tcp_proxy idle_timeout (connectionPool.tcp.idleTimeout; default 1 h, 0 = none). */
+  idleTimeoutMs: number;
   /** A cluster whose key did not change keeps its runtime state (outlier ejections, open connections). */
   settingsKey: string;
 }
@@ -122,9 +127,11 @@ export function compileTcp(resources: readonly unknown[], endpoints: Record<stri
     } catch (err) {
       fail(dr!, subset ? `spec.subsets[${subset}].trafficPolicy` : 'spec.trafficPolicy', (err as Error).message);
     }
-    const keepalive = subsetTrafficPolicy(dr, subset, 'connectionPool')?.tcp?.tcpKeepalive;
+    const tcpPool = subsetTrafficPolicy(dr, subset, 'connectionPool')?.tcp;
+    const keepalive = tcpPool?.tcpKeepalive;
+    const idleTimeoutMs = tcpPool?.idleTimeout !== undefined ? parseDuration(tcpPool.idleTimeout) : TCP_IDLE_TIMEOUT_MS;
     const keepaliveMs = keepalive ? (keepalive.time ? parseDuration(keepalive.time) : 7_200_000) : undefined; // Linux's tcp_keepalive_time default, as Envoy leaves it
-    clusters.set(name, { name, service, port, subset, endpoints: selected, policy, ...(keepaliveMs !== undefined ? { keepaliveMs } : {}), settingsKey: JSON.stringify({ policy, subsetLabels, keepaliveMs }) });
+    clusters.set(name, { name, service, port, subset, endpoints: selected, policy, ...(keepaliveMs !== undefined ? { keepaliveMs } : {}), idleTimeoutMs, settingsKey: JSON.stringify({ policy, subsetLabels, keepaliveMs, idleTimeoutMs }) });
     return name;
   };
 

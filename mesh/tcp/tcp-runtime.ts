@@ -99,6 +99,7 @@ export class TcpRuntime {
         c = new TcpCluster(name, spec.service, {
           policy: spec.policy,
           keepaliveMs: spec.keepaliveMs,
+          idleTimeoutMs: spec.idleTimeoutMs,
           clock: this.opts.clock,
           onEject: (cl, h) => this.opts.stats.ejections.inc({ cluster: cl, host: h.instance }),
         }, spec.port);

@@ -306,6 +306,41 @@ spec:
     expect(e.duration).toBeGreaterThanOrEqual(99);
   });
 
+  test('idleTimeout: 150ms closes a connection with no byte either way for 150 ms (logged idle_timeout), not one that talks every 50 ms', async () => {
+    const a = await echoServer();
+    cleanups.push(a.close);
+    const h = await harness(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 150ms}}}
+`, { db: [ep('db-v1-0', a.port)] });
+    cleanups.push(() => h.rt.close());
+    const quiet = net.connect({ host: '127.0.0.1', port: h.port });
+    quiet.on('error', () => undefined);
+    const t0 = Date.now();
+    await once(quiet, 'connect');
+    await new Promise((r) => quiet.once('close', r));
+    const quietLife = Date.now() - t0;
+    expect(quietLife).toBeGreaterThanOrEqual(140);
+    expect(quietLife).toBeLessThan(1000);
+    const talker = net.connect({ host: '127.0.0.1', port: h.port });
+    talker.on('error', () => undefined);
+    await once(talker, 'connect');
+    let closedEarly = false;
+    talker.once('close', () => (closedEarly = true));
+    for (let i = 0; i < 8; i++) {
+      talker.write('.');
+      await once(talker, 'data'); // echoed: a byte went each way
+      await new Promise((r) => setTimeout(r, 50)); // the traffic's pace, not a wait for an event
+    }
+    expect(closedEarly).toBe(false); // 8 × 50 ms = 400 ms > 150 ms, alive because it talked
+    talker.destroy();
+    await h.rt.whenIdle();
+    expect(h.log.entries().map((e) => e.response_code_details)).toEqual(['idle_timeout', '-']);
+  });
+
   test('no endpoint: UH', async () => {
     const h = await harness('', { db: [] });
     cleanups.push(() => h.rt.close());
