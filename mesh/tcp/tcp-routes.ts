@@ -1,9 +1,10 @@
 /**
  * VirtualService `tcp` and `tls` routes → what one sidecar's TCP listeners run, as Istio's
- * pilot/pkg/networking/core builds the filter chains of an outbound TCP listener: one listener per
- * captured destination (service, port); its `tls` routes matched on SNI (passthrough: the bytes are
- * never decrypted), then its `tcp` routes, first match wins; a rule without `match` matches every
- * connection; with no VirtualService, or no rule matching, the destination service itself.
+ * pilot/pkg/networking/core (tls.go) builds the filter chains of an outbound listener: one listener per
+ * captured destination (service, port). A TLS listener routes by its `tls` rules on SNI (passthrough:
+ * the bytes are never decrypted), an SNI no rule names meeting no filter chain; a TCP listener by its
+ * `tcp` rules, the first that applies taking the listener's connections; with no VirtualService, or
+ * no rule applying, the destination service itself (Istio's default route).
  * `port` and `destinationSubnets` are matched against the captured destination (the address the app
  * dialled), `sourceLabels` / `sourceNamespace` against this sidecar — settled here, once, as Istio
  * settles them when it generates a proxy's listeners. Weighted destinations keep Istio's relative
@@ -153,27 +154,31 @@ export function compileTcp(resources: readonly unknown[], endpoints: Record<stri
       sourceLabelsMatch(m.sourceLabels ?? {}, identity.labels) &&
       (m.sourceNamespace === undefined || m.sourceNamespace === ns);
     const vs = virtualServiceFor(res, service);
+    // Istio builds tls filter chains for a TLS port and tcp ones for a TCP port; the lab's captures carry no port
+    // protocol, so a listener is TLS when a tls rule applies to it: then only its tls rules route, and a ClientHello
+    // no rule names meets no filter chain (closed, NR).
+    (vs?.spec.tls ?? []).forEach((tls, i) => {
+      const sni = (tls.match ?? []).filter(l4Applies).flatMap((m) => m.sniHosts.map((h) => h.toLowerCase()));
+      if (sni.length === 0 || !tls.route?.length) return;
+      routes.push({ name: `${vs!.metadata.name}.tls.${i}`, sniHosts: sni, ...weighted(vs!, `spec.tls[${i}]`, tls.route, capture.port) });
+    });
+    if (routes.length > 0) return { name: `${address}_${capture.port}`, capture, routes, inspectTls: true };
     let catchAll = false;
-    if (vs) {
-      (vs.spec.tls ?? []).forEach((tls, i) => {
-        const sni = (tls.match ?? []).filter(l4Applies).flatMap((m) => m.sniHosts.map((h) => h.toLowerCase()));
-        if (sni.length === 0) return;
-        routes.push({ name: `${vs.metadata.name}.tls.${i}`, sniHosts: sni, ...weighted(vs, `spec.tls[${i}]`, tls.route, capture.port) });
-      });
-      for (const [i, tcp] of (vs.spec.tcp ?? []).entries()) {
-        if (tcp.match?.length && !tcp.match.some(l4Applies)) continue;
-        routes.push({ name: `${vs.metadata.name}.tcp.${i}`, ...weighted(vs, `spec.tcp[${i}]`, tcp.route, capture.port) });
-        if (!tcp.match?.length || tcp.match.some((m) => m.port === undefined && !m.destinationSubnets?.length)) {
-          catchAll = true;
-          break; // every later rule is unreachable for this listener (IST0130 says so)
-        }
-      }
+    for (const [i, tcp] of (vs?.spec.tcp ?? []).entries()) {
+      const matching = (tcp.match ?? []).filter(l4Applies);
+      if (tcp.match?.length && matching.length === 0) continue;
+      routes.push({ name: `${vs!.metadata.name}.tcp.${i}`, ...weighted(vs!, `spec.tcp[${i}]`, tcp.route, capture.port) });
+      // Istio stops at a rule without match or a matching match without destinationSubnets; a match by
+      // destinationSubnets gets a filter chain for those CIDRs, which on a listener of one address (the captured
+      // one, which they contain) takes every connection too.
+      catchAll = true;
+      break;
     }
     if (!catchAll) {
       const cluster = ensureCluster(service, capture.port);
       routes.push({ name: cluster, destinations: [{ cluster, weight: 100 }], totalWeight: 100 });
     }
-    return { name: `${address}_${capture.port}`, capture, routes, inspectTls: routes.some((r) => r.sniHosts) };
+    return { name: `${address}_${capture.port}`, capture, routes, inspectTls: false };
   });
   return { clusters, listeners };
 }

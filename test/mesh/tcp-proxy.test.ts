@@ -169,11 +169,10 @@ spec:
     route: [{destination: {host: db, subset: v1}}]
 `;
     const c = compileTcp(resources(`${DR_SUBSETS}---\n${vs}`), { db: [ep('db-v1-0', 1), ep('db-v2-0', 2, 'v2')] }, ORDERS, [{ service: 'db', port: 5432 }]);
-    expect(c.listeners[0].routes.map((r) => [r.name, r.destinations.map((d) => d.cluster)])).toEqual([
-      ['db.tcp.2', ['outbound|5432|v1|db.default.svc.cluster.local']],
-      // the third rule names a port: connections on other ports would fall through to the service itself
-      ['outbound|5432||db.default.svc.cluster.local', ['outbound|5432||db.default.svc.cluster.local']],
-    ]);
+    expect(c.listeners[0].routes.map((r) => [r.name, r.destinations.map((d) => d.cluster)])).toEqual([['db.tcp.2', ['outbound|5432|v1|db.default.svc.cluster.local']]]);
+    // On port 5433 no rule applies: the service itself (Istio's default route).
+    const other = compileTcp(resources(`${DR_SUBSETS}---\n${vs}`), { db: [] }, ORDERS, [{ service: 'db', port: 5433 }]);
+    expect(other.listeners[0].routes.map((r) => r.name)).toEqual(['outbound|5433||db.default.svc.cluster.local']);
     const asPayments = compileTcp(resources(`${DR_SUBSETS}---\n${vs}`), { db: [] }, { service: 'payments', labels: { app: 'payments' } }, [{ service: 'db', port: 5432 }]);
     expect(asPayments.listeners[0].routes[0].name).toBe('db.tcp.1');
     expect([inSubnet('127.0.0.1', '127.0.0.0/8'), inSubnet('127.0.0.1', '10.0.0.0/8'), inSubnet('10.1.2.3', '10.1.2.3')]).toEqual([true, false, true]);
@@ -181,7 +180,7 @@ spec:
 });
 
 describe('VirtualService tls routes (SNI, passthrough)', () => {
-  test('a ClientHello for a.example.com goes to a, *.other.example to b, untouched (the backend reads the ClientHello itself)', async () => {
+  test('a ClientHello for a.example.com goes to a, *.other.example to b, untouched (the backend reads the ClientHello itself); an SNI no rule names is closed (NR)', async () => {
     const [a, b] = [await echoServer(), await echoServer()];
     cleanups.push(a.close, b.close);
     const h = await harness(`${DR_SUBSETS}---
@@ -202,12 +201,13 @@ spec:
       c.on('error', () => undefined);
       // The echo server sends the ClientHello back, which is no ServerHello: the client gives up; either way it closes.
       await new Promise((r) => c.once('close', r));
+      await h.rt.whenIdle(); // logged before the next one starts
     };
     await hello('a.example.com');
     await hello('x.other.example');
     await hello('nobody.example.net');
-    // the third matches no tls route: the destination service itself (both endpoints; round robin's first is a)
-    expect([a.connections, b.connections]).toEqual([2, 1]);
+    // the third meets no filter chain: closed before any upstream connection (Istio adds no default chain beside tls routes)
+    expect([a.connections, b.connections]).toEqual([1, 1]);
     await h.rt.whenIdle();
     expect(readSni(a.first[0])).toEqual({ kind: 'sni', name: 'a.example.com' });
     expect(readSni(b.first[0])).toEqual({ kind: 'sni', name: 'x.other.example' });
@@ -215,7 +215,7 @@ spec:
     expect(entries.map((e) => [e.authority, e.route_name, e.response_flags])).toEqual([
       ['a.example.com', 'db.tls.0', '-'],
       ['x.other.example', 'db.tls.1', '-'],
-      ['nobody.example.net', 'outbound|5432||db.default.svc.cluster.local', '-'],
+      ['nobody.example.net', '-', 'NR'],
     ]);
   });
 });
