@@ -215,7 +215,7 @@ export class Sidecar {
       if (!config.sign) await streamOpen;
       await firstCertificate(this.certs);
       if (this.inbound) {
-        const tcpInbound = { host: config.host, workload, identity: this.identity, appPorts: () => config.appTcpPorts ?? {}, stats: this.stats, accessLog: this.accessLog };
+        const tcpInbound = { host: config.host, workload, identity: this.identity, appPorts: () => config.appTcpPorts ?? {}, stats: this.stats, accessLog: this.accessLog, authz: () => this.security.authz };
         this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server, tcp: (s, info, port) => proxyInbound(s, info, port, tcpInbound) });
         this.mtlsServer.on('refused', (ev: RefusedEvent) => {
           this.stats.onRefused(ev);

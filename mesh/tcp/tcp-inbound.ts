@@ -4,13 +4,17 @@
  * a service port (`meshlab-tcp/<port>`) is piped to the app's TCP port for it, as Envoy's inbound
  * listener passes a TCP filter chain to `inbound|<port>||`. Counted in istio_tcp_* with
  * reporter=destination, connection_security_policy=mutual_tls and the peer's SPIFFE id, and logged
- * once when it ends. A port the app does not serve is closed at once (Envoy: no filter chain match).
+ * once when it ends. AuthorizationPolicy applies first, as Istio reads it for TCP (security/authz.ts:
+ * evaluateTcp); a denied connection is closed. A port the app does not serve is closed at once
+ * (Envoy: no filter chain match).
  */
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { AccessLog } from '../access-log';
 import type { MeshStats, TcpSeries } from '../stats';
 import type { ConnInfo } from '../security/mtls';
+import type { CompiledAuthorization } from '../security/authz';
+import { Details } from '../response-flags';
 
 export interface TcpInboundContext {
   host: string;
@@ -20,6 +24,8 @@ export interface TcpInboundContext {
   appPorts: () => Readonly<Record<number, number>>;
   stats: MeshStats;
   accessLog: AccessLog;
+  /** The AuthorizationPolicies in force for this workload (Envoy's network RBAC filter before tcp_proxy). */
+  authz?: () => CompiledAuthorization | undefined;
 }
 
 export function proxyInbound(downstream: tls.TLSSocket, info: ConnInfo, servicePort: number, ctx: TcpInboundContext): void {
@@ -30,6 +36,7 @@ export function proxyInbound(downstream: tls.TLSSocket, info: ConnInfo, serviceP
   let received = 0;
   let sent = 0;
   let flags = '-';
+  let details = '-';
   let done = false;
   let series: TcpSeries | undefined;
   const open = (): TcpSeries =>
@@ -57,7 +64,7 @@ export function proxyInbound(downstream: tls.TLSSocket, info: ConnInfo, serviceP
       protocol: '-',
       response_code: 0,
       response_flags: flags,
-      response_code_details: '-',
+      response_code_details: details,
       bytes_received: received,
       bytes_sent: sent,
       duration: Math.floor(durationUs / 1000),
@@ -79,6 +86,16 @@ export function proxyInbound(downstream: tls.TLSSocket, info: ConnInfo, serviceP
     });
   };
   downstream.on('error', () => undefined);
+  const authz = ctx.authz?.();
+  const decision = authz && authz.applied.length > 0 ? authz.evaluateTcp(info.peerPrincipal) : undefined;
+  if (decision && !decision.allowed) {
+    // Envoy's network RBAC filter: the connection is closed, no flag, the policy in the details.
+    const [ns, name] = (decision.policy ?? '').split('/');
+    details = Details.rbacDenied(decision.policy ? `ns[${ns}]-policy[${name}]-rule[${decision.rule ?? 0}]` : 'none');
+    downstream.destroy();
+    finish();
+    return;
+  }
   if (!target) {
     flags = 'NR';
     downstream.destroy();

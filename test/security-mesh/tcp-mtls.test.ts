@@ -16,6 +16,7 @@ import { TcpRuntime } from '../../mesh/tcp/tcp-runtime';
 import { compileTcp } from '../../mesh/tcp/tcp-routes';
 import { tcpConnectorFor } from '../../mesh/tcp/tcp-mtls';
 import { proxyInbound } from '../../mesh/tcp/tcp-inbound';
+import { compileAuthorization, type CompiledAuthorization } from '../../mesh/security/authz';
 import { MeshStats } from '../../mesh/stats';
 import { AccessLog } from '../../mesh/access-log';
 import { TLS_MODE_LABEL } from '../../mesh/upstream-tls';
@@ -49,7 +50,7 @@ async function metric(stats: MeshStats, name: string, match: Record<string, stri
 }
 
 /** The destination pod: an echo app on a TCP port and its sidecar's inbound listener (mTLS server) in `mode`. */
-async function destination(mode: 'STRICT' | 'PERMISSIVE'): Promise<{ port: number; appConnections: () => number; stats: MeshStats; log: AccessLog; mtls: MtlsServer }> {
+async function destination(mode: 'STRICT' | 'PERMISSIVE', authz?: CompiledAuthorization): Promise<{ port: number; appConnections: () => number; stats: MeshStats; log: AccessLog; mtls: MtlsServer }> {
   let conns = 0;
   const app = net.createServer((s) => {
     conns++;
@@ -61,7 +62,7 @@ async function destination(mode: 'STRICT' | 'PERMISSIVE'): Promise<{ port: numbe
   const appPort = (app.address() as net.AddressInfo).port;
   const stats = new MeshStats({ service: 'db', version: 'v1' });
   const log = new AccessLog(-1);
-  const ctx = { host: '127.0.0.1', workload: { service: 'db', version: 'v1' }, identity: spiffeId('db'), appPorts: () => ({ 5432: appPort }), stats, accessLog: log };
+  const ctx = { host: '127.0.0.1', workload: { service: 'db', version: 'v1' }, identity: spiffeId('db'), appPorts: () => ({ 5432: appPort }), stats, accessLog: log, authz: () => authz };
   const mtls = createMtlsServer({ mode, certs: dbCerts, handler: http.createServer(), tcp: (s, info, port) => proxyInbound(s, info, port, ctx) });
   const { port } = await mtls.listen(0, '127.0.0.1');
   cleanups.push(() => mtls.close(), () => new Promise<void>((r) => app.close(() => r())));
@@ -126,4 +127,16 @@ test('the peer must prove the destination service: a destination whose certifica
   expect(dst.appConnections()).toBe(0);
   const [e] = src.log.entries();
   expect(e.response_flags).toBe('UF,URX');
+});
+
+test('AuthorizationPolicy applies to the TCP stream: ALLOW only payments → orders\' mTLS connection is closed at the inbound, 0 reach the app, logged as an RBAC denial', async () => {
+  const allowPayments = compileAuthorization([{ metadata: { name: 'payments-only', namespace: 'default' }, spec: { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/payments'] } }] }] } }], { service: 'db', labels: { app: 'db' } });
+  const dst = await destination('STRICT', allowPayments);
+  const src = await caller(dst.port);
+  const echoed = await roundTrip(src.port, Buffer.from('hello'));
+  await src.rt.whenIdle();
+  expect(echoed.length).toBe(0);
+  expect(dst.mtls.stats.accepted.mutual_tls).toBe(1); // the handshake passed: the policy, not mTLS, refused it
+  expect(dst.appConnections()).toBe(0);
+  expect(dst.log.entries().map((e) => [e.direction, e.response_code_details, e.source_principal])).toEqual([['inbound', 'rbac_access_denied_matched_policy[none]', spiffeId('orders')]]);
 });
