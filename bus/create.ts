@@ -28,7 +28,8 @@ export function createBus(cfg: BusConfig): EventBus {
     }
     case 'kafka': {
       const { KafkaBus } = require('./kafka') as typeof import('./kafka');
-      return new KafkaBus({ brokers: cfg.url ?? DEFAULT_KAFKA_BROKERS, clientId: cfg.clientId });
+      const { captureFromEnv } = require('./capture') as typeof import('./capture');
+      return new KafkaBus({ brokers: cfg.url ?? DEFAULT_KAFKA_BROKERS, clientId: cfg.clientId, capture: captureFromEnv() });
     }
     case 'rabbitmq': {
       const { RabbitBus } = require('./rabbitmq') as typeof import('./rabbitmq');

@@ -107,6 +107,16 @@ export class AccessLog {
       source_principal: info.sourcePrincipal,
       destination_principal: info.destinationPrincipal,
     };
+    this.add(entry);
+  }
+
+  /** An entry built elsewhere: a TCP connection's (mesh/tcp/tcp-proxy.ts), in the same fields. */
+  logEntry(entry: AccessLogEntry): void {
+    if (this.disabled) return;
+    this.add(entry);
+  }
+
+  private add(entry: AccessLogEntry): void {
     if (this.recent.length < this.keep) this.recent.push(entry);
     else this.recent[this.next] = entry;
     this.next = (this.next + 1) % this.keep;

@@ -16,6 +16,7 @@ import { freePort, prometheusProcess, reloadPrometheus, writePrometheusConfig, z
 import type { ScrapeTarget } from './compose-generate';
 import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
 import { mailProviderServiceEntry, mailProviderTls } from './external/registration';
+import { appBusEnv, brokerCapture, busServices, capturePortKey, ensureBrokerEdges, registerBroker, type BrokerCapture } from './broker-mesh';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -67,6 +68,8 @@ export interface WorldOptions {
   externals?: boolean;
   /** Called as processes come up, for progress output. */
   onProgress?: (message: string) => void;
+  /** A real broker's connections through the services' sidecars (world/broker-mesh.ts); default true (RabbitMQ, and Kafka with one broker). */
+  busThroughMesh?: boolean;
 }
 
 interface Instance {
@@ -89,6 +92,8 @@ export class World {
   private chaosClient?: ChaosClient;
   /** Edge proxy addresses by `from->instance`, re-told to a restarted control plane. */
   private readonly edges = new Map<string, Edge>();
+  /** The broker the bus-using sidecars carry (world/broker-mesh.ts), when the bus is a real broker through the mesh. */
+  brokerCapture?: BrokerCapture;
   controlPlane!: ManagedProcess;
   gateway!: ManagedProcess;
   broker?: ManagedProcess;
@@ -117,6 +122,7 @@ export class World {
       observability: options.observability,
       tracing: options.tracing,
       externals: options.externals,
+      busThroughMesh: options.busThroughMesh ?? true,
     };
   }
 
@@ -187,6 +193,8 @@ export class World {
     if (this.chaosUrl) this.chaosClient = new ChaosClient(this.chaosUrl);
     this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
     this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
+    if (this.options.busThroughMesh !== false) this.brokerCapture = brokerCapture(bus.kind, this.busUrl);
+    if (this.brokerCapture) await this.announceBroker();
 
     for (const spec of instancesOf(this.options.topology)) this.instances.set(spec.id, this.instance(spec));
     this.gateway = this.process('gateway', 'gateway', 'mesh/sidecar/main.js', {
@@ -307,6 +315,7 @@ export class World {
     this.controlPlane = new ManagedProcess({ ...this.controlPlane.spec, env: { ...this.controlPlane.spec.env, CP_PORT: String(port) } });
     await this.controlPlane.start();
     await postEdges(this.controlPlaneUrl, [...this.edges.values()]);
+    if (this.brokerCapture) await this.announceBroker();
     await this.waitForSync();
     await this.tellDashboard();
     this.writeStateIfAny();
@@ -461,6 +470,7 @@ export class World {
       MESH_INSTANCE: spec.id,
       MESH_LABELS: JSON.stringify(labels),
       POD_NAMESPACE: namespaceOf(this.options.topology, spec.service),
+      ...(this.brokerCapture && spec.service.bus ? { MESH_TCP_CAPTURE: JSON.stringify([{ service: this.brokerCapture.service, port: this.brokerCapture.port }]) } : {}),
     }, spec);
     const app = this.process(spec.id, 'app', spec.service.entry, {
       SERVICE_NAME: spec.service.name,
@@ -486,8 +496,18 @@ export class World {
     const sidecarPorts = await inst.sidecar.start();
     await this.registerEdges(inst.spec, sidecarPorts.inbound);
     inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
+    const brokerPort = this.brokerCapture && sidecarPorts[capturePortKey(this.brokerCapture)];
+    if (brokerPort) Object.assign(inst.app.spec.env, appBusEnv(this.brokerCapture!, this.busUrl, this.options.host, brokerPort));
     const appPorts = await inst.app.start();
     inst.sidecar.send({ type: 'app', port: appPorts.http });
+  }
+
+  /** The broker's endpoint to the control plane, and (with a chaos server) each bus-using service's edge proxy to it. */
+  private async announceBroker(): Promise<void> {
+    const c = this.brokerCapture!;
+    await registerBroker(this.controlPlaneUrl, c);
+    if (this.chaosClient) for (const e of await ensureBrokerEdges(this.chaosClient, this.controlPlaneUrl, this.options.topology, c, this.options.host)) this.edges.set(`${e.from}->${e.instance}`, e);
+    this.progress(`${c.service} through the mesh: ${busServices(this.options.topology).join(', ')} reach ${c.target.host}:${c.target.port} through their sidecars`);
   }
 
   /** Tells the control plane's dashboard where the chaos server and each instance's lab control are. */

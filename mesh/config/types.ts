@@ -126,10 +126,40 @@ export interface HTTPRoute {
   headers?: Headers;
 }
 
+/** Istio's L4MatchAttributes (tcp routes). */
+export interface L4MatchAttributes {
+  destinationSubnets?: string[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
+}
+
+/** Istio's TLSMatchAttributes (tls routes: SNI, passthrough). */
+export interface TLSMatchAttributes extends L4MatchAttributes {
+  sniHosts: string[];
+}
+
+export interface RouteDestination {
+  destination: Destination;
+  weight?: number;
+}
+
+export interface TCPRoute {
+  match?: L4MatchAttributes[];
+  route?: RouteDestination[];
+}
+
+export interface TLSRoute {
+  match: TLSMatchAttributes[];
+  route?: RouteDestination[];
+}
+
 export interface VirtualServiceSpec {
   hosts: string[];
   gateways?: string[];
   http?: HTTPRoute[];
+  tcp?: TCPRoute[];
+  tls?: TLSRoute[];
   /** Namespaces the VirtualService is visible to ("." = its own, "*" = all; unset = all). */
   exportTo?: string[];
 }
@@ -167,7 +197,7 @@ export interface LocalityLoadBalancerSetting {
 }
 
 export interface ConnectionPoolSettings {
-  tcp?: { maxConnections?: number; connectTimeout?: string };
+  tcp?: { maxConnections?: number; connectTimeout?: string; tcpKeepalive?: { time?: string }; idleTimeout?: string };
   http?: {
     http1MaxPendingRequests?: number;
     http2MaxRequests?: number;

@@ -98,6 +98,21 @@ export function readEdges(body: unknown): Checked<EdgeInput[]> {
   return { ok: true, value: body.edges as EdgeInput[] };
 }
 
+export interface WorkloadsInput {
+  service: string;
+  endpoints: { instance: string; service: string; host: string; port: number; labels: Record<string, string> }[];
+}
+
+/** POST /v1/workloads: the endpoints of a service whose workloads have no sidecar (a broker beside the mesh). */
+export function readWorkloads(body: unknown): Checked<WorkloadsInput> {
+  const shape = 'body must be {"service": "rabbitmq", "endpoints": [{"instance": "rabbitmq-0", "host": "127.0.0.1", "port": 5672, "labels": {"app": "rabbitmq"}}]}';
+  if (!isObject(body) || typeof body.service !== 'string' || !NAME.test(body.service) || !Array.isArray(body.endpoints)) return { ok: false, error: `${shape}, got ${describe(body)}` };
+  const bad = body.endpoints.findIndex((e: unknown) => !isObject(e) || typeof e.instance !== 'string' || !NAME.test(e.instance) || typeof e.host !== 'string' || e.host === '' || !Number.isInteger(e.port) || (e.port as number) < 1 || (e.port as number) > 65535 || (e.labels !== undefined && (!isObject(e.labels) || Object.values(e.labels).some((v) => typeof v !== 'string'))));
+  if (bad >= 0) return { ok: false, error: `${shape}: endpoints[${bad}] is not like that, got ${JSON.stringify(body.endpoints[bad]).slice(0, 120)}` };
+  const service = body.service;
+  return { ok: true, value: { service, endpoints: (body.endpoints as { instance: string; host: string; port: number; labels?: Record<string, string> }[]).map((e) => ({ instance: e.instance, service, host: e.host, port: e.port, labels: e.labels ?? {} })) } };
+}
+
 function files(v: unknown): Checked<ConfigFile[]> {
   if (!Array.isArray(v)) return { ok: false, error: `files must be an array of {"name": "file.yaml", "text": "<yaml>"}, got ${describe(v)}` };
   const bad = v.findIndex((f: unknown) => !isObject(f) || typeof f.name !== 'string' || typeof f.text !== 'string');

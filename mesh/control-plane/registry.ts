@@ -109,9 +109,22 @@ export class Registry extends EventEmitter {
     return { ...snap, endpoints };
   }
 
+  /**
+   * Workloads without a sidecar (a broker the world runs beside the mesh): endpoints announced by the operator,
+   * as Kubernetes' endpoints of a Service whose pods have no sidecar. Replaced per service.
+   */
+  private readonly workloads = new Map<string, Endpoint[]>();
+
+  setWorkloads(service: string, endpoints: Endpoint[]): void {
+    if (endpoints.length === 0) this.workloads.delete(service);
+    else this.workloads.set(service, endpoints.map((e) => ({ ...e, service })));
+    this.changed();
+  }
+
   snapshot(): Snapshot {
     const endpoints: Record<string, Endpoint[]> = {};
     for (const s of this.services) endpoints[s] = [];
+    for (const [s, list] of this.workloads) endpoints[s] = [...list];
     for (const { info, ready } of this.nodes.values()) {
       if (!ready || !info.inbound) continue;
       const namespace = this.namespaceOf(info.service, info.namespace);

@@ -12,7 +12,7 @@ import { effectiveHostConfig } from '../config/effective';
 import { DISCOVERY_PATH, type NodeInfo } from '../xds';
 import { registerDashboard } from './dashboard';
 import { bearer, sameSecret, verifyWorkloadToken, type WorkloadClaims } from '../../lib/cp-auth';
-import { CP_BODY_LIMIT_BYTES, readAck, readApply, readCertificateRequest, readConfigQuery, readDelete, readEdges, readNode, readReady, readSyncQuery } from './input';
+import { CP_BODY_LIMIT_BYTES, readAck, readApply, readCertificateRequest, readConfigQuery, readDelete, readEdges, readNode, readReady, readSyncQuery, readWorkloads } from './input';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -32,7 +32,7 @@ export interface ControlPlaneOptions {
 }
 
 /** Routes that change the mesh and are the operator's (the launcher's, the CLI's). */
-const OPERATOR_ROUTES = new Set(['/v1/config/apply', '/v1/config/delete', '/v1/edges', '/v1/dashboard/world']);
+const OPERATOR_ROUTES = new Set(['/v1/config/apply', '/v1/config/delete', '/v1/edges', '/v1/workloads', '/v1/dashboard/world']);
 
 /** The repository's default mesh config, next to dist/. */
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', '..', '..', 'config', 'default');
@@ -162,6 +162,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const edges = readEdges(req.body);
     if (!edges.ok) return reply.code(400).send({ error: edges.error });
     registry.setEdges(edges.value);
+    return { ok: true, version: registry.currentVersion };
+  });
+
+  // Workloads without a sidecar (a broker beside the mesh): their endpoints, so sidecars can carry connections to them.
+  app.post('/v1/workloads', async (req, reply) => {
+    const w = readWorkloads(req.body);
+    if (!w.ok) return reply.code(400).send({ error: w.error });
+    registry.setWorkloads(w.value.service, w.value.endpoints);
     return { ok: true, version: registry.currentVersion };
   });
 

@@ -72,6 +72,12 @@ export interface CompiledAuthorization {
   /** "namespace/name" of the policies that apply to the workload, in evaluation order. */
   readonly applied: string[];
   evaluate(req: AuthzRequest): AuthzDecision;
+  /**
+   * A TCP connection from `principal` (mesh/tcp/tcp-inbound.ts), as Istio reads policies for TCP: a rule with
+   * HTTP-only fields (to.operation, request.headers conditions) never matches in an ALLOW policy, and matches on
+   * its other fields alone in a DENY policy (a broader deny).
+   */
+  evaluateTcp(principal: string | undefined): AuthzDecision;
 }
 
 type Pred = (req: NormalizedRequest) => boolean;
@@ -130,29 +136,30 @@ export function compileAuthorization(
   if (errors.length) throw new PolicyError(errors.join('\n'));
   const deny = compiled.filter((c) => c.action === 'DENY');
   const allow = compiled.filter((c) => c.action === 'ALLOW');
+  const decide = (n: NormalizedRequest, tcp: boolean): AuthzDecision => {
+    for (const c of deny) {
+      const r = c.matchingRule(n, tcp);
+      if (r >= 0) return { allowed: false, policy: c.id, rule: r, reason: `denied by DENY policy ${c.id} (rules[${r}])` };
+    }
+    if (allow.length === 0) return { allowed: true, reason: 'allowed: no ALLOW policy applies to the workload' };
+    for (const c of allow) {
+      const r = c.matchingRule(n, tcp);
+      if (r >= 0) return { allowed: true, policy: c.id, rule: r, reason: `allowed by ALLOW policy ${c.id} (rules[${r}])` };
+    }
+    return { allowed: false, reason: `denied: no ALLOW policy matched (${allow.map((c) => c.id).join(', ')})` };
+  };
   return {
     applied: [...deny, ...allow].map((c) => c.id),
-    evaluate(req: AuthzRequest): AuthzDecision {
-      const n = normalize(req);
-      for (const c of deny) {
-        const r = c.matchingRule(n);
-        if (r >= 0) return { allowed: false, policy: c.id, rule: r, reason: `denied by DENY policy ${c.id} (rules[${r}])` };
-      }
-      if (allow.length === 0) return { allowed: true, reason: 'allowed: no ALLOW policy applies to the workload' };
-      for (const c of allow) {
-        const r = c.matchingRule(n);
-        if (r >= 0) return { allowed: true, policy: c.id, rule: r, reason: `allowed by ALLOW policy ${c.id} (rules[${r}])` };
-      }
-      return { allowed: false, reason: `denied: no ALLOW policy matched (${allow.map((c) => c.id).join(', ')})` };
-    },
+    evaluate: (req: AuthzRequest): AuthzDecision => decide(normalize(req), false),
+    evaluateTcp: (principal: string | undefined): AuthzDecision => decide(normalize({ principal, method: '', path: '', headers: {} }), true),
   };
 }
 
 interface CompiledPolicy {
   id: string;
   action: 'ALLOW' | 'DENY';
-  /** Index of the first matching rule, or -1. */
-  matchingRule(req: NormalizedRequest): number;
+  /** Index of the first matching rule, or -1; `tcp`: a connection, no request (see evaluateTcp). */
+  matchingRule(req: NormalizedRequest, tcp?: boolean): number;
 }
 
 function compilePolicy(p: AuthorizationPolicy, defaultNs: string): CompiledPolicy {
@@ -173,16 +180,19 @@ function compilePolicy(p: AuthorizationPolicy, defaultNs: string): CompiledPolic
   return {
     id,
     action: action as 'ALLOW' | 'DENY',
-    matchingRule: (req) => rules.findIndex((r) => r(req)),
+    matchingRule: (req, tcp) => rules.findIndex((r) => (!tcp ? r(req) : action === 'DENY' ? r.tcp(req) : !r.httpOnly && r.tcp(req))),
   };
 }
 
 type ErrFn = (field: string, msg: string) => void;
 
-function compileRule(rule: AuthzRule, at: string, err: ErrFn): Pred {
+/** A rule's predicate, with what it means for a TCP connection: its from and non-header when clauses alone. */
+type RulePred = Pred & { tcp: Pred; httpOnly: boolean };
+
+function compileRule(rule: AuthzRule, at: string, err: ErrFn): RulePred {
   if (rule === null || typeof rule !== 'object') {
     err(at, 'must be an object with from/to/when');
-    return () => false;
+    return Object.assign(() => false, { tcp: () => false, httpOnly: false });
   }
   for (const k of Object.keys(rule)) if (!['from', 'to', 'when'].includes(k)) err(`${at}.${k}`, 'is not a rule field (expected from, to, when)');
   const froms = listOf(rule.from, `${at}.from`, err).map((f, i) =>
@@ -191,9 +201,15 @@ function compileRule(rule: AuthzRule, at: string, err: ErrFn): Pred {
   const tos = listOf(rule.to, `${at}.to`, err).map((t, i) =>
     compileFields((t as { operation?: unknown })?.operation, `${at}.to[${i}].operation`, OPERATION_KEYS, UNSUPPORTED_OPERATION_KEYS, operationField, err),
   );
-  const whens = listOf(rule.when, `${at}.when`, err).map((c, i) => compileCondition(c as AuthzCondition, `${at}.when[${i}]`, err));
-  return (req) =>
-    (froms.length === 0 || froms.some((f) => f(req))) && (tos.length === 0 || tos.some((t) => t(req))) && whens.every((w) => w(req));
+  const whenList = listOf(rule.when, `${at}.when`, err) as AuthzCondition[];
+  const whens = whenList.map((c, i) => compileCondition(c, `${at}.when[${i}]`, err));
+  const headerWhen = whenList.map((c) => typeof c?.key === 'string' && HEADER_KEY_RE.test(c.key));
+  const from = (req: NormalizedRequest): boolean => froms.length === 0 || froms.some((f) => f(req));
+  const pred = (req: NormalizedRequest): boolean => from(req) && (tos.length === 0 || tos.some((t) => t(req))) && whens.every((w) => w(req));
+  return Object.assign(pred, {
+    tcp: (req: NormalizedRequest) => from(req) && whens.every((w, i) => headerWhen[i] || w(req)),
+    httpOnly: tos.length > 0 || headerWhen.some(Boolean),
+  });
 }
 
 function listOf(v: unknown, at: string, err: ErrFn): unknown[] {

@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     tracing: parseTracingConfig(process.env),
     gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
     holdUntilOpen: process.env.MESH_GATEWAY_HOLD === '1',
+    tcpCaptures: parseTcpCaptures(process.env.MESH_TCP_CAPTURE),
+    appTcpPorts: process.env.MESH_APP_TCP_PORTS ? (JSON.parse(process.env.MESH_APP_TCP_PORTS) as Record<number, number>) : undefined,
   });
   await sidecar.start();
   process.on('message', (msg: { type?: string; port?: number }) => {
@@ -35,7 +37,15 @@ async function main(): Promise<void> {
     }
   });
   onShutdown(() => sidecar.stop());
-  reportReady(`${role} ${sidecar.config.instance}`, sidecar.ports);
+  reportReady(`${role} ${sidecar.config.instance}`, { ...sidecar.ports, ...sidecar.tcpPorts });
+}
+
+/** MESH_TCP_CAPTURE: JSON `[{"service": "rabbitmq", "port": 5672}]`, the TCP destinations this sidecar carries for its app. */
+function parseTcpCaptures(text: string | undefined): { service: string; port: number; address?: string }[] | undefined {
+  if (!text) return undefined;
+  const v = JSON.parse(text) as unknown;
+  if (!Array.isArray(v) || v.some((c) => typeof c?.service !== 'string' || !Number.isInteger(c?.port))) throw new Error(`MESH_TCP_CAPTURE must be [{"service": "rabbitmq", "port": 5672}, …], got ${text}`);
+  return v as { service: string; port: number; address?: string }[];
 }
 
 main().catch((err) => {

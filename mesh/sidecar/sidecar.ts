@@ -26,6 +26,10 @@ import type { PathNormalization } from '../path-normalization';
 import { StartingGate } from './starting-gate';
 import { MESH_NAMESPACE } from '../config/hosts';
 import { localityOf, localityString } from '../lb/locality';
+import { TcpRuntime } from '../tcp/tcp-runtime';
+import { compileTcp, type TcpCapture } from '../tcp/tcp-routes';
+import { tcpConnectorFor } from '../tcp/tcp-mtls';
+import { proxyInbound } from '../tcp/tcp-inbound';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -64,6 +68,10 @@ export interface SidecarConfig {
   token?: () => string | undefined;
   /** Sampling and span export (Istio's ProxyConfig tracing, from PROXY_CONFIG; OTLP from OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracing?: TracingConfig;
+  /** TCP destinations this sidecar carries for its app (main.ts: MESH_TCP_CAPTURE), one outbound TCP listener each (mesh/tcp/). */
+  tcpCaptures?: (TcpCapture & { listenPort?: number })[];
+  /** The app's TCP ports by service port (main.ts: MESH_APP_TCP_PORTS): peer sidecars' mTLS TCP streams for them go there. */
+  appTcpPorts?: Record<number, number>;
 }
 
 /**
@@ -105,6 +113,10 @@ export class Sidecar {
   private readonly refusals = new RefusalLog();
   /** Open unless a held gateway (see starting-gate.ts). */
   readonly gate: StartingGate;
+  /** The L4 listeners and clusters (mesh/tcp/), when the sidecar captures TCP destinations. */
+  readonly tcp?: TcpRuntime;
+  /** Port of the outbound TCP listener per capture, keyed `tcp:<service>:<port>`. */
+  readonly tcpPorts: Record<string, number> = {};
 
   constructor(readonly config: SidecarConfig) {
     this.gate = new StartingGate(config.role === 'gateway' && !!config.holdUntilOpen);
@@ -127,6 +139,10 @@ export class Sidecar {
     });
     this.stats.clusterGauges = () => this.runtime.gauges();
     this.outboundRoutes = this.runtime;
+    if (config.tcpCaptures?.length) {
+      const workload = { service: config.service, version: config.version, namespace: this.namespace };
+      this.tcp = new TcpRuntime({ host: config.host, workload, stats: this.stats, accessLog: this.accessLog, ...tcpConnectorFor(this.certs, this.identity) });
+    }
   }
 
   /** Service name → its service-level cluster. */
@@ -142,6 +158,7 @@ export class Sidecar {
     this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.gate.open ? this.outboundHcm.handle : this.gate.wrap(this.outboundHcm.handle));
     this.ports.outbound = this.outbound.port;
+    if (this.tcp) for (const l of await this.tcp.listen(config.tcpCaptures ?? [])) this.tcpPorts[`tcp:${l.capture.service}:${l.capture.port}`] = l.port;
     if (config.role === 'sidecar') {
       this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization,
         authz: () => this.security.authz,
@@ -198,7 +215,8 @@ export class Sidecar {
       if (!config.sign) await streamOpen;
       await firstCertificate(this.certs);
       if (this.inbound) {
-        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server });
+        const tcpInbound = { host: config.host, workload, identity: this.identity, appPorts: () => config.appTcpPorts ?? {}, stats: this.stats, accessLog: this.accessLog, authz: () => this.security.authz };
+        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server, tcp: (s, info, port) => proxyInbound(s, info, port, tcpInbound) });
         this.mtlsServer.on('refused', (ev: RefusedEvent) => {
           this.stats.onRefused(ev);
           this.refusals.log(ev, this.security.mtlsMode);
@@ -232,6 +250,7 @@ export class Sidecar {
     ]);
     this.admin?.closeAllConnections();
     this.admin?.close();
+    await this.tcp?.close();
     this.runtime.close();
     this.localCluster.close();
     await this.healthPool?.close().catch(() => undefined);
@@ -264,7 +283,9 @@ export class Sidecar {
     const resources = snapshot.resources ?? [];
     const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, gateway: this.config.role === 'gateway' }, snapshot.namespaces);
     const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, port: this.ports.inbound || undefined });
+    const tcp = this.tcp ? compileTcp(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace }, this.tcp.captures, snapshot.namespaces) : undefined;
     this.runtime.apply(compiled, resources.length === 0);
+    if (tcp) this.tcp!.apply(tcp);
     this.security = security;
     // The Telemetry API: every workload of the running world is in namespace default (the gateway too).
     this.telemetry = telemetryFor(resources, { namespace: MESH_NAMESPACE, labels: this.config.labels });
@@ -278,7 +299,7 @@ export class Sidecar {
   private adminRoutes() {
     return {
       '/ready': () => ({ ready: true, appHealthy: this.appHealthy, controlPlane: this.xds.connected }),
-      '/config_dump': () => ({ version: this.snapshot?.version ?? 0, snapshot: this.snapshot, appPort: this.appPort, ports: this.ports }),
+      '/config_dump': () => ({ version: this.snapshot?.version ?? 0, snapshot: this.snapshot, appPort: this.appPort, ports: this.ports, tcpListeners: this.tcp?.listeners ?? [] }),
       '/clusters': () =>
         [...this.runtime.clusters.values(), this.localCluster].map((c) => ({
           name: c.name,
@@ -296,6 +317,13 @@ export class Sidecar {
             // Envoy's /clusters priority: only a localityLbSetting gives hosts other than 0; null = left out by `distribute`.
             ...(c.locality ? { priority: c.locality.priorityOf(h) ?? null } : {}),
           })),
+        })),
+      '/tcp_clusters': () =>
+        [...(this.tcp?.clusters.values() ?? [])].map((c) => ({
+          name: c.name,
+          active: c.active,
+          maxConnections: c.maxConnections,
+          hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, active: h.active, ejected: c.outlier?.isEjected(h) ?? false, ejections: c.outlier?.ejectionsOf(h) ?? 0 })),
         })),
       '/traces': (url: URL) => this.tracer.ring.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
       '/tracing': () => ({ sampling: this.tracer.sampling, telemetry: this.telemetry, exporters: this.tracer.stats() }),

@@ -38,6 +38,8 @@ export interface Scenario {
   };
   /** Needs the world's external systems (`World` option `externals`: the mail provider) on its own world. */
   externals?: boolean;
+  /** World options per arm, for a lab whose control arm needs a different world (`broker-through-mesh`: the bus beside the mesh). */
+  world?: (control: boolean) => { busThroughMesh?: boolean };
   /** Needs the real Zipkin and Prometheus (`World` option `observability`) on its own world. */
   observability?: boolean;
   /** Timeline resolution, ms. */

@@ -229,7 +229,9 @@ spec:
 
 describe('unsupported Istio fields are rejected by path (ML0003)', () => {
   test.each<[string, string, string, string]>([
-    ['VirtualService tcp', vs(route()) + '  tcp:\n  - route: []\n', 'tcp:', 'spec.tcp'],
+    ['tcp match sourceSubnet', vs(route()) + '  tcp:\n  - match:\n    - sourceSubnet: 10.0.0.0/8\n    route:\n    - destination: {host: payments}\n', 'sourceSubnet', 'spec.tcp[0].match[0].sourceSubnet'],
+    ['tls match gateways', vs(route()) + '  tls:\n  - match:\n    - sniHosts: [a.example.com]\n      gateways: [gw]\n    route:\n    - destination: {host: payments}\n', 'gateways: [gw]', 'spec.tls[0].match[0].gateways'],
+    ['tcpKeepalive probes', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    connectionPool:\n      tcp:\n        tcpKeepalive:\n          time: 30s\n          probes: 3\n  subsets:'), 'probes', 'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes'],
     ['DR workloadSelector', DR_PAYMENTS.replace('  subsets:', '  workloadSelector:\n    matchLabels:\n      app: orders\n  subsets:'), 'workloadSelector', 'spec.workloadSelector'],
     ['VirtualService without hosts (a delegate)', vs(route()).replace('  hosts:\n  - payments\n', ''), 'spec:', 'spec.hosts'],
     ['HTTPRoute redirect', vs(route('    redirect:\n      uri: /x\n')), 'redirect', 'spec.http[0].redirect'],

@@ -138,8 +138,15 @@ const loadBalancer: Rule = obj(
 const connectionPool: Rule = obj(
   {
   tcp: obj(
-    { maxConnections: int(0), connectTimeout: dur() },
-    { unsupported: { tcpKeepalive: '', maxConnectionDuration: '', idleTimeout: '' } },
+    {
+      maxConnections: int(0),
+      connectTimeout: dur(),
+      // Node sets SO_KEEPALIVE and TCP_KEEPIDLE only (socket.setKeepAlive(true, time)): probes and interval stay the kernel's.
+      tcpKeepalive: obj({ time: dur() }, { unsupported: { probes: "Node's sockets cannot set TCP_KEEPCNT", interval: "Node's sockets cannot set TCP_KEEPINTVL" } }),
+      // Envoy's tcp_proxy idle_timeout for TCP routes (mesh/tcp/); 0s disables it.
+      idleTimeout: dur({ allowZero: true }),
+    },
+    { unsupported: { maxConnectionDuration: 'the upstream pools do not cap a connection\'s age' } },
   ),
   http: obj(
     {
