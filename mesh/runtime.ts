@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Cluster, type ClusterObserver } from './cluster';
 import type { CompiledConfig, HostSpec, RouteSpec } from './compile';
-import { DEFAULT_OUTBOUND_POLICY, matchPrefix, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
+import { DEFAULT_OUTBOUND_POLICY, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
 import type { StreamInfo } from './stream-info';
 import type { RequestTest } from './route-match';
 import type { Clock } from './outlier-detector';
@@ -9,7 +9,7 @@ import { meshRandom, type Rng } from './rng';
 import { RoundRobin } from './lb/round-robin';
 import type { UpstreamTls } from './upstream-tls';
 
-interface RuntimeRoute {
+export interface RuntimeRoute {
   match?: RequestTest;
   /** One precomputed result per destination: routing allocates nothing per request. */
   results: RouteResult[];
@@ -34,8 +34,6 @@ export interface MeshRuntimeOptions {
    * config, and keeps doing so until it does.
    */
   unconfiguredLb?: 'ROUND_ROBIN' | 'LEAST_REQUEST';
-  /** Gateway only: path prefix → service, applied before the service's routes. */
-  gatewayRoutes?: { prefix: string; service: string }[];
   /** Outbound mTLS to peer sidecars (auto mTLS); absent = plaintext everywhere. */
   upstreamTls?: UpstreamTls;
 }
@@ -103,7 +101,8 @@ export class MeshRuntime implements RouteTable {
     return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)) };
   }
 
-  private buildRoute(r: RouteSpec): RuntimeRoute {
+  /** One compiled route over this runtime's clusters (the gateway's virtual hosts build theirs here too). */
+  buildRoute(r: RouteSpec): RuntimeRoute {
     const mirror = r.mirror ? { cluster: this.clusters.get(r.mirror.cluster)!, percent: r.mirror.percent } : undefined;
     const results = r.destinations.map<RouteResult>((d) => {
       const policy: RoutePolicy = { timeoutMs: r.timeoutMs, retry: r.retry, fault: r.fault, mirror, requestOps: d.requestOps, responseOps: d.responseOps };
@@ -114,12 +113,12 @@ export class MeshRuntime implements RouteTable {
 
   /** Request → route: the host's rules in order, first match wins; weighted choice among its destinations. */
   route(req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
-    if (this.opts.gatewayRoutes) {
-      const g = matchPrefix(this.opts.gatewayRoutes, req.url ?? '/');
-      if (!g) return undefined;
-      info.destinationService = g.service;
-    }
-    const host = this.hosts.get(info.destinationService);
+    return this.routeService(info.destinationService, req, info);
+  }
+
+  /** The routing of `service`'s host: its VirtualService's rules, or the default route. */
+  routeService(service: string, req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
+    const host = this.hosts.get(service);
     if (!host) return undefined;
     info.destinationService = host.service;
     if (!host.routes) return host.defaultResult;
@@ -132,7 +131,7 @@ export class MeshRuntime implements RouteTable {
   }
 
   /** share = weight / Σweights; a weight of 0 gets nothing (all zero: the first destination). */
-  private weighted(r: RuntimeRoute): RouteResult {
+  weighted(r: RuntimeRoute): RouteResult {
     if (r.total <= 0) return r.results[0];
     let x = this.rng() * r.total;
     for (let i = 0; i < r.results.length; i++) {

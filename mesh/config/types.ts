@@ -12,10 +12,12 @@ export type Kind =
   | 'Gateway'
   | 'ServiceEntry'
   | 'Sidecar'
-  | 'Telemetry';
+  | 'Telemetry'
+  | 'RequestAuthentication'
+  | 'EnvoyFilter';
 
-/** Kinds the sidecars run; Gateway, ServiceEntry and Sidecar are validated and analyzed only (their runtime comes later). */
-export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
+/** Kinds the sidecars (and the ingress gateway) run; ServiceEntry and Sidecar are validated and analyzed only (their runtime comes later). */
+export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry', 'Gateway', 'RequestAuthentication', 'EnvoyFilter'];
 
 /** Position of a YAML node: 1-based line and column, like istioctl prints them. */
 export interface SourcePos {

@@ -95,7 +95,7 @@ export class ConfigService {
   apply(files: ConfigFile[]): ApplyOutcome {
     const { resources, objects, messages } = this.load(files);
     const objectResults = objects.map(objectResult);
-    // Gateway, ServiceEntry and Sidecar are analyzed (meshlab analyze) but not run by the sidecars yet:
+    // ServiceEntry and Sidecar are analyzed (meshlab analyze) but not run by the sidecars yet:
     // applying them would silently do nothing, so apply refuses them by name.
     for (const r of resources) {
       if (!RUNTIME_KINDS.includes(r.kind)) {

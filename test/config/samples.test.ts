@@ -92,10 +92,11 @@ describe('Bookinfo-style samples load with no messages and route as Istio would'
     expect(tp.loadBalancer).toEqual({ type: 'LEAST_REQUEST' });
   });
 
-  test('the default lab config (config/default) is valid: payments subsets, no split (every endpoint)', () => {
+  test('the default lab config (config/default) is valid: payments subsets, no split (every endpoint), the edge Gateway and its VirtualService', () => {
     const r = loadPath(path.join(REPO, 'config/default'));
     expect(r.messages).toEqual([]);
-    expect(analyze(r.resources, { instances: [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }] })).toEqual([]);
+    const instances = [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }, { service: 'orders', labels: { version: 'v1' } }, { service: 'notifications', labels: { version: 'v1' } }];
+    expect(analyze(r.resources, { instances })).toEqual([]);
     expect(effectiveRoutes(r.resources, 'payments')[0].destinations).toEqual([{ host: 'payments', weight: 100, percent: 100 }]);
   });
 
