@@ -13,6 +13,8 @@ import type { GatewayServer } from './compile';
 import { hostCovers } from './compile';
 import { loadCredential, type TlsCredential } from './credentials';
 
+const NO_SERVER = 'no gateway server for SNI';
+
 interface ServerContext {
   server: GatewayServer;
   context: tls.SecureContext;
@@ -36,10 +38,7 @@ export class GatewayTlsListener implements Listener {
       rejectUnauthorized: false,
       SNICallback: (name, cb) => {
         const c = this.match(name);
-        if (!c) {
-          this.refused.sni++;
-          return cb(new Error(`no gateway server for SNI ${name}`));
-        }
+        if (!c) return cb(new Error(`${NO_SERVER} ${name}`));
         cb(null, c.context);
       },
     });
@@ -58,7 +57,11 @@ export class GatewayTlsListener implements Listener {
       socket.once('close', () => this.live.delete(socket));
       this.server.emit('connection', socket);
     });
-    this.tlsServer.on('tlsClientError', () => undefined);
+    // A handshake refused for want of a server: an SNI name none has (SNICallback's error), or no SNI while no
+    // `*` server exists (no certificate to offer: OpenSSL finds no signature algorithm / shared cipher).
+    this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      if (err.message.startsWith(NO_SERVER) || err.code === 'ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM' || err.code === 'ERR_SSL_NO_SHARED_CIPHER') this.refused.sni++;
+    });
   }
 
   /** The server for an SNI name (undefined: none sent). */
