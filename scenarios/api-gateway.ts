@@ -190,7 +190,7 @@ export default defineScenario({
     // 1. HTTPS only.
     let from = Date.now();
     const plain = [];
-    for (let i = 0; i < n; i++) plain.push(await plainGet(`${ctx.world.gatewayUrl}/notifications`));
+    for (let i = 0; i < n; i++) plain.push(await plainGet(`${ctx.world.gatewayUrl}/api/payments/validate?amount=1`));
     let log = await gatewayLog(ctx, from, Date.now() + 1);
     ctx.mark(`plain HTTP: ${plain.filter((p) => p.status === 301).length}× 301 → ${plain[0]?.location ?? '-'}`);
     ctx.expectEqual(`plain HTTP redirected to https (gateway log: 301 https_redirect, of ${n})`, count(log, (e) => e.response_code === 301 && e.response_code_details === 'https_redirect'), n);
