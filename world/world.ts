@@ -174,6 +174,7 @@ export class World {
       MESH_HOST: host,
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
+      CP_CREDENTIALS_DIR: this.credentialsDir,
       MESH_SERVICES: declaredServices(this.options.topology).join(','),
       ...(this.options.configDir ? { CP_CONFIG_DIR: this.options.configDir } : {}),
     });

@@ -237,3 +237,29 @@ describe('HTTPS termination at the gateway', () => {
     expect((await httpsCall(g.ports.https!, '/orders/1', { ca })).status).toBe(200);
   });
 });
+
+describe('credentialName from a Kubernetes Secret applied with the config', () => {
+  test('a kubernetes.io/tls Secret beside the Gateway is written as its credential (apply says so) and the gateway serves its certificate, verified with the Secret\'s CA: 5 of 5 × 200', async () => {
+    const { ConfigService } = await import('../../mesh/control-plane/config-service');
+    const issued = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-issued-'));
+    const served = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-served-'));
+    try {
+      await createServerCredential(issued, 'x', ['secret.example.test']);
+      const b64 = (f: string) => fs.readFileSync(path.join(issued, 'x', f)).toString('base64');
+      const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: secret-cert}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: ${b64('tls.crt')}\n  tls.key: ${b64('tls.key')}\n`;
+      const gw = TLS('SIMPLE', '[secret.example.test]', 'secret-cert');
+      const svc = new ConfigService(undefined, () => ({}), () => new Map(), served);
+      const out = svc.apply([{ name: 'edge.yaml', text: `${secret}---\n${gw}` }]);
+      expect(out.ok).toBe(true);
+      expect(out.results.find((r) => r.kind === 'Secret')).toMatchObject({ name: 'secret-cert', action: 'used as credential' });
+      const g = await startGateway({ httpsPort: 0, credentialsDir: served });
+      gateways.push(g);
+      push(g, `${PAYMENTS_DR}---\n${gw.replace(/  - port: \{number: 8443[\s\S]*?credentialName: api-cert\}\n/, '')}`, apps.endpoints);
+      const ca = fs.readFileSync(path.join(issued, 'ca.crt'));
+      expect(await statuses(5, () => httpsCall(g.ports.https!, '/orders/1', { ca, servername: 'secret.example.test' }))).toEqual({ 200: 5 });
+    } finally {
+      fs.rmSync(issued, { recursive: true, force: true });
+      fs.rmSync(served, { recursive: true, force: true });
+    }
+  });
+});
