@@ -173,3 +173,39 @@ describe('RequestAuthentication + AuthorizationPolicy requestPrincipals at the g
     expect([apps.v1.seen.length - v1, apps.v2.seen.length - v2]).toEqual([20, 20]);
   });
 });
+
+describe('RequestAuthentication at a sidecar\'s inbound side (SIDECAR_INBOUND)', () => {
+  test('selected by app: orders, with an ALLOW on requestPrincipals: no token 10 × 403, a forged one 10 × 401, alice 10 × 200 — only alice\'s reach the app', async () => {
+    const { startSidecar } = await import('../mesh/harness');
+    const s = await startSidecar();
+    try {
+      s.setAppPort(apps.orders.port);
+      push(s, `${DEFAULT_RA.replace('namespace: istio-system', 'namespace: default').replace('istio: ingressgateway', 'app: orders')}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: orders}
+spec:
+  selector: {matchLabels: {app: orders}}
+  rules:
+  - from: [{source: {requestPrincipals: ["${LAB_ISSUER}/alice"]}}]
+`, {});
+      const alice = await issueToken({ sub: 'alice', aud: 'shop' });
+      const forged = `${alice.slice(0, alice.lastIndexOf('.'))}.${Buffer.from('y'.repeat(64)).toString('base64url')}`;
+      const inbound = async (h: Record<string, string>) => {
+        const out: Record<number, number> = {};
+        for (let i = 0; i < 10; i++) {
+          const r = await call(s.ports.inbound, '/orders/1', { host: 'orders', headers: h });
+          out[r.status] = (out[r.status] ?? 0) + 1;
+        }
+        return out;
+      };
+      const before = apps.orders.seen.length;
+      expect(await inbound({})).toEqual({ 403: 10 });
+      expect(await inbound(bearer(forged))).toEqual({ 401: 10 });
+      expect(await inbound(bearer(alice))).toEqual({ 200: 10 });
+      expect(apps.orders.seen.length - before).toBe(10);
+    } finally {
+      await s.stop(0);
+    }
+  });
+});
