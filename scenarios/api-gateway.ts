@@ -1,128 +1,27 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { defineScenario } from './runner/scenario';
 import { ORDER } from './runner/fixtures';
 import type { ScenarioContext } from './runner/context';
 import type { AccessLogEntry } from '../mesh/access-log';
-import { issueToken, LAB_ISSUER } from '../mesh/security/token-issuer';
+import { issueToken } from '../mesh/security/token-issuer';
 
-/** HTTPS only: the default Gateway with its HTTP server redirecting to HTTPS (Istio's httpsRedirect). */
-const GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: meshlab-gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-    tls:
-      httpsRedirect: true
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: ["*"]
-    tls:
-      mode: SIMPLE
-      credentialName: meshlab-gateway-cert
-`;
-
-/** Who may do what at the edge: alice places orders; any valid token reads payments. A missing token is no identity. */
-const AUTHZ = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: api-gateway
-spec:
-  selector:
-    matchLabels:
-      istio: ingressgateway
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        requestPrincipals: ["${LAB_ISSUER}/alice"]
-    to:
-    - operation:
-        methods: [POST]
-        paths: ["/orders"]
-  - from:
-    - source:
-        requestPrincipals: ["*"]
-    to:
-    - operation:
-        methods: [GET]
-        paths: ["/api/payments/*", "/orders/*", "/notifications"]
-`;
-
-/** JWT claim routing (Istio's task): group=beta → payments v2, everyone else → v1. */
-const ROUTES = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: meshlab-ingress
-spec:
-  hosts: ["*"]
-  gateways: [meshlab-gateway]
-  http:
-  - name: payments-beta
-    match:
-    - uri: {prefix: /api/payments}
-      headers:
-        "@request.auth.claims.group": {exact: beta}
-    route:
-    - destination: {host: payments, subset: v2}
-  - name: payments
-    match:
-    - uri: {prefix: /api/payments}
-    route:
-    - destination: {host: payments, subset: v1}
-  - name: orders
-    match:
-    - uri: {prefix: /orders}
-    route:
-    - destination: {host: orders}
-  - name: notifications
-    match:
-    - uri: {prefix: /notifications}
-    route:
-    - destination: {host: notifications}
-`;
-
-/** Istio's "Enabling Rate Limits using Envoy" local rate limit at the gateway: 20 rps (1 token / 50 ms), burst 10. */
-const RATE_LIMIT = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata:
-  name: api-gateway-ratelimit
-spec:
-  workloadSelector:
-    labels:
-      istio: ingressgateway
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener:
-        filterChain:
-          filter:
-            name: envoy.filters.network.http_connection_manager
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: {max_tokens: 10, tokens_per_fill: 1, fill_interval: 0.05s}
-            filter_enabled:
-              runtime_key: local_rate_limit_enabled
-              default_value: {numerator: 100, denominator: HUNDRED}
-            filter_enforced:
-              runtime_key: local_rate_limit_enforced
-              default_value: {numerator: 100, denominator: HUNDRED}
-            response_headers_to_add:
-            - append: false
-              header: {key: x-local-rate-limit, value: "true"}
-`;
+/**
+ * The lab's Istio YAML, one document per step, from config/samples/api-gateway.yaml (what the README shows and
+ * test/config/samples checks with `analyze`): the Gateway with httpsRedirect, the AuthorizationPolicy (alice
+ * orders, any token reads), the claim-routing VirtualService and the local rate limit EnvoyFilter.
+ */
+const SAMPLE = path.resolve(__dirname, '..', '..', 'config', 'samples', 'api-gateway.yaml');
+function labDoc(kind: string): string {
+  const doc = fs.readFileSync(SAMPLE, 'utf8').split(/^---$/m).find((d) => new RegExp(`^kind: ${kind}$`, 'm').test(d));
+  if (!doc) throw new Error(`${SAMPLE} has no ${kind}`);
+  return doc.replace(/^\n+/, '');
+}
+const GATEWAY = labDoc('Gateway');
+const AUTHZ = labDoc('AuthorizationPolicy');
+const ROUTES = labDoc('VirtualService');
+const RATE_LIMIT = labDoc('EnvoyFilter');
 
 const RATE = 20;
 const BURST = 10;

@@ -100,6 +100,24 @@ describe('Bookinfo-style samples load with no messages and route as Istio would'
     expect(effectiveRoutes(r.resources, 'payments')[0].destinations).toEqual([{ host: 'payments', weight: 100, percent: 100 }]);
   });
 
+  test("api-gateway (the lab's YAML: Gateway with httpsRedirect, AuthorizationPolicy on requestPrincipals, claim-routing VirtualService, local rate limit EnvoyFilter) analyzes clean beside config/default's RequestAuthentication and DestinationRule", () => {
+    const r = loadPath(path.join(SAMPLES, 'api-gateway.yaml'));
+    expect(r.messages).toEqual([]);
+    expect(r.resources.map((x) => x.kind)).toEqual(['Gateway', 'AuthorizationPolicy', 'VirtualService', 'EnvoyFilter']);
+    const base = ['request-authentication.yaml', 'payments.yaml'].flatMap((f) => loadPath(path.join(REPO, 'config/default', f)).resources);
+    const instances = [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }, { service: 'orders', labels: { version: 'v1' } }, { service: 'notifications', labels: { version: 'v1' } }];
+    expect(analyze([...base, ...r.resources], { instances })).toEqual([]);
+    // Without the RequestAuthentication, the claim route is IST0149, as istioctl says.
+    expect(analyze(r.resources, { instances }).map((m) => m.code)).toContain('IST0149');
+  });
+
+  test("README's EnvoyFilter (The edge) is api-gateway.yaml's, byte for byte", () => {
+    const sample = fs.readFileSync(path.join(SAMPLES, 'api-gateway.yaml'), 'utf8').split(/^---$/m).find((d) => /^kind: EnvoyFilter$/m.test(d))!;
+    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const block = /```yaml\n(apiVersion: networking\.istio\.io\/v1alpha3\nkind: EnvoyFilter[\s\S]*?)```/.exec(readme);
+    expect(block?.[1].trim()).toBe(sample.slice(sample.indexOf('apiVersion')).trim());
+  });
+
   test('the same samples load under v1alpha3 and v1beta1 apiVersions', () => {
     const text = fs.readFileSync(path.join(SAMPLES, 'virtual-service-payments-90-10.yaml'), 'utf8');
     for (const v of ['v1alpha3', 'v1beta1']) {
