@@ -127,16 +127,31 @@ describe('Gateway + VirtualService binding at the ingress gateway', () => {
     expect(delta(before)).toEqual({ orders: 0, v1: 0, v2: 20 });
   });
 
-  test('the edge headers, as Envoy sets them with use_remote_address: x-forwarded-for appended, x-forwarded-proto http, a new x-request-id (the client\'s is not kept) that the access log names', async () => {
+  test('the edge headers, as Envoy sets them with use_remote_address: x-forwarded-for appended; from loopback (internal to Envoy) x-forwarded-proto and x-request-id are kept, and set when absent', async () => {
     const g = await gateway(BINDING);
     const before = apps.orders.seen.length;
     await call(g.ports.outbound, '/orders/1', { host: 'shop.example.test', headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-request-id': 'client-chosen' } });
-    const h = apps.orders.seen[before].headers;
-    expect(h['x-forwarded-for']).toBe('203.0.113.9,127.0.0.1');
-    expect(h['x-forwarded-proto']).toBe('http');
-    expect(h['x-envoy-external-address']).toBe('127.0.0.1');
-    expect(h['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    expect(g.accessLog.entries(1)[0]).toMatchObject({ request_id: h['x-request-id'] });
+    await call(g.ports.outbound, '/orders/1', { host: 'shop.example.test' });
+    const [kept, fresh] = [apps.orders.seen[before].headers, apps.orders.seen[before + 1].headers];
+    expect([kept['x-forwarded-for'], kept['x-forwarded-proto'], kept['x-request-id'], kept['x-envoy-external-address']]).toEqual(['203.0.113.9,127.0.0.1', 'https', 'client-chosen', undefined]);
+    expect([fresh['x-forwarded-for'], fresh['x-forwarded-proto']]).toEqual(['127.0.0.1', 'http']);
+    expect(fresh['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(g.accessLog.entries(1)[0]).toMatchObject({ request_id: fresh['x-request-id'] });
+  });
+
+  test('from an external address: x-forwarded-proto overwritten with the scheme, x-envoy-external-address set, a new x-request-id (the client\'s is not kept); 10.x, 172.16–31.x, 192.168.x, 127.x and ::1 are internal', async () => {
+    const { GatewayEdgeFilter, isInternal } = await import('../../mesh/gateway/edge-filter');
+    const { StreamInfo } = await import('../../mesh/stream-info');
+    const f = new GatewayEdgeFilter('https', () => undefined, () => 8443);
+    const req = { socket: { remoteAddress: '203.0.113.7' }, headers: { 'x-forwarded-proto': 'http', 'x-request-id': 'client-chosen' }, url: '/' } as unknown as import('node:http').IncomingMessage;
+    const headers = ['x-forwarded-proto', 'http', 'x-request-id', 'client-chosen'];
+    const info = new StreamInfo('outbound');
+    expect(f.decodeHeaders(req, info, headers)).toBeUndefined();
+    const out = Object.fromEntries(Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]));
+    expect(out).toMatchObject({ 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-envoy-external-address': '203.0.113.7', 'x-request-id': info.requestId });
+    expect(info.requestId).not.toBe('client-chosen');
+    expect(['10.1.2.3', '172.16.0.1', '172.31.255.1', '192.168.1.1', '127.0.0.1', '::1', '::ffff:10.0.0.1', 'fd00::1'].map(isInternal)).toEqual([true, true, true, true, true, true, true, true]);
+    expect(['172.32.0.1', '8.8.8.8', '203.0.113.7', '2001:db8::1'].map(isInternal)).toEqual([false, false, false, false]);
   });
 
   test('httpsRedirect: 10 plain requests get 301 to https on the gateway\'s HTTPS port with path and query kept, 0 reach an app; the same request over HTTPS (verified with the CA) gets 200 with x-forwarded-proto https', async () => {
