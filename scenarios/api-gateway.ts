@@ -82,7 +82,7 @@ export default defineScenario({
     const alice = await issueToken({ sub: 'alice', aud: 'shop' });
     const bob = await issueToken({ sub: 'bob', aud: 'shop' });
     const beta = await issueToken({ sub: 'dana', aud: 'shop', claims: { group: 'beta' } });
-    const expired = await issueToken({ sub: 'alice', aud: 'shop', ttlSeconds: -60 });
+    const expired = await issueToken({ sub: 'alice', aud: 'shop', ttlSeconds: -300 });
     const auth = (t?: string): Record<string, string> => (t ? { authorization: `Bearer ${t}` } : {});
     const n = ctx.pick(20, 10);
 

@@ -4,7 +4,8 @@
  * untouched: AuthorizationPolicy decides (requestPrincipals need one). A request carrying a token — from
  * `fromHeaders` (default `Authorization: Bearer …`) or `fromParams` (default `access_token`) — must validate
  * against the provider whose `issuer` is the token's `iss`, with one of its `audiences` when it lists any,
- * signature by its JWKS (`jwks` inline or `jwksUri`, fetched and cached by jose), not expired: else 401 with
+ * signature by its JWKS (`jwks` inline or `jwksUri`, fetched and cached by jose), not expired (Envoy's 60 s clock
+ * skew): else 401 with
  * Envoy's body ("Jwt verification fails", "Jwt is expired", "Audiences in Jwt are not allowed", "Jwt issuer
  * is not configured") and `www-authenticate: Bearer realm="…", error="invalid_token"`. On success the
  * request's principal is `iss/sub`, its claims are kept for RBAC (`request.auth.claims[…]`) and routing
@@ -32,6 +33,9 @@ interface Provider {
   rule: JwtRule;
   keys: JWTVerifyGetKey;
 }
+
+/** Envoy's jwt_authn clock_skew_seconds default (Istio sets none): exp and nbf are checked with 60 s of slack. */
+export const JWT_CLOCK_SKEW_S = 60;
 
 /** Remote key sets live across config pushes (jose caches the JWKS and refetches on an unknown kid). */
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
@@ -115,7 +119,7 @@ export class JwtAuthnFilter implements HttpFilter {
     if (!p) return this.deny(req, info, 'Jwt issuer is not configured');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, p.keys, { issuer: p.rule.issuer, ...(p.rule.audiences?.length ? { audience: p.rule.audiences } : {}) }));
+      ({ payload } = await jwtVerify(token, p.keys, { issuer: p.rule.issuer, clockTolerance: JWT_CLOCK_SKEW_S, ...(p.rule.audiences?.length ? { audience: p.rule.audiences } : {}) }));
     } catch (err) {
       if (err instanceof errors.JWTExpired) return this.deny(req, info, 'Jwt is expired');
       if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') return this.deny(req, info, 'Audiences in Jwt are not allowed');

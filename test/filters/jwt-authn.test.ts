@@ -125,7 +125,7 @@ describe('RequestAuthentication + AuthorizationPolicy requestPrincipals at the g
     const alice = await issueToken({ sub: 'alice', aud: 'shop' });
     const [h, p] = alice.split('.');
     const forged = `${h}.${p}.${Buffer.from('x'.repeat(64)).toString('base64url')}`;
-    const expired = await issueToken({ sub: 'alice', aud: 'shop', ttlSeconds: -60 });
+    const expired = await issueToken({ sub: 'alice', aud: 'shop', ttlSeconds: -300 });
     const wrongAud = await issueToken({ sub: 'alice', aud: 'billing' });
     const otherIssuer = await issueToken({ sub: 'alice', aud: 'shop', issuer: 'https://evil.example.test' });
     const before = apps.orders.seen.length;
@@ -138,6 +138,13 @@ describe('RequestAuthentication + AuthorizationPolicy requestPrincipals at the g
       expect(g.accessLog.entries(1)[0]).toMatchObject({ response_code: 401, response_code_details: `jwt_authn_access_denied{${why.replace(/ /g, '_')}}` });
     }
     expect(apps.orders.seen.length - before).toBe(0);
+  });
+
+  test("Envoy's 60 s clock skew: a token expired 30 s ago is still accepted (10 × 200), one expired 90 s ago is not (10 × 401)", async () => {
+    const recent = await issueToken({ sub: 'alice', aud: 'shop', ttlSeconds: -30 });
+    const old = await issueToken({ sub: 'alice', aud: 'shop', ttlSeconds: -90 });
+    expect(await codes(10, () => bearer(recent))).toEqual({ 200: 10 });
+    expect(await codes(10, () => bearer(old))).toEqual({ 401: 10 });
   });
 
   test('the token is stripped before the upstream (forwardOriginalToken false) and its payload travels as x-jwt-payload (outputPayloadToHeader); the RS256 provider keeps its token (forwardOriginalToken true)', async () => {
