@@ -8,7 +8,7 @@
 import type { MeshResource } from '../config/types';
 import { ROOT_NAMESPACE } from '../config/hosts';
 import { HttpFilterChain, type HttpFilter } from './chain';
-import { LocalRateLimitFilter, type NowClock } from './local-ratelimit';
+import { LocalRateLimitFilter, type LocalRateLimitCounters, type NowClock } from './local-ratelimit';
 import { JwtAuthnFilter, type JwtRule } from './jwt-authn';
 import { readEnvoyFilter } from './envoy-filter';
 
@@ -27,6 +27,9 @@ export class FilterSet {
   private rateLimit?: { key: string; filter: LocalRateLimitFilter };
   private jwt?: { key: string; filter: JwtAuthnFilter };
   private current?: HttpFilterChain;
+  /** Counts of filters replaced by a config change, so the totals only grow (as Envoy's stats do). */
+  private readonly retiredRateLimit = new Map<string, LocalRateLimitCounters>();
+  private readonly retiredJwt = { allowed: 0, denied: 0 };
 
   /** `first`: filters of the listener itself that run ahead of the configured ones (the gateway's edge). */
   constructor(private readonly workload: FilterWorkload, private readonly first: readonly HttpFilter[] = [], private readonly clock?: NowClock) {
@@ -68,9 +71,37 @@ export class FilterSet {
     }
     const jwtKey = JSON.stringify(rules);
     const jwt = rules.length === 0 ? undefined : this.jwt?.key === jwtKey ? this.jwt : { key: jwtKey, filter: new JwtAuthnFilter(rules) };
+    if (this.rateLimit && this.rateLimit !== rl) {
+      const f = this.rateLimit.filter;
+      const sum = this.retiredRateLimit.get(f.spec.statPrefix) ?? { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
+      for (const k of Object.keys(sum) as (keyof LocalRateLimitCounters)[]) sum[k] += f.counters[k];
+      this.retiredRateLimit.set(f.spec.statPrefix, sum);
+    }
+    if (this.jwt && this.jwt !== jwt) {
+      this.retiredJwt.allowed += this.jwt.filter.counters.allowed;
+      this.retiredJwt.denied += this.jwt.filter.counters.denied;
+    }
     this.rateLimit = rl;
     this.jwt = jwt;
     this.rebuild();
+  }
+
+  /** Local rate limit counts by stat_prefix, those of replaced filters included. */
+  rateLimitTotals(): Map<string, LocalRateLimitCounters> {
+    const out = new Map([...this.retiredRateLimit].map(([k, v]) => [k, { ...v }]));
+    const f = this.rateLimit?.filter;
+    if (f) {
+      const sum = out.get(f.spec.statPrefix) ?? { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
+      for (const k of Object.keys(sum) as (keyof LocalRateLimitCounters)[]) sum[k] += f.counters[k];
+      out.set(f.spec.statPrefix, sum);
+    }
+    return out;
+  }
+
+  /** jwt_authn counts, those of replaced filters included. */
+  jwtTotals(): { allowed: number; denied: number } {
+    const c = this.jwt?.filter.counters;
+    return { allowed: this.retiredJwt.allowed + (c?.allowed ?? 0), denied: this.retiredJwt.denied + (c?.denied ?? 0) };
   }
 
   private rebuild(): void {

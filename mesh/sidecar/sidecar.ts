@@ -31,6 +31,7 @@ import { GatewayRouteTable } from '../gateway/route-table';
 import { GatewayEdgeFilter } from '../gateway/edge-filter';
 import { GatewayTlsListener } from '../gateway/tls-listener';
 import { FilterSet } from '../filters/filter-set';
+import { registerFilterMetrics } from '../filters/metrics';
 import { appliesToMesh } from '../config/effective';
 import type { MeshResource, VirtualService } from '../config/types';
 
@@ -154,6 +155,7 @@ export class Sidecar {
     } else {
       this.filters.inbound = new FilterSet({ labels: config.labels, namespace: this.namespace, context: 'SIDECAR_INBOUND' });
     }
+    registerFilterMetrics(this.stats.registry, () => Object.entries(this.filters).filter((e): e is [string, FilterSet] => e[1] !== undefined));
   }
 
   /** Service name → its service-level cluster. */

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { Sidecar } from '../../mesh/sidecar/sidecar';
 import { issueToken, LAB_ISSUER } from '../../mesh/security/token-issuer';
-import { call, closeAgent, push } from '../mesh/harness';
+import { call, closeAgent, metric, push } from '../mesh/harness';
 import { PAYMENTS_DR, startApps, startGateway } from '../gateway/helpers';
 
 const REPO = path.join(__dirname, '../../..');
@@ -138,6 +138,8 @@ describe('RequestAuthentication + AuthorizationPolicy requestPrincipals at the g
       expect(g.accessLog.entries(1)[0]).toMatchObject({ response_code: 401, response_code_details: `jwt_authn_access_denied{${why.replace(/ /g, '_')}}` });
     }
     expect(apps.orders.seen.length - before).toBe(0);
+    // 5 cases × 11 requests, counted as Envoy's jwt_authn denied.
+    expect(metric(await g.stats.registry.metrics(), 'meshlab_jwt_authn_total', { listener: 'http', outcome: 'denied' })).toBe(55);
   });
 
   test("Envoy's 60 s clock skew: a token expired 30 s ago is still accepted (10 × 200), one expired 90 s ago is not (10 × 401)", async () => {

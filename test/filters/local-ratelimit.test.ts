@@ -217,5 +217,9 @@ spec:
     expect(log.find((e) => e.response_flags === 'RL')).toMatchObject({ response_code: 429, response_code_details: 'local_rate_limited' });
     expect(metric(await g.stats.registry.metrics(), 'istio_requests_total', { response_flags: 'RL', response_code: '429' })).toBe(7);
     expect(g.filters.http?.rateLimiter?.counters).toEqual({ enabled: 12, enforced: 7, rateLimited: 7, ok: 5 });
+    // Envoy's http_local_rate_limit stats, on the gateway's /metrics.
+    const text = await g.stats.registry.metrics();
+    const rl = (outcome: string) => metric(text, 'meshlab_local_rate_limit_total', { listener: 'http', stat_prefix: 'http_local_rate_limiter', outcome });
+    expect([rl('enabled'), rl('rate_limited'), rl('enforced'), rl('ok')]).toEqual([12, 7, 7, 5]);
   });
 });
