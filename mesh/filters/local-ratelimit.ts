@@ -6,8 +6,8 @@
  * injectable clock when a request arrives (whole intervals since the last fill), which is what Envoy's
  * timer-driven fill gives at each request. `filter_enabled` (fractional percent) decides whether a request is
  * checked at all, `filter_enforced` whether a limited request is refused (429, flag RL, body
- * `local_rate_limited`, `response_headers_to_add`) or only counted. Envoy's stats, as Prometheus counters:
- * envoy_http_local_rate_limit_{enabled,enforced,rate_limited,ok}{stat_prefix}.
+ * `local_rate_limited`, `x-envoy-ratelimited: true` and `response_headers_to_add`) or only counted. Envoy's stats
+ * (enabled, enforced, rate_limited, ok) are `counters`, on /metrics through filters/metrics.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import type { StreamInfo } from '../stream-info';
@@ -74,8 +74,12 @@ export class LocalRateLimitFilter implements HttpFilter {
   readonly bucket: TokenBucket;
   readonly counters: LocalRateLimitCounters = { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
 
+  /** Envoy sets x-envoy-ratelimited on its 429, then the configured response_headers_to_add. */
+  private readonly refusal: Record<string, string>;
+
   constructor(readonly spec: LocalRateLimitSpec, clock: NowClock = Date, private readonly rng: Rng = Math.random) {
     this.bucket = new TokenBucket(spec.tokenBucket, clock);
+    this.refusal = { 'x-envoy-ratelimited': 'true', ...spec.responseHeaders };
   }
 
   decodeHeaders(_req: IncomingMessage, info: StreamInfo): FilterResult {
@@ -89,7 +93,7 @@ export class LocalRateLimitFilter implements HttpFilter {
     if (!this.sample(this.spec.enforcedPercent)) return undefined;
     this.counters.enforced++;
     info.responseCodeDetails = Details.localRateLimited;
-    return { status: 429, flag: Flags.RL, body: 'local_rate_limited', headers: this.spec.responseHeaders };
+    return { status: 429, flag: Flags.RL, body: 'local_rate_limited', headers: this.refusal };
   }
 
   private sample(percent: number): boolean {

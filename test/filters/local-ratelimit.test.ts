@@ -117,7 +117,7 @@ describe('filter_enabled and filter_enforced (fractional percent, seeded)', () =
       const r = f.decodeHeaders(req, new StreamInfo('outbound'));
       if (r) {
         refused++;
-        expect(r).toMatchObject({ status: 429, flag: 'RL', body: 'local_rate_limited', headers: { 'x-local-rate-limit': 'true' } });
+        expect(r).toMatchObject({ status: 429, flag: 'RL', body: 'local_rate_limited', headers: { 'x-envoy-ratelimited': 'true', 'x-local-rate-limit': 'true' } });
       }
       clock.t += 25;
     }
@@ -210,7 +210,7 @@ spec:
     push(g, yaml, apps.endpoints); // a new snapshot, same EnvoyFilter
     for (let i = 0; i < 2; i++) answers.push(await call(g.ports.outbound, '/orders/1'));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
-    expect(answers[5]).toMatchObject({ body: 'local_rate_limited', headers: { 'x-local-rate-limit': 'true' } });
+    expect(answers[5]).toMatchObject({ body: 'local_rate_limited', headers: { 'x-envoy-ratelimited': 'true', 'x-local-rate-limit': 'true' } });
     expect(apps.orders.seen.length - before).toBe(5);
     const log = g.accessLog.entries(12);
     expect(log.filter((e) => e.response_flags === 'RL').length).toBe(7);
