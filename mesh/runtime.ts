@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Cluster, type ClusterObserver } from './cluster';
 import type { CompiledConfig, HostSpec, RouteSpec } from './compile';
-import { DEFAULT_OUTBOUND_POLICY, matchPrefix, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
+import { DEFAULT_OUTBOUND_POLICY, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
 import type { StreamInfo } from './stream-info';
 import type { RequestTest } from './route-match';
 import type { Clock } from './outlier-detector';
@@ -10,7 +10,7 @@ import { RoundRobin } from './lb/round-robin';
 import type { UpstreamTls } from './upstream-tls';
 import { OutboundPolicy, splitAuthority } from './egress/outbound-policy';
 
-interface RuntimeRoute {
+export interface RuntimeRoute {
   match?: RequestTest;
   /** One precomputed result per destination: routing allocates nothing per request. */
   results: RouteResult[];
@@ -37,8 +37,6 @@ export interface MeshRuntimeOptions {
    * config, and keeps doing so until it does.
    */
   unconfiguredLb?: 'ROUND_ROBIN' | 'LEAST_REQUEST';
-  /** Gateway only: path prefix → service, applied before the service's routes. */
-  gatewayRoutes?: { prefix: string; service: string }[];
   /** Outbound mTLS to peer sidecars (auto mTLS); absent = plaintext everywhere. */
   upstreamTls?: UpstreamTls;
 }
@@ -101,10 +99,10 @@ export class MeshRuntime implements RouteTable {
       for (const alias of spec.aliases ?? []) if (!config.hosts.has(alias)) hosts.set(alias, built);
     }
     this.hosts = hosts;
-    const outboundKey = this.opts.gatewayRoutes || !config.outbound ? '' : JSON.stringify(config.outbound);
+    const outboundKey = config.outbound ? JSON.stringify(config.outbound) : '';
     if (outboundKey !== this.outboundKey) {
       this.outbound?.close();
-      this.outbound = config.outbound && !this.opts.gatewayRoutes ? new OutboundPolicy(config.outbound.mode, observer) : undefined;
+      this.outbound = config.outbound ? new OutboundPolicy(config.outbound.mode, observer) : undefined;
       this.outboundKey = outboundKey;
     }
   }
@@ -117,7 +115,8 @@ export class MeshRuntime implements RouteTable {
     return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)), ...(external ? { external } : {}) };
   }
 
-  private buildRoute(r: RouteSpec): RuntimeRoute {
+  /** One compiled route over this runtime's clusters (the gateway's virtual hosts build theirs here too). */
+  buildRoute(r: RouteSpec): RuntimeRoute {
     const mirror = r.mirror ? { cluster: this.clusters.get(r.mirror.cluster)!, percent: r.mirror.percent } : undefined;
     const results = r.destinations.map<RouteResult>((d) => {
       const policy: RoutePolicy = { timeoutMs: r.timeoutMs, retry: r.retry, fault: r.fault, mirror, requestOps: d.requestOps, responseOps: d.responseOps };
@@ -128,11 +127,6 @@ export class MeshRuntime implements RouteTable {
 
   /** Request → route: the host's rules in order, first match wins; weighted choice among its destinations. */
   route(req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
-    if (this.opts.gatewayRoutes) {
-      const g = matchPrefix(this.opts.gatewayRoutes, req.url ?? '/');
-      if (!g) return undefined;
-      info.destinationService = g.service;
-    }
     let host = this.hosts.get(info.destinationService);
     // A ServiceEntry host is reached on the Host header's port (80 when none).
     if (host?.external || (!host && info.authority.includes(':'))) {
@@ -140,6 +134,16 @@ export class MeshRuntime implements RouteTable {
       host = port === 80 ? host : this.hosts.get(`${info.destinationService}:${port}`);
     }
     if (!host) return this.outbound?.route(info);
+    return this.routeHost(host, req, info);
+  }
+
+  /** The routing of `service`'s host: its VirtualService's rules, or the default route (the gateway's plain routes). */
+  routeService(service: string, req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
+    const host = this.hosts.get(service);
+    return host ? this.routeHost(host, req, info) : undefined;
+  }
+
+  private routeHost(host: RuntimeHost, req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
     info.destinationService = host.external?.service ?? host.service;
     if (host.external) info.egress = host.external;
     if (!host.routes) return host.defaultResult;
@@ -152,7 +156,7 @@ export class MeshRuntime implements RouteTable {
   }
 
   /** share = weight / Σweights; a weight of 0 gets nothing (all zero: the first destination). */
-  private weighted(r: RuntimeRoute): RouteResult {
+  weighted(r: RuntimeRoute): RouteResult {
     if (r.total <= 0) return r.results[0];
     let x = this.rng() * r.total;
     for (let i = 0; i < r.results.length; i++) {

@@ -233,7 +233,6 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       MESH_INSTANCE: 'gateway',
       MESH_OUTBOUND_PORT: String(INFRA_PORTS.gateway),
       MESH_ADVERTISE_HOST: CONTAINER.gateway,
-      MESH_GATEWAY_ROUTES: JSON.stringify(topology.gateway.routes),
       ...tokenMount('gateway').env,
       ...otel(GATEWAY_SERVICE),
     },

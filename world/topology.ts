@@ -19,6 +19,11 @@ export interface ServiceSpec {
   localities?: Record<string, string>;
 }
 
+/**
+ * A path prefix the edge routes to a service. The gateway itself routes by config/default/gateway.yaml (a
+ * Gateway and its VirtualService), which says the same (test/export checks it); these name the services the
+ * gateway calls, for the chaos edges and the service graph.
+ */
 export interface GatewayRoute {
   /** Path prefix at the gateway. */
   prefix: string;

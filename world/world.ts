@@ -17,6 +17,7 @@ import type { ScrapeTarget } from './compose-generate';
 import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
 import { mailProviderServiceEntry, mailProviderTls } from './external/registration';
 import { appBusEnv, brokerCapture, busServices, capturePortKey, ensureBrokerEdges, registerBroker, type BrokerCapture } from './broker-mesh';
+import { ensureServerCredential } from '../mesh/gateway/certs';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -32,6 +33,8 @@ export interface WorldOptions {
   host?: string;
   /** Gateway port; 0 = ephemeral (tests). `npm start` uses 8080. */
   gatewayPort?: number;
+  /** The gateway's HTTPS port (the Gateways' HTTPS servers, Istio's 443); 0 = ephemeral (tests). `npm start` uses 8443. */
+  gatewayHttpsPort?: number;
   /** Control-plane port; 0 = ephemeral. `npm start` uses 15010. */
   controlPlanePort?: number;
   /** Where each service keeps its SQLite database; kept across restarts. */
@@ -110,6 +113,7 @@ export class World {
       topology: options.topology ?? DEFAULT_TOPOLOGY,
       host: options.host ?? '127.0.0.1',
       gatewayPort: options.gatewayPort ?? 0,
+      gatewayHttpsPort: options.gatewayHttpsPort ?? 0,
       controlPlanePort: options.controlPlanePort ?? 0,
       dataDir,
       logDir: options.logDir ?? path.join(path.dirname(dataDir), 'logs'),
@@ -146,6 +150,20 @@ export class World {
     return `http://${this.options.host}:${this.gateway.ports.outbound}`;
   }
 
+  /** The gateway's HTTPS listener (config/default's `meshlab-gateway` 443 server). */
+  get gatewayHttpsUrl(): string {
+    return `https://${this.options.host}:${this.gateway.ports.https}`;
+  }
+
+  /** The gateway's TLS credentials (`credentialName` folders) and the CA that signed them (`curl --cacert`). */
+  get credentialsDir(): string {
+    return path.join(path.dirname(this.options.dataDir), 'credentials');
+  }
+
+  get gatewayCaFile(): string {
+    return path.join(this.credentialsDir, 'ca.crt');
+  }
+
   get chaosUrl(): string | undefined {
     if (this.options.chaosPort === false) return undefined;
     return this.externalChaosUrl ?? (this.chaos ? `http://${this.options.host}:${this.chaos.ports.http}` : undefined);
@@ -172,6 +190,7 @@ export class World {
       MESH_HOST: host,
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
+      CP_CREDENTIALS_DIR: this.credentialsDir,
       MESH_SERVICES: declaredServices(this.options.topology).join(','),
       ...(this.options.configDir ? { CP_CONFIG_DIR: this.options.configDir } : {}),
     });
@@ -197,13 +216,16 @@ export class World {
     if (this.brokerCapture) await this.announceBroker();
 
     for (const spec of instancesOf(this.options.topology)) this.instances.set(spec.id, this.instance(spec));
+    // config/default's Gateway serves HTTPS with credentialName meshlab-gateway-cert: made once, kept across restarts.
+    await ensureServerCredential(this.credentialsDir, 'meshlab-gateway-cert', ['shop.example.test', 'localhost', this.options.host]);
     this.gateway = this.process('gateway', 'gateway', 'mesh/sidecar/main.js', {
       ...this.meshEnv(),
       MESH_ROLE: 'gateway',
       MESH_SERVICE: 'istio-ingressgateway',
       MESH_INSTANCE: 'gateway',
       MESH_OUTBOUND_PORT: String(this.options.gatewayPort),
-      MESH_GATEWAY_ROUTES: JSON.stringify(this.options.topology.gateway.routes),
+      MESH_HTTPS_PORT: String(this.options.gatewayHttpsPort),
+      MESH_CREDENTIALS_DIR: this.credentialsDir,
       MESH_TOKEN_FILE: this.credentials.issue('gateway', 'istio-ingressgateway', 'gateway'),
       ...GATEWAY_HOLD_ENV,
     });

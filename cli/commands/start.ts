@@ -4,7 +4,7 @@ import { DEFAULT_STATE_FILE, type WorldState } from '../../world/state';
 import { table } from '../../lib/table';
 import { flag, intFlag, parseArgs } from '../args';
 
-export const START_HELP = `meshlab start [--port 8080] [--cp-port 15010] [--chaos-port 8474|off] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
+export const START_HELP = `meshlab start [--port 8080] [--https-port 8443] [--cp-port 15010] [--chaos-port 8474|off] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
               [--observability] [--zipkin-port 9411] [--prometheus-port 9090] [--sampling 1] [--no-externals]
   Starts the whole world on 127.0.0.1 (no Docker) and keeps it running until Ctrl-C.
   --observability also runs a real Zipkin (every sidecar and the gateway export spans to it) and a real
@@ -28,6 +28,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   console.log('meshlab: starting the world on 127.0.0.1 …');
   const world = await World.start({
     gatewayPort: intFlag(args, 'port', 8080),
+    gatewayHttpsPort: intFlag(args, 'https-port', 8443),
     controlPlanePort: intFlag(args, 'cp-port', 15010),
     chaosPort: flag(args, 'chaos-port') === 'off' ? false : intFlag(args, 'chaos-port', 8474),
     dataDir,
@@ -41,7 +42,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   await world.registerExternals();
   await world.serveInstanceControl();
   console.log(`\n${describeWorld(world.state())}\n`);
-  console.log(`ready in ${(world.readyMs / 1000).toFixed(2)} s — place an order:\n  curl -s -XPOST ${world.gatewayUrl}/orders -H 'content-type: application/json' -d '{"user_id":"u-1","items":[{"sku":"SKU-1","qty":2,"unit_price":9.99}]}'\nCtrl-C stops everything.`);
+  console.log(`ready in ${(world.readyMs / 1000).toFixed(2)} s — place an order:\n  curl -s -XPOST ${world.gatewayUrl}/orders -H 'content-type: application/json' -d '{"user_id":"u-1","items":[{"sku":"SKU-1","qty":2,"unit_price":9.99}]}'\nHTTPS (config/default/gateway.yaml), verified with the gateway's CA:\n  curl -s --cacert ${world.gatewayCaFile} ${world.gatewayHttpsUrl}/notifications\nCtrl-C stops everything.`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

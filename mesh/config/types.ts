@@ -12,10 +12,12 @@ export type Kind =
   | 'Gateway'
   | 'ServiceEntry'
   | 'Sidecar'
-  | 'Telemetry';
+  | 'Telemetry'
+  | 'RequestAuthentication'
+  | 'EnvoyFilter';
 
-/** Kinds the sidecars run (ServiceEntry and Sidecar: mesh/egress/); Gateway is validated and analyzed only. */
-export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry', 'ServiceEntry', 'Sidecar'];
+/** Kinds the sidecars and the ingress gateway run (ServiceEntry and Sidecar: mesh/egress/; Gateway: mesh/gateway/; RequestAuthentication and EnvoyFilter: mesh/filters/). */
+export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry', 'ServiceEntry', 'Sidecar', 'Gateway', 'RequestAuthentication', 'EnvoyFilter'];
 
 /** Position of a YAML node: 1-based line and column, like istioctl prints them. */
 export interface SourcePos {

@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   services?: string[];
   /** The config folder loaded on first start (default: the repository's config/default). */
   configDir?: string;
+  /** Where applied TLS Secrets are written as gateway credentials (the gateway's MESH_CREDENTIALS_DIR). */
+  credentialsDir?: string;
   /** Workload certificate lifetime (Istio's default 24 h; a lab can set seconds to watch rotation). */
   certTtlMs?: number;
   /**
@@ -62,6 +64,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       }),
     }),
     () => registry.serviceNamespaces(),
+    opts.credentialsDir,
   );
   config.store.onChange((_version, resources) => registry.setResources([...resources]));
   config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);

@@ -18,6 +18,8 @@ export const AUTHZ_DENIED_BODY = 'RBAC: access denied';
 
 export interface AuthzSource {
   principals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
   notPrincipals?: string[];
   namespaces?: string[];
   notNamespaces?: string[];
@@ -57,6 +59,8 @@ export interface AuthzRequest {
   /** Request target; the query string is ignored. */
   path: string;
   headers: Record<string, string | string[] | undefined>;
+  /** What JWT authentication established (RequestAuthentication), when a valid token came with the request. */
+  authn?: { principal: string; claims: Record<string, unknown>; audiences: string[] };
 }
 
 export interface AuthzDecision {
@@ -83,17 +87,34 @@ export interface CompiledAuthorization {
 type Pred = (req: NormalizedRequest) => boolean;
 interface NormalizedRequest {
   principal?: string;
+  authn?: AuthzRequest['authn'];
   namespace?: string;
   method: string;
   path: string;
   headers: Record<string, string[]>;
 }
 
-const SOURCE_KEYS = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'];
-const UNSUPPORTED_SOURCE_KEYS = ['requestPrincipals', 'notRequestPrincipals', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'];
+const SOURCE_KEYS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces'];
+const UNSUPPORTED_SOURCE_KEYS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'];
 const OPERATION_KEYS = ['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts'];
 const UNSUPPORTED_OPERATION_KEYS = ['ports', 'notPorts'];
 const HEADER_KEY_RE = /^request\.headers\[([^\]]+)\]$/;
+/** Istio's `request.auth.claims[iss]`, nested as `request.auth.claims[a][b]`. */
+const CLAIM_KEY_RE = /^request\.auth\.claims(\[[^\]]+\])+$/;
+
+function claimPath(key: string): string[] {
+  return [...key.slice('request.auth.claims'.length).matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]);
+}
+
+/** A claim's values as Istio's RBAC matches them: a string, or each string of a list (any may match). */
+export function claimValues(claims: Record<string, unknown> | undefined, path: readonly string[]): string[] {
+  let v: unknown = claims;
+  for (const p of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[p] : undefined;
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+  if (Array.isArray(v)) return v.filter((x) => typeof x === 'string') as string[];
+  return [];
+}
 
 /** Field errors of one policy (empty when valid); every message names the policy and the field path. */
 export function validateAuthorizationPolicy(p: AuthorizationPolicy, defaultNs = 'default'): string[] {
@@ -245,7 +266,7 @@ function compileFields(
       continue;
     }
     const lk = k.toLowerCase();
-    const norm = lk.includes('host') ? (s: string) => s.toLowerCase() : lk.includes('principal') ? principalOf : undefined;
+    const norm = lk.includes('host') ? (s: string) => s.toLowerCase() : lk === 'principals' || lk === 'notprincipals' ? principalOf : undefined;
     const m = compileList(v, `${at}.${k}`, err, norm);
     const positive = field(k.startsWith('not') ? k[3].toLowerCase() + k.slice(4) : k, m);
     preds.push(k.startsWith('not') ? (req) => !positive(req) : positive);
@@ -267,6 +288,8 @@ function compileList(v: unknown, at: string, err: ErrFn, norm?: (s: string) => s
 
 function sourceField(key: string, m: Matcher): Pred {
   if (key === 'principals') return (req) => m(req.principal);
+  // Istio: `iss/sub` of the request's validated JWT; a request without one has none (`*` needs a token).
+  if (key === 'requestPrincipals') return (req) => m(req.authn?.principal);
   return (req) => m(req.namespace);
 }
 
@@ -297,8 +320,15 @@ function compileCondition(c: AuthzCondition, at: string, err: ErrFn): Pred {
     get = (req) => (req.principal ? [req.principal] : []);
   } else if (c.key === 'source.namespace') {
     get = (req) => (req.namespace ? [req.namespace] : []);
+  } else if (c.key === 'request.auth.principal') {
+    get = (req) => (req.authn ? [req.authn.principal] : []);
+  } else if (c.key === 'request.auth.audiences') {
+    get = (req) => req.authn?.audiences ?? [];
+  } else if (CLAIM_KEY_RE.test(c.key)) {
+    const path = claimPath(c.key);
+    get = (req) => claimValues(req.authn?.claims, path);
   } else {
-    err(`${at}.key`, `"${c.key}" is not supported (supported: request.headers[<name>], source.principal, source.namespace)`);
+    err(`${at}.key`, `"${c.key}" is not supported (supported: request.headers[<name>], source.principal, source.namespace, request.auth.principal, request.auth.audiences, request.auth.claims[<claim>])`);
     return () => false;
   }
   if (c.values === undefined && c.notValues === undefined) {
@@ -327,6 +357,7 @@ function normalize(req: AuthzRequest): NormalizedRequest {
   const q = req.path.search(/[?#]/);
   return {
     principal,
+    authn: req.authn,
     namespace: principal ? parseSpiffeId(principal)?.namespace : undefined,
     method: req.method,
     path: q >= 0 ? req.path.slice(0, q) : req.path,

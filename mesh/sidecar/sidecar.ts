@@ -30,6 +30,14 @@ import { TcpRuntime } from '../tcp/tcp-runtime';
 import { compileTcp, type TcpCapture } from '../tcp/tcp-routes';
 import { tcpConnectorFor } from '../tcp/tcp-mtls';
 import { proxyInbound } from '../tcp/tcp-inbound';
+import { compileGateway, type CompiledGateway } from '../gateway/compile';
+import { GatewayRouteTable } from '../gateway/route-table';
+import { GatewayEdgeFilter } from '../gateway/edge-filter';
+import { GatewayTlsListener } from '../gateway/tls-listener';
+import { FilterSet } from '../filters/filter-set';
+import { registerFilterMetrics } from '../filters/metrics';
+import { appliesToMesh } from '../config/effective';
+import type { MeshResource, VirtualService } from '../config/types';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -46,8 +54,13 @@ export interface SidecarConfig {
   controlPlaneUrl: string;
   /** The local app's port, when known at start (compose); otherwise set later with setAppPort. */
   appPort?: number;
-  /** Gateway only: path prefix → service. */
-  gatewayRoutes?: { prefix: string; service: string }[];
+  /**
+   * Gateway only: the port of the HTTPS listener, which serves the Gateways' HTTPS servers (the outbound
+   * listener serves their HTTP servers); undefined = no HTTPS listener.
+   */
+  httpsPort?: number;
+  /** Gateway only: the folder of TLS credentials `credentialName` names (mesh/gateway/credentials.ts). */
+  credentialsDir?: string;
   /** Gateway only: answer 503 "starting" until `gate.openGate()` (the launcher opens it once the world is ready). */
   holdUntilOpen?: boolean;
   /** How often the app's /healthz is probed. */
@@ -93,13 +106,20 @@ export class Sidecar {
   private admin?: http.Server;
   private inboundHcm?: HttpConnectionManager;
   private outboundHcm!: HttpConnectionManager;
+  private httpsHcm?: HttpConnectionManager;
+  private https?: GatewayTlsListener;
+  /** Gateway only: the route tables of its HTTP and HTTPS servers, and what they were compiled from. */
+  private gatewayTables: { http?: GatewayRouteTable; https?: GatewayRouteTable } = {};
+  gatewayConfig?: CompiledGateway;
+  /** HTTP filters (local rate limit, JWT authn) per listener: inbound for a sidecar; http and https for the gateway. */
+  readonly filters: { inbound?: FilterSet; http?: FilterSet; https?: FilterSet } = {};
   private xds!: XdsClient;
   private appPort?: number;
   private appHealthy = false;
   private healthTimer?: NodeJS.Timeout;
   private healthPool?: Pool;
   snapshot?: Snapshot;
-  ports = { inbound: 0, outbound: 0, admin: 0 };
+  ports: { inbound: number; outbound: number; admin: number; https?: number } = { inbound: 0, outbound: 0, admin: 0 };
   /** This workload's SPIFFE id (spiffe://cluster.local/ns/<namespace>/sa/<service>). */
   readonly identity: string;
   /** This workload's namespace. */
@@ -134,7 +154,6 @@ export class Sidecar {
     this.runtime = new MeshRuntime({
       observer: this.stats,
       unconfiguredLb: 'ROUND_ROBIN',
-      gatewayRoutes: config.role === 'gateway' ? (config.gatewayRoutes ?? []) : undefined,
       upstreamTls: this.certs ? new UpstreamTls(this.certs) : undefined,
     });
     this.stats.clusterGauges = () => this.runtime.gauges();
@@ -143,6 +162,16 @@ export class Sidecar {
       const workload = { service: config.service, version: config.version, namespace: this.namespace };
       this.tcp = new TcpRuntime({ host: config.host, workload, stats: this.stats, accessLog: this.accessLog, ...tcpConnectorFor(this.certs, this.identity) });
     }
+    if (config.role === 'gateway') {
+      const workload = { labels: config.labels, namespace: this.namespace, context: 'GATEWAY' as const };
+      this.filters.http = new FilterSet(workload, [new GatewayEdgeFilter('http', () => this.gatewayTables.http, () => this.https?.port)]);
+      this.filters.https = new FilterSet(workload, [new GatewayEdgeFilter('https', () => this.gatewayTables.https, () => this.https?.port)]);
+      // The gateway routes only what its Gateways and bound VirtualServices say: nothing until they arrive.
+      this.outboundRoutes = { route: (req, info) => this.gatewayTables.http?.route(req, info) };
+    } else {
+      this.filters.inbound = new FilterSet({ labels: config.labels, namespace: this.namespace, context: 'SIDECAR_INBOUND' });
+    }
+    registerFilterMetrics(this.stats.registry, () => Object.entries(this.filters).filter((e): e is [string, FilterSet] => e[1] !== undefined));
   }
 
   /** Service name → its service-level cluster. */
@@ -155,13 +184,22 @@ export class Sidecar {
     const workload = { service: config.service, version: config.version, namespace: this.namespace };
     const identity = this.certs ? this.identity : undefined;
     const pathNormalization = config.pathNormalization;
-    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization });
+    const gateway = config.role === 'gateway' ? { filters: () => this.filters.http?.chain(), authz: () => this.security.authz } : {};
+    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization, ...gateway });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.gate.open ? this.outboundHcm.handle : this.gate.wrap(this.outboundHcm.handle));
     this.ports.outbound = this.outbound.port;
     if (this.tcp) for (const l of await this.tcp.listen(config.tcpCaptures ?? [])) this.tcpPorts[`tcp:${l.capture.service}:${l.capture.port}`] = l.port;
+    if (config.role === 'gateway' && config.httpsPort !== undefined) {
+      const table = { route: (req: http.IncomingMessage, info: Parameters<RouteTable['route']>[1]) => this.gatewayTables.https?.route(req, info) };
+      this.httpsHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => table, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization, filters: () => this.filters.https?.chain(), authz: () => this.security.authz });
+      this.https = new GatewayTlsListener(this.gate.open ? this.httpsHcm.handle : this.gate.wrap(this.httpsHcm.handle));
+      await this.https.listen(config.host, config.httpsPort);
+      this.ports.https = this.https.port;
+    }
     if (config.role === 'sidecar') {
       this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization,
         authz: () => this.security.authz,
+        filters: () => this.filters.inbound?.chain(),
         strict: () => this.security.mtlsMode === 'STRICT',
         onRefused: (socket) => {
           const ev: RefusedEvent = { reason: 'plaintext_in_strict', connectionSecurityPolicy: 'none', remoteAddress: socket.remoteAddress, detail: 'plaintext connection accepted before STRICT, cut at its next request' };
@@ -244,7 +282,9 @@ export class Sidecar {
     this.certs?.stop();
     if (this.outboundHcm) this.outboundHcm.draining = true;
     if (this.inboundHcm) this.inboundHcm.draining = true;
+    if (this.httpsHcm) this.httpsHcm.draining = true;
     await Promise.all([
+      this.https?.drain(graceMs, () => this.httpsHcm?.inFlight ?? 0),
       this.inbound?.drain(graceMs, () => this.inboundHcm?.inFlight ?? 0),
       this.outbound?.drain(graceMs, () => this.outboundHcm.inFlight),
     ]);
@@ -281,11 +321,28 @@ export class Sidecar {
    */
   applySnapshot(snapshot: Snapshot): void {
     const resources = snapshot.resources ?? [];
-    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, gateway: this.config.role === 'gateway' }, snapshot.namespaces);
+    const identity = { service: this.config.service, labels: this.config.labels, namespace: this.namespace };
+    let gateway: CompiledGateway | undefined;
+    let compiled: ReturnType<typeof compileConfig>;
+    if (this.config.role === 'gateway') {
+      gateway = compileGateway(resources as MeshResource[], snapshot.endpoints ?? {}, identity, snapshot.namespaces);
+      compiled = { clusters: gateway.clusters, hosts: gateway.hosts };
+      this.https?.configure(gateway.servers.filter((s) => s.protocol === 'HTTPS'), this.config.credentialsDir);
+    } else {
+      // VirtualServices bound only to Gateways are the gateway's, not the sidecars'.
+      const meshOnly = (resources as MeshResource[]).filter((r) => r.kind !== 'VirtualService' || appliesToMesh(r as VirtualService));
+      compiled = compileConfig(meshOnly, snapshot.endpoints ?? {}, identity, snapshot.namespaces);
+    }
     const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, port: this.ports.inbound || undefined });
-    const tcp = this.tcp ? compileTcp(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace }, this.tcp.captures, snapshot.namespaces) : undefined;
+    const tcp = this.tcp ? compileTcp(resources, snapshot.endpoints ?? {}, identity, this.tcp.captures, snapshot.namespaces) : undefined;
+    for (const f of [this.filters.inbound, this.filters.http, this.filters.https]) f?.update(resources as MeshResource[]);
     this.runtime.apply(compiled, resources.length === 0);
     if (tcp) this.tcp!.apply(tcp);
+    if (gateway) {
+      const vhosts = (protocol: 'HTTP' | 'HTTPS') => gateway.servers.filter((s) => s.protocol === protocol).flatMap((s) => gateway.ports.get(s.port) ?? []).filter((v, i, a) => a.indexOf(v) === i);
+      this.gatewayTables = { http: new GatewayRouteTable(vhosts('HTTP'), this.runtime, gateway.clusters), https: new GatewayRouteTable(vhosts('HTTPS'), this.runtime, gateway.clusters) };
+      this.gatewayConfig = gateway;
+    }
     this.security = security;
     // The Telemetry API: every workload of the running world is in namespace default (the gateway too).
     this.telemetry = telemetryFor(resources, { namespace: MESH_NAMESPACE, labels: this.config.labels });

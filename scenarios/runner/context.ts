@@ -159,8 +159,9 @@ export class ScenarioContext {
   /** Restores the default config: every resource deleted, config/default applied again. */
   async resetConfig(): Promise<void> {
     const res = await fetch(`${this.world.controlPlaneUrl}/v1/config`);
-    const { resources } = (await res.json()) as { resources: { kind: string; metadata: { name: string } }[] };
-    if (resources.length) await this.world.deleteConfig(resources.map((r) => ({ kind: r.kind, name: r.metadata.name })));
+    const { resources } = (await res.json()) as { resources: { kind: string; metadata: { name: string; namespace?: string } }[] };
+    // By namespace too: config/default's RequestAuthentication lives in istio-system.
+    if (resources.length) await this.world.deleteConfig(resources.map((r) => ({ kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace })));
     const files = fs.readdirSync(DEFAULT_CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f)).map((f) => ({ name: f, text: fs.readFileSync(path.join(DEFAULT_CONFIG_DIR, f), 'utf8') }));
     if (files.length) await this.world.applyConfig(files);
   }

@@ -40,7 +40,7 @@ describe('meshlab export kubernetes: the objects', () => {
   it('the Namespace is labelled istio-injection: enabled and every namespaced object is in it', () => {
     expect(byKind('Namespace')).toEqual([expect.objectContaining({ metadata: { name: 'shop', labels: { 'istio-injection': 'enabled' } } })]);
     const generated = objects.filter((o) => o.kind !== 'Namespace' && o.kind !== 'Kustomization' && !o.file.startsWith('istio-default-'));
-    expect(generated.length).toBe(20);
+    expect(generated.length).toBe(18);
     for (const o of generated) expect(`${ref(o)} ${o.metadata.namespace}`).toBe(`${ref(o)} shop`);
     expect(byKind('Kustomization').find((k) => k.file === 'kustomization.yaml')).toMatchObject({ namespace: 'shop' });
   });
@@ -62,7 +62,7 @@ describe('meshlab export kubernetes: the objects', () => {
       const svc = byKind('Service').find((x) => x.metadata.name === s.name)!;
       expect(svc.spec).toEqual({ selector: { app: s.name }, ports: [{ name: 'http-api', port: POD_PORTS.app, targetPort: 'http-api', protocol: 'TCP', appProtocol: 'http' }] });
     }
-    for (const svc of byKind('Service')) for (const p of svc.spec.ports as { name: string; appProtocol: string }[]) expect(`${p.name} ${p.appProtocol}`).toMatch(/^(http-?\S* http|tcp-\S+ tcp)$/);
+    for (const svc of byKind('Service')) for (const p of svc.spec.ports as { name: string; appProtocol: string }[]) expect(`${p.name} ${p.appProtocol}`).toMatch(/^(http-?\S* http|https https|tcp-\S+ tcp)$/);
   });
 
   it('one Deployment per version (payments-v1 ×2, payments-v2 ×1), labelled app/version as the DestinationRule subsets select', () => {
@@ -154,10 +154,8 @@ describe('meshlab export kubernetes: the objects', () => {
   it('kustomization.yaml lists every other file once, in the order written, and the output is byte-stable', () => {
     const k = exported.files[exported.files.length - 1];
     expect(k.path).toBe('kustomization.yaml');
-    // This folder's files, then the ingress folder (its own kustomization.yaml lists routes.yaml).
-    expect((YAML.parse(k.text) as { resources: string[] }).resources).toEqual([...exported.files.slice(0, -1).filter((f) => !f.path.includes('/')).map((f) => f.path), 'ingress']);
-    const sub = exported.files.find((f) => f.path === 'ingress/kustomization.yaml')!;
-    expect((YAML.parse(sub.text) as { resources: string[] }).resources).toEqual(['routes.yaml']);
+    // This folder's files (no sub-folder: config/default's Gateway and VirtualService are the ingress).
+    expect((YAML.parse(k.text) as { resources: string[] }).resources).toEqual(exported.files.slice(0, -1).map((f) => f.path));
     expect(kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'shop' })).toEqual(exported);
     // Derived from the topology: a third payments v2 instance is replicas 3, nothing else moves.
     const scaled = kubernetesExport(withInstances(DEFAULT_TOPOLOGY, 'payments', { v1: 2, v2: 3 }), { namespace: 'shop' });
@@ -165,12 +163,12 @@ describe('meshlab export kubernetes: the objects', () => {
     expect(changed).toEqual(['payments.yaml']);
   });
 
-  itWithKubectl('`kubectl kustomize DIR` builds the export: 23 objects, every namespaced one (Istio config included) in the -n namespace', () => {
+  itWithKubectl('`kubectl kustomize DIR` builds the export: 24 objects, every namespaced one (Istio config included) in the -n namespace', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-kustomize-'));
     try {
       writeExport(dir, exported.files);
       const built = YAML.parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30000 })).map((d) => d.toJS() as K8sObject);
-      expect(built.length).toBe(23);
+      expect(built.length).toBe(24);
       expect(built.filter((o) => o.kind !== 'Namespace').map((o) => `${ref(o)} ${o.metadata.namespace}`).filter((x) => !x.endsWith(' shop'))).toEqual([]);
       expect(built.find((o) => o.kind === 'AuthorizationPolicy')!.metadata.namespace).toBe('shop');
     } finally {
@@ -208,11 +206,11 @@ describe('meshlab export kubernetes: the objects', () => {
       'ingress-gateway.yaml ServiceAccount/istio-ingressgateway',
       'ingress-gateway.yaml Service/istio-ingressgateway',
       'ingress-gateway.yaml Deployment/istio-ingressgateway',
+      'istio-default-gateway.yaml Gateway/meshlab-gateway',
+      'istio-default-gateway.yaml VirtualService/meshlab-ingress',
       'istio-default-payments-authz.yaml AuthorizationPolicy/payments',
       'istio-default-payments.yaml DestinationRule/payments',
-      'ingress/routes.yaml Gateway/meshlab-gateway',
-      'ingress/routes.yaml VirtualService/meshlab-ingress',
-      'ingress/kustomization.yaml Kustomization',
+      'istio-default-request-authentication.yaml RequestAuthentication/meshlab-issuer',
       'kustomization.yaml Kustomization',
     ]);
   });
@@ -247,10 +245,10 @@ describe('meshlab export kubernetes: the command, with a real control plane', ()
     const out = path.join(dir, 'k8s');
     const { io, out: stdout } = capture();
     expect(await exportCommand(['kubernetes', '-o', out, '--cp', cp.url], io)).toBe(0);
-    expect(stdout.join('')).toMatch(/with 3 live Istio resource\(s\)/);
+    expect(stdout.join('')).toMatch(/with 6 live Istio resource\(s\)/);
     const files = fs.readdirSync(out).sort();
     expect(files).toContain('istio-live-virtualservice-payments.yaml');
-    expect(files.filter((f) => f.startsWith('istio-'))).toEqual(['istio-default-payments-authz.yaml', 'istio-default-payments.yaml', 'istio-live-virtualservice-payments.yaml']);
+    expect(files.filter((f) => f.startsWith('istio-'))).toEqual(['istio-default-gateway.yaml', 'istio-default-payments-authz.yaml', 'istio-default-payments.yaml', 'istio-default-request-authentication.yaml', 'istio-live-virtualservice-payments.yaml']);
     const live = YAML.parse(fs.readFileSync(path.join(out, 'istio-live-virtualservice-payments.yaml'), 'utf8')) as K8sObject;
     const sample = loadPath(path.join(ROOT, 'config', 'samples', 'virtual-service-payments-90-10.yaml')).resources[0];
     expect(live).toEqual({ apiVersion: sample.apiVersion, kind: 'VirtualService', metadata: { name: 'payments' }, spec: sample.spec });
@@ -267,7 +265,7 @@ describe('meshlab export kubernetes: the command, with a real control plane', ()
     expect(err.join('')).toMatch(/left out config\/default\/payments-authz.yaml: the control plane's AuthorizationPolicy payments differs/);
     expect(fs.existsSync(path.join(out, 'istio-default-payments-authz.yaml'))).toBe(false);
     expect(fs.readFileSync(path.join(out, 'kustomization.yaml'), 'utf8')).not.toContain('payments-authz');
-    expect(fs.readdirSync(path.join(out, 'ingress')).sort()).toEqual(['kustomization.yaml', 'routes.yaml']);
+    expect(fs.existsSync(path.join(out, 'ingress'))).toBe(false);
   });
 
   it('an unreachable --cp is an error and writes nothing; a foreign directory is refused', async () => {

@@ -3,6 +3,7 @@ import { Codes } from '../messages';
 import { joinPath } from '../positions';
 import { arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
 import { destination, exportTo, headers, labels, meshHost, percent, stringMatch, wildcardDomainError } from './common';
+import { isWildcard } from '../hosts';
 
 const S = Codes.SchemaValidationError;
 
@@ -67,7 +68,7 @@ const match: Rule = obj(
       scheme: '',
       authority: '',
       port: 'each service has one port in the lab',
-      gateways: 'only the mesh gateway exists',
+      gateways: 'a match per gateway is not supported; bind the whole VirtualService with spec.gateways',
       statPrefix: '',
     },
   },
@@ -206,17 +207,25 @@ const tlsRoute: Rule = obj(
   { required: ['match', 'route'] },
 );
 
+// Istio's gateway names: `mesh`, `name` (the VirtualService's namespace), `ns/name`, or `name.ns.svc.cluster.local`.
+// Whether it exists is the analyzers' question (IST0101).
 const gatewaysCheck: Check = (v: unknown[], path, r) => {
   v.forEach((g, i) => {
-    if (g !== 'mesh') {
-      r.report(Codes.UnsupportedField, joinPath(path, i), `${joinPath(path, i)}: gateway ${JSON.stringify(g)} is not supported by meshlab; only "mesh" (sidecars) exists`);
+    if (typeof g === 'string' && g !== 'mesh' && !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g)) {
+      r.report(S, joinPath(path, i), `${joinPath(path, i)}: invalid gateway name ${JSON.stringify(g)}; use mesh, NAME or NAMESPACE/NAME`);
     }
   });
 };
 
 export const virtualServiceSpec: Rule = obj(
   {
-    hosts: arr(str(meshHost)),
+    // Wildcard hosts are the gateway's to route (bound through `gateways`); the check below refuses them for sidecars.
+    hosts: arr(
+      str((v: string, path, r) => {
+        const err = /^(\d{1,3}\.){3}\d{1,3}$/.test(v) ? undefined : wildcardDomainError(v);
+        if (err) r.report(S, path, `${path}: ${err}`);
+      }),
+    ),
     gateways: arr(str(), gatewaysCheck),
     http: arr(httpRoute),
     tcp: arr(tcpRoute),
@@ -235,7 +244,9 @@ export const virtualServiceSpec: Rule = obj(
       const gw = Array.isArray(v.gateways) ? (v.gateways as unknown[]) : [];
       const mesh = gw.length === 0 || gw.includes('mesh');
       hosts.forEach((h, i) => {
-        if (mesh && h === '*') r.report(S, joinPath(joinPath(path, 'hosts'), i), `${joinPath(joinPath(path, 'hosts'), i)}: wildcard host * is not allowed for virtual services bound to the mesh gateway`);
+        const at = joinPath(joinPath(path, 'hosts'), i);
+        if (mesh && h === '*') r.report(S, at, `${at}: wildcard host * is not allowed for virtual services bound to the mesh gateway`);
+        else if (mesh && typeof h === 'string' && isWildcard(h) && !wildcardDomainError(h)) meshHost(h, at, r);
       });
     },
   },
