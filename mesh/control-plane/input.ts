@@ -6,14 +6,15 @@
 import type { Ack, NodeInfo } from '../xds';
 import type { ConfigFile } from './config-service';
 import type { ResourceRef } from '../config/store';
-import type { Kind } from '../config/types';
+import { RUNTIME_KINDS, type Kind } from '../config/types';
 
 /** The largest request body the control plane reads (a config apply of many files fits easily); larger → 413. */
 export const CP_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const KINDS: Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
+/** What the config store holds and serves: every kind the sidecars run (ServiceEntry and Sidecar included, so a lab can delete them). */
+const KINDS: readonly Kind[] = RUNTIME_KINDS;
 /** Node ids and service names: what instance ids and Kubernetes names look like. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

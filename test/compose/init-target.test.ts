@@ -8,6 +8,7 @@ import { ChaosClient } from '../../chaos/client';
 import { initEdges } from '../../world/compose-init';
 import { ComposeWorld, NOT_RUNNING_PID, parsePsServices } from '../../world/compose-target';
 import { brokerEdgesOf, edgesOf } from '../../world/compose-layout';
+import { worldConfigYaml } from '../../world/compose-generate';
 
 /** A control plane stand-in recording POST /v1/edges bodies and answering /healthz and /v1/sync. */
 async function fakeControlPlane(): Promise<{ url: string; port: number; posts: { from: string; instance: string; host: string; port: number }[][]; workloads: unknown[]; syncs: string[]; close(): Promise<void> }> {
@@ -141,6 +142,8 @@ describe('ComposeWorld (the scenario target) with a fake docker CLI', () => {
     await world.refresh();
     expect(world.state().instances.every((i) => i.app.pid === process.pid)).toBe(true);
 
+    // What its control plane loaded beside config/default (the generated deploy/mesh file): the reset keeps it.
+    expect(world.state().registrations).toEqual([{ name: 'mail-provider.yaml', text: worldConfigYaml() }]);
     await world.killInstance('payments-v1-0');
     const killed = world.state().instances.find((i) => i.id === 'payments-v1-0')!;
     expect(killed.app.pid).toBe(NOT_RUNNING_PID);
