@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { analyzeCommand } from '../../cli/commands/analyze';
+import { startControlPlane } from '../../mesh/control-plane/server';
 import { composeDocument, generatedFiles, WORLD_CONFIG_MOUNT, worldConfigYaml } from '../../world/compose-generate';
 import { brokerEdgesOf, COMPOSE_BROKERS, CONTAINER, edgesOf, MAIL_PROVIDER_CA_DIR, MAIL_PROVIDER_PORTS, podsOf, WORLD_CONFIG_FILE } from '../../world/compose-layout';
 import { DEFAULT_TOPOLOGY, localityLabels } from '../../world/topology';
@@ -59,6 +60,21 @@ describe('compose world: the external mail provider', () => {
     expect(path.posix.dirname(WORLD_CONFIG_MOUNT)).toBe('/app/config/default'); // the image's config/default (Dockerfile: COPY config config)
     expect(generatedFiles()[WORLD_CONFIG_FILE]).toBe(worldConfigYaml());
     expect(fs.readFileSync(path.join(ROOT, WORLD_CONFIG_FILE), 'utf8')).toBe(worldConfigYaml());
+  });
+
+  it('a control plane whose config/default holds the mounted file (as in the container) serves the provider\'s 2 resources beside config/default\'s 2 from its first start', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-cp-config-'));
+    const configDir = path.join(dir, 'config', 'default');
+    fs.cpSync(path.join(ROOT, 'config/default'), configDir, { recursive: true });
+    fs.copyFileSync(path.join(ROOT, WORLD_CONFIG_FILE), path.join(configDir, path.posix.basename(WORLD_CONFIG_MOUNT)));
+    const cp = await startControlPlane({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'cp'), configDir, services: DEFAULT_TOPOLOGY.services.map((s) => s.name) });
+    try {
+      const { resources } = (await (await fetch(`http://127.0.0.1:${cp.port}/v1/config`)).json()) as { resources: { kind: string; metadata: { name: string } }[] };
+      expect(resources.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'ServiceEntry/mail-provider']);
+    } finally {
+      await cp.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('config/default plus the registration passes `meshlab analyze` (0 messages) beside the world\'s Services, and analyze does flag a broken registration', async () => {
