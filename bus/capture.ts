@@ -29,6 +29,19 @@ export function redirect(table: CaptureTable, host: string, port: number): { hos
   return { host: to.slice(0, i), port: Number(to.slice(i + 1)) };
 }
 
+/**
+ * An AMQP URL with the capture applied: amqplib dials the one address it is given, so the capture rewrites
+ * that address before it dials (the compose world's `amqp://guest:guest@rabbitmq:5672` goes to the sidecar).
+ */
+export function redirectUrl(table: CaptureTable, url: string): string {
+  const u = new URL(url);
+  const to = redirect(table, u.hostname, Number(u.port || 5672));
+  if (to.host === u.hostname && to.port === Number(u.port || 5672)) return url;
+  u.hostname = to.host;
+  u.port = String(to.port);
+  return u.toString();
+}
+
 /** kafkajs' default socket factory (keepalive 60 s, TLS when asked) with the capture applied. */
 export function captureSocketFactory(table: CaptureTable): ISocketFactory {
   return ({ host, port, ssl, onConnect }) => {

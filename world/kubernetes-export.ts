@@ -12,6 +12,8 @@
  *   Service on the shared port serves as the "outbound URL".
  * - The ingress gateway is an injected Istio gateway Deployment in the same namespace, running as the
  *   `istio-ingressgateway` service account: the principal config/default's AuthorizationPolicy allows.
+ * - The external mail provider is a ServiceEntry + DestinationRule whose CA comes from a Secret (egress/);
+ *   the brokers are Services with TCP ports, without sidecars (no capture table: Envoy's iptables capture).
  *
  * Pure: topology and options in, files (path → text) out, in a stable order. The one network read,
  * the live config from a control plane, is `readLiveConfig`.
@@ -38,6 +40,13 @@ export const PORT_NAMES = { app: 'http-api', lab: 'lab-control', gateway: 'http'
 export const DATA_CLAIM = 'meshlab-data';
 /** Where earlier exports kept the ingress routes; config/default's Gateway and VirtualService are the ingress now (removed on rewrite). */
 export const INGRESS_DIR = 'ingress';
+/** The folder holding the external systems' registration (outside `meshlab analyze DIR`'s reach: see egressFiles). */
+export const EGRESS_DIR = 'egress';
+/**
+ * The Secret a cluster's DestinationRule names (`credentialName`) instead of meshlab's CA file: generic, with the
+ * provider's CA under `cacert` (Istio's key for it), in the namespace of the proxies that use it.
+ */
+export const MAIL_PROVIDER_SECRET = { name: 'mail-provider-ca', key: 'cacert' } as const;
 /** The gateway pods carry Istio's ingress gateway label, which config/default's Gateway `meshlab-gateway` selects. */
 export const INGRESS = { gateway: 'meshlab-gateway', virtualService: 'meshlab-ingress', selector: { istio: 'ingressgateway' }, servicePort: 80, httpsPort: 443, credential: 'meshlab-gateway-cert' } as const;
 
@@ -111,6 +120,8 @@ function appEnv(composeEnv: Record<string, string>, service: ServiceSpec): Obj[]
     MESH_OUTBOUND_URL: outboundUrl(service),
     BUS_KIND: 'kafka',
     BUS_URL: `${CONTAINER.kafka}:${INFRA_PORTS.kafka}`,
+    // Envoy's iptables capture every broker connection (the Service's TCP port): no capture table in the app.
+    MESH_TCP_REDIRECT: undefined,
   };
   const env: Obj[] = [];
   for (const [name, value] of Object.entries({ ...composeEnv, ...overrides })) {
@@ -358,6 +369,47 @@ function ingressFile(ns: string): ExportFile {
   };
 }
 
+/**
+ * The external systems (world/topology.ts `externals`) as a cluster registers them: a MESH_EXTERNAL ServiceEntry
+ * resolved by DNS (the provider's real name; Istio's egress TLS origination task: the app speaks HTTP to port
+ * 80, Envoy originates TLS to 443) and a DestinationRule whose TLS settings name a Secret (`credentialName`)
+ * instead of meshlab's file paths. Istio reads `credentialName` at a sidecar only when the DestinationRule has a
+ * workloadSelector, so it selects the callers. meshlab's sidecars read files and refuse `credentialName` and a
+ * DestinationRule's workloadSelector (ML0003),
+ * so these sit in a folder of their own that `meshlab analyze DIR` does not read.
+ */
+function egressFiles(topology: Topology, ns: string): ExportFile[] {
+  const objects: Obj[] = [];
+  for (const x of topology.externals ?? []) {
+    const callers = Object.keys(x.callers);
+    objects.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: meta(x.name, ns),
+      spec: { hosts: [x.host], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 443 }] },
+    });
+    // One rule per calling service: a workloadSelector's matchLabels cannot say "a or b".
+    for (const caller of callers) {
+      objects.push({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: meta(callers.length === 1 ? x.name : `${x.name}-${caller}`, ns),
+        spec: {
+          host: x.host,
+          workloadSelector: { matchLabels: { app: caller } },
+          trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'SIMPLE', credentialName: MAIL_PROVIDER_SECRET.name, sni: x.host, subjectAltNames: [x.host] } }] },
+        },
+      });
+    }
+  }
+  if (objects.length === 0) return [];
+  const create = `kubectl -n ${ns} create secret generic ${MAIL_PROVIDER_SECRET.name} --from-file=${MAIL_PROVIDER_SECRET.key}=<the provider's CA, PEM>`;
+  return [
+    { path: `${EGRESS_DIR}/external.yaml`, text: yamlDocs(`The systems outside the mesh, registered as on a cluster: ServiceEntry + TLS origination with the CA from a Secret.\n# Create the Secret first (the provider's CA is the provider's, not in this export): ${create}`, objects) },
+    { path: `${EGRESS_DIR}/kustomization.yaml`, text: yamlDocs('The external systems\' registration, for the kustomization one folder up.', [{ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['external.yaml'] }]) },
+  ];
+}
+
 /** Keys sorted at every level, so two specs that differ only in key order compare equal. */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -372,7 +424,7 @@ const refOf = (r: { kind: string; metadata: { name: string; namespace?: string }
  * those files do not already hold unchanged written as its own file. A default file holding a
  * resource the live config changed or deleted is left out (the live state is what is applied).
  */
-function istioFiles(configDir: string, live: LiveResource[] | undefined, notes: string[]): ExportFile[] {
+function istioFiles(configDir: string, live: LiveResource[] | undefined, notes: string[], externals: string[] = []): ExportFile[] {
   const out: ExportFile[] = [];
   const names = fs.readdirSync(configDir).filter((f) => /\.ya?ml$/i.test(f)).sort();
   const liveByRef = new Map((live ?? []).map((r) => [refOf(r), r]));
@@ -394,6 +446,11 @@ function istioFiles(configDir: string, live: LiveResource[] | undefined, notes: 
   }
   for (const r of [...liveByRef.values()].sort((a, b) => refOf(a).localeCompare(refOf(b)))) {
     if (covered.has(refOf(r))) continue;
+    // The world's own registration of an external system names its loopback address and CA file: egress/ has its cluster form.
+    if ((r.kind === 'ServiceEntry' || r.kind === 'DestinationRule') && externals.includes(r.metadata.name)) {
+      notes.push(`left out the live ${r.kind} ${r.metadata.name}: the world's own registration of an external system (local address and CA file); ${EGRESS_DIR}/ holds its cluster form`);
+      continue;
+    }
     // The mesh namespace is left for kustomize's `namespace:` to set, like the copied default files.
     const inMesh = r.metadata.namespace === MESH_NAMESPACE;
     const metadata = inMesh ? { name: r.metadata.name } : { name: r.metadata.name, namespace: r.metadata.namespace };
@@ -425,8 +482,10 @@ export function kubernetesExport(topology: Topology = DEFAULT_TOPOLOGY, opts: Ku
     rabbitmqFile(ns, compose),
     ...topology.services.map((s) => serviceFile(topology, s, ns, compose)),
     ingressFile(ns),
-    ...istioFiles(opts.configDir ?? DEFAULT_CONFIG_DIR, opts.live, notes),
+    ...istioFiles(opts.configDir ?? DEFAULT_CONFIG_DIR, opts.live, notes, (topology.externals ?? []).map((x) => x.name)),
+    ...egressFiles(topology, ns),
   ];
+  if (topology.externals?.length) notes.push(`${EGRESS_DIR}/: the DestinationRule reads the provider's CA from Secret ${MAIL_PROVIDER_SECRET.name} (key ${MAIL_PROVIDER_SECRET.key}), which the export does not contain: kubectl -n ${ns} create secret generic ${MAIL_PROVIDER_SECRET.name} --from-file=${MAIL_PROVIDER_SECRET.key}=ca.pem`);
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
@@ -465,6 +524,7 @@ export function writeExport(dir: string, files: ExportFile[]): void {
     if (entries.length > 0 && !ours) throw new Error(`${dir} is not empty and not an earlier meshlab export (no kustomization.yaml from \`meshlab export kubernetes\`); choose an empty or new directory with -o`);
     for (const e of entries) if (/\.ya?ml$/i.test(e)) fs.rmSync(path.join(dir, e));
     fs.rmSync(path.join(dir, INGRESS_DIR), { recursive: true, force: true });
+    fs.rmSync(path.join(dir, EGRESS_DIR), { recursive: true, force: true });
   }
   fs.mkdirSync(dir, { recursive: true });
   for (const f of files) {

@@ -599,9 +599,15 @@ export class World {
     const info = this.mailProviderInfo;
     if (!info) return;
     const p = { host: this.externalSystem('mail-provider')!.host, tlsPort: info.tls, caFile: info.caFile, address: this.options.host };
-    await applyConfig(this.controlPlaneUrl, [{ name: 'mail-provider.yaml', text: `${mailProviderServiceEntry(p)}---
-${mailProviderTls(p)}` }]);
+    this.registrations = [{ name: 'mail-provider.yaml', text: `${mailProviderServiceEntry(p)}---
+${mailProviderTls(p)}` }];
+    await applyConfig(this.controlPlaneUrl, this.registrations);
+    // Told to whoever attaches (a `--target running` lab's config reset keeps them).
+    this.writeStateIfAny();
   }
+
+  /** The world's own mesh config, once registerExternals() applied it (WorldState.registrations). */
+  private registrations: { name: string; text: string }[] = [];
 
   private mustInstance(id: string): Instance {
     const inst = this.instances.get(id);
@@ -653,6 +659,7 @@ ${mailProviderTls(p)}` }]);
       instanceControlUrl: this.instanceControlUrl,
       processes,
       instances,
+      ...(this.registrations.length ? { registrations: this.registrations } : {}),
     };
   }
 }

@@ -13,7 +13,7 @@ export const CP_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-/** The kinds a delete may name: what apply accepts (the store holds nothing else). */
+/** What the config store holds and serves: every kind the sidecars run (ServiceEntry and Sidecar included, so a lab can delete them). */
 const KINDS: readonly Kind[] = RUNTIME_KINDS;
 /** Node ids and service names: what instance ids and Kubernetes names look like. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client';
 import { createBus } from '../../bus/create';
+import { subscribeWhenReachable } from '../../bus/subscribe-when-reachable';
 import { fatal, runService } from '../shared/runtime';
 import { orderCreatedHandler } from './consumer';
 import { NotificationStore } from './store';
@@ -19,7 +20,10 @@ runService(async ({ ctx, app, metrics, lab }) => {
   }
   const bus = createBus({ kind: ctx.bus.kind, url: ctx.bus.url, clientId: ctx.instance });
   const tracer = new MessagingTracer({ service: ctx.name, version: ctx.version, instance: ctx.instance, bus: ctx.bus.kind });
-  const subscription = await bus.subscribe('order.created', 'notifications', orderCreatedHandler(store, lab, tracer));
+  // A broker behind a sidecar that is not up yet (the compose pod) is retried, not fatal.
+  const subscription = await subscribeWhenReachable(bus, 'order.created', 'notifications', orderCreatedHandler(store, lab, tracer), {
+    onRetry: (err, n) => console.error(`notifications: subscribing to order.created failed (attempt ${n}): ${err.message}; retrying in 1 s`),
+  });
   new Gauge({
     name: 'meshlab_consumer_lag',
     help: 'order.created messages not yet consumed by the notifications group (broker-side lag).',

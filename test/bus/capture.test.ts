@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { captureFromEnv, captureSocketFactory, redirect } from '../../bus/capture';
+import { captureFromEnv, captureSocketFactory, redirect, redirectUrl } from '../../bus/capture';
 
 /** The pod's capture table (bus/capture.ts), as kafkajs' socketFactory applies it to every broker address it dials. */
 describe('capture table (MESH_TCP_REDIRECT)', () => {
@@ -29,5 +29,13 @@ describe('capture table (MESH_TCP_REDIRECT)', () => {
     } finally {
       server.close();
     }
+  });
+
+  test('an AMQP URL naming a captured address is rewritten to the sidecar listener, credentials and vhost kept; others untouched', () => {
+    const table = { 'rabbitmq:5672': '127.0.0.1:19672' };
+    expect(redirectUrl(table, 'amqp://guest:guest@rabbitmq:5672')).toBe('amqp://guest:guest@127.0.0.1:19672');
+    expect(redirectUrl(table, 'amqp://guest:guest@rabbitmq')).toBe('amqp://guest:guest@127.0.0.1:19672'); // AMQP's default port
+    expect(redirectUrl(table, 'amqp://u:p@rabbitmq:5672/shop?heartbeat=5')).toBe('amqp://u:p@127.0.0.1:19672/shop?heartbeat=5');
+    expect(redirectUrl(table, 'amqp://guest:guest@127.0.0.1:5672')).toBe('amqp://guest:guest@127.0.0.1:5672');
   });
 });

@@ -42,4 +42,13 @@ describe('meshlab analyze accepts the export', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toEqual([]);
   });
+
+  it('the mail provider\'s cluster registration (egress/), analyzed with the export, draws only ML0003 — on credentialName (a Secret, where meshlab reads files) and the workloadSelector Istio needs for it — which is why it sits in egress/', async () => {
+    const r = await analyzeDir(['-o', 'json', '-f', dir, '-f', path.join(dir, 'egress')]);
+    const messages = JSON.parse(r.out) as { code: string; message: string; origin: string; path: string }[];
+    expect(messages.map((m) => `${m.code} ${m.origin} ${m.path}`)).toEqual([
+      'ML0003 DestinationRule default/mail-provider spec.workloadSelector',
+      'ML0003 DestinationRule default/mail-provider spec.trafficPolicy.portLevelSettings[0].tls.credentialName',
+    ]);
+  });
 });

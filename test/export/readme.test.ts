@@ -37,8 +37,8 @@ describe('README: From meshlab to a cluster', () => {
     try {
       // The same command line, run where the repository's bin/ is reachable (cwd decides where -o writes).
       const out = execFileSync(path.join(ROOT, 'bin', 'meshlab'), ['export', 'kubernetes', '-o', cmd![1]], { cwd, encoding: 'utf8', env: withoutCp() });
-      expect(out).toMatch(new RegExp(`wrote 13 files to ${cmd![1]}`));
-      expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(13); // 13 files, no sub-folder
+      expect(out).toMatch(new RegExp(`wrote 15 files to ${cmd![1]}`));
+      expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(14); // 13 files and the egress folder
       // And the analyze line below it, on what the export wrote.
       const analyze = section.match(/^bin\/meshlab (analyze -f \S+)/m);
       expect(analyze![1]).toBe(`analyze -f ${cmd![1]}`);

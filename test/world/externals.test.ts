@@ -22,6 +22,14 @@ describe('the world with its external mail provider', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('the registration is told in the world\'s state (what a `--target running` config reset keeps): the provider\'s ServiceEntry and DestinationRule, both live', async () => {
+    const own = world.state().registrations ?? [];
+    expect(own.map((f) => f.name)).toEqual(['mail-provider.yaml']);
+    expect(own[0].text).toMatch(/kind: ServiceEntry[\s\S]*kind: DestinationRule/);
+    const live = (await json(`${world.controlPlaneUrl}/v1/config`)).body as { resources: { kind: string; metadata: { name: string } }[] };
+    expect(live.resources.filter((r) => r.metadata.name === 'mail-provider').map((r) => r.kind).sort()).toEqual(['DestinationRule', 'ServiceEntry']);
+  });
+
   test('3 orders → 3 confirmation mails the provider received over TLS with SNI api.mail.example, each key once; notifications counts 3 sent, 0 pending', async () => {
     const info = world.mailProviderInfo!;
     const since = Date.now();

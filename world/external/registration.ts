@@ -13,7 +13,9 @@ export interface MailProviderAddress {
   tlsPort: number;
   /** Its root CA (PEM file). */
   caFile: string;
+  /** Its endpoint: an IP (STATIC, the default: 127.0.0.1) or a name DNS resolves (DNS: the compose service `mail-provider`). */
   address?: string;
+  resolution?: 'STATIC' | 'DNS';
 }
 
 export function mailProviderServiceEntry(p: MailProviderAddress): string {
@@ -26,7 +28,7 @@ spec:
   location: MESH_EXTERNAL
   ports:
   - {number: 80, name: http, protocol: HTTP, targetPort: ${p.tlsPort}}
-  resolution: STATIC
+  resolution: ${p.resolution ?? 'STATIC'}
   endpoints:
   - address: ${p.address ?? '127.0.0.1'}
 `;
