@@ -86,7 +86,14 @@ export class ConfigService {
   }
 
   /** Loads the persisted config if any, else the default config folder. Invalid default config is a startup error. */
+  /** The store analyzes every commit against the declared services (not the instances, which come and go). */
+  private syncStoreContext(): void {
+    const { services } = this.context();
+    this.store.setContext(services ? { services } : {});
+  }
+
   init(defaultDir: string | undefined): void {
+    this.syncStoreContext();
     const saved = this.dataDir && path.join(this.dataDir, STATE_FILE);
     if (saved && fs.existsSync(saved)) {
       const resources = JSON.parse(fs.readFileSync(saved, 'utf8')) as MeshResource[];
@@ -193,6 +200,7 @@ export class ConfigService {
    * `analyze()` (and `meshlab analyze`) but never blocks an apply.
    */
   private commit(run: () => { version: number; messages: Message[] }, results: ApplyOutcome['results'], loadMessages: Message[]): ApplyOutcome {
+    this.syncStoreContext();
     try {
       const r = run();
       this.persist();

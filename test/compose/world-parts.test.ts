@@ -62,7 +62,7 @@ describe('compose world: the external mail provider', () => {
     expect(fs.readFileSync(path.join(ROOT, WORLD_CONFIG_FILE), 'utf8')).toBe(worldConfigYaml());
   });
 
-  it('a control plane whose config/default holds the mounted file (as in the container) serves the provider\'s 2 resources beside config/default\'s 2 from its first start', async () => {
+  it('a control plane whose config/default holds the mounted file (as in the container) serves the provider\'s 2 resources beside config/default\'s 5 from its first start', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-cp-config-'));
     const configDir = path.join(dir, 'config', 'default');
     fs.cpSync(path.join(ROOT, 'config/default'), configDir, { recursive: true });
@@ -70,7 +70,7 @@ describe('compose world: the external mail provider', () => {
     const cp = await startControlPlane({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'cp'), configDir, services: DEFAULT_TOPOLOGY.services.map((s) => s.name) });
     try {
       const { resources } = (await (await fetch(`http://127.0.0.1:${cp.port}/v1/config`)).json()) as { resources: { kind: string; metadata: { name: string } }[] };
-      expect(resources.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'ServiceEntry/mail-provider']);
+      expect(resources.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'RequestAuthentication/meshlab-issuer', 'ServiceEntry/mail-provider', 'VirtualService/meshlab-ingress']);
     } finally {
       await cp.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -68,12 +68,12 @@ spec:
 `);
     // A lab that changed the world's registration (a shorter SAN list) gets it restored, not deleted.
     await ctx.world.applyConfig([{ name: 'x.yaml', text: mailProviderTls(provider).replace('subjectAltNames: [api.mail.example]', 'subjectAltNames: [other.example]') }]);
-    expect(refs(await live())).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'ServiceEntry/mail-provider', 'VirtualService/mail-timeout']);
+    expect(refs(await live())).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'RequestAuthentication/meshlab-issuer', 'ServiceEntry/mail-provider', 'VirtualService/mail-timeout', 'VirtualService/meshlab-ingress']);
 
     await ctx.resetConfig();
 
     const after = await live();
-    expect(refs(after)).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'ServiceEntry/mail-provider']);
+    expect(refs(after)).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/mail-provider', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'RequestAuthentication/meshlab-issuer', 'ServiceEntry/mail-provider', 'VirtualService/meshlab-ingress']);
     const dr = after.find((r) => r.kind === 'DestinationRule' && r.metadata.name === 'mail-provider')!;
     expect(dr.spec).toMatchObject({ host: 'api.mail.example', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: provider.caFile, subjectAltNames: ['api.mail.example'] } } });
     const se = after.find((r) => r.kind === 'ServiceEntry')!;
@@ -84,6 +84,6 @@ spec:
     const ctx = attach(false);
     await ctx.world.applyConfig(registrations);
     await ctx.resetConfig();
-    expect(refs(await live())).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/payments']);
+    expect(refs(await live())).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'RequestAuthentication/meshlab-issuer', 'VirtualService/meshlab-ingress']);
   });
 });
