@@ -324,6 +324,12 @@ export interface AnalyzeContext {
    * `istioctl analyze --use-kube=false` skips analyzers whose inputs it has not read.
    */
   runtimeResources?: boolean;
+  /**
+   * The services are not in the analyzed set and are not given (the control plane's config store: its
+   * world's services come from the topology and the sidecars' announcements): a ServiceEntry in the set
+   * does not make the set the whole registry, so a host found in none is not reported missing.
+   */
+  registryOutsideConfig?: boolean;
   /** Built by `analyze` from the above; analyzers read services, workloads and namespaces here. */
   inventory?: import('./kube').Inventory;
 }

@@ -82,18 +82,11 @@ export class ConfigService {
     /** Where a TLS Secret applied with the config becomes a gateway credential (mesh/gateway/secret-credentials.ts). */
     private readonly credentialsDir?: string,
   ) {
-    this.store = new ConfigStore({}, (rs) => runtimeView(rs, this.world()));
+    this.store = new ConfigStore({ registryOutsideConfig: true }, (rs) => runtimeView(rs, this.world()));
   }
 
   /** Loads the persisted config if any, else the default config folder. Invalid default config is a startup error. */
-  /** The store analyzes every commit against the declared services (not the instances, which come and go). */
-  private syncStoreContext(): void {
-    const { services } = this.context();
-    this.store.setContext(services ? { services } : {});
-  }
-
   init(defaultDir: string | undefined): void {
-    this.syncStoreContext();
     const saved = this.dataDir && path.join(this.dataDir, STATE_FILE);
     if (saved && fs.existsSync(saved)) {
       const resources = JSON.parse(fs.readFileSync(saved, 'utf8')) as MeshResource[];
@@ -200,7 +193,6 @@ export class ConfigService {
    * `analyze()` (and `meshlab analyze`) but never blocks an apply.
    */
   private commit(run: () => { version: number; messages: Message[] }, results: ApplyOutcome['results'], loadMessages: Message[]): ApplyOutcome {
-    this.syncStoreContext();
     try {
       const r = run();
       this.persist();

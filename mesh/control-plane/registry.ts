@@ -35,14 +35,6 @@ export class Registry extends EventEmitter {
     this.changed();
   }
 
-  /** The declared services (the topology's), with their namespaces where not "default". */
-  declaredServices(): { name: string; namespace?: string }[] {
-    return [...this.services].map((name) => {
-      const namespace = this.namespaces.get(name);
-      return namespace ? { name, namespace } : { name };
-    });
-  }
-
   /** The namespace of `service`: as declared, else as its node announced it, else "default". */
   namespaceOf(service: string, announced?: string): string {
     return this.namespaces.get(service) ?? announced ?? 'default';

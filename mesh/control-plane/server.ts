@@ -58,9 +58,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const config = new ConfigService(
     opts.dataDir,
     () => ({
-      // The declared services exist before any instance connects (Kubernetes Services): a VirtualService
-      // naming one resolves, also once a ServiceEntry makes the analyzers build the service registry.
-      ...(registry.declaredServices().length ? { services: registry.declaredServices() } : {}),
       instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => {
         const namespace = registry.namespaceOf(n.info.service, n.info.namespace);
         return { service: n.info.service, labels: n.info.labels, ...(namespace !== 'default' ? { namespace } : {}) };

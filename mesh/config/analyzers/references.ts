@@ -80,7 +80,7 @@ export const destinationHosts: Analyzer = (resources, ctx) => {
   const inv = ctx.inventory!;
   const hasServiceEntries = resources.some((r) => r.kind === 'ServiceEntry');
   const out: Message[] = [];
-  const registry = inv.servicesKnown || hasServiceEntries ? buildRegistry(resources, inv) : undefined;
+  const registry = inv.servicesKnown || (hasServiceEntries && !ctx.registryOutsideConfig) ? buildRegistry(resources, inv) : undefined;
   const vss = resources.filter((r) => r.kind === 'VirtualService');
   for (const r of vss) {
     const spec = objOf(r.spec);
