@@ -5,8 +5,11 @@ import type { SpanSource } from './zipkin';
 export interface ExporterOptions<T = Span> {
   /** Where batches go: `http://host:9411/api/v2/spans` (Zipkin) or `http://host:4318/v1/traces` (OTLP/HTTP). */
   url: string;
-  /** Turns a batch into the request body (encodeZipkin / encodeOtlp). */
-  encode: (spans: readonly T[], source: SpanSource) => string;
+  /**
+   * Turns a batch into the request body (encodeZipkin / encodeOtlp), or its bytes (ZipkinHopEncoder): bytes the encoder
+   * may reuse once this report is over — the exporter encodes the next batch only after the request closed.
+   */
+  encode: (spans: readonly T[], source: SpanSource) => string | Uint8Array;
   source: SpanSource;
   /** Spans held at most; a span offered to a full queue is dropped and counted, never waited for. */
   maxQueue?: number;
@@ -115,28 +118,37 @@ export class SpanExporter<T = Span> {
 
   private send(batch: T[]): Promise<void> {
     // One UTF-8 pass: a Buffer is written as is (a string body would be measured, then encoded again).
-    const body = Buffer.from(this.opts.encode(batch, this.opts.source));
+    const encoded = this.opts.encode(batch, this.opts.source);
+    const body = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
     return new Promise<void>((resolve) => {
+      let settled = false;
       const fail = (why: string): void => {
+        if (settled) return;
+        settled = true;
         this.stats.reportsFailed++;
         this.stats.spansFailed += batch.length;
         this.lastError = why;
-        resolve();
       };
       const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
         res.on('end', () => {
-          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) {
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300 && !settled) {
+            settled = true;
             this.stats.reportsSent++;
             this.stats.spansSent += batch.length;
-            resolve();
           } else fail(`${this.opts.url} answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`);
         });
         res.on('error', (e) => fail(e.message));
       });
       req.on('timeout', () => req.destroy(new Error(`no answer from ${this.opts.url} within ${this.opts.timeoutMs ?? 5000} ms`)));
       req.on('error', (e) => fail(`${this.opts.url}: ${e.message}`));
+      // The report is over when the request closed: its body written (or dropped with its socket), so the encoder may
+      // reuse the bytes. A request that closes without an answer or an error (none known) counts as failed.
+      req.on('close', () => {
+        fail(`${this.opts.url}: closed without an answer`);
+        resolve();
+      });
       req.end(body);
     });
   }
