@@ -1,3 +1,6 @@
+import http from 'node:http';
+import net from 'node:net';
+import { SpanExporter } from '../../mesh/telemetry/span-exporter';
 import { StreamInfo } from '../../mesh/stream-info';
 import { seededRandom } from '../../lib/random';
 import { endpointOf, type SpanSource, type ZipkinSpan } from '../../mesh/telemetry/zipkin';
@@ -197,4 +200,43 @@ describe('the Zipkin body is written byte for byte as JSON.stringify wrote it', 
       expect(w.view().toString()).toBe(JSON.stringify(n));
     }
   });
+});
+
+describe('the reused buffer is never rewritten while a report is on the wire', () => {
+  const bodies: Buffer[] = [];
+  let allThree!: () => void;
+  const received = new Promise<void>((r) => (allThree = r));
+  const server = http.createServer((req, res) => {
+    res.writeHead(202).end(); // before the body: the client has its answer while its body is still being written
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => bodies.push(Buffer.concat(chunks)) === 3 && allThree());
+  });
+  beforeAll(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)));
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+
+  test('a collector that answers 202 before reading the body: 3 reports of 4 hops (~4 MB each) arrive intact, each the bytes of its own batch', async () => {
+    const port = (server.address() as net.AddressInfo).port;
+    const c: HopConstants = { canonicalService: 'orders', canonicalRevision: 'v1', namespace: 'default', meshId: 'cluster.local', nodeId: 'n', literalTags: [], clockOffsetMs: 1.7e12 };
+    const source = { serviceName: 'orders-v1' };
+    const encoder = new ZipkinHopEncoder(source);
+    const hops = Array.from({ length: 12 }, (_, i) => {
+      const info = new StreamInfo('outbound');
+      Object.assign(info, { traceId: 'a'.repeat(32), spanId: i.toString(16).padStart(16, '0'), path: `/${String.fromCharCode(97 + i).repeat(1 << 20)}`, status: 200 });
+      info.finish();
+      return info;
+    });
+    const exporter = new SpanExporter<StreamInfo>({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: (infos) => encoder.encode(infos, c), source, maxBatch: 4, flushMs: 60_000 });
+    for (const h of hops) exporter.offer(h);
+    await exporter.flush();
+    await exporter.close();
+    expect(exporter.stats).toMatchObject({ reportsSent: 3, spansSent: 12, reportsFailed: 0 });
+    await received;
+    const expected = [0, 4, 8].map((i) => Buffer.from(encodeZipkinHops(hops.slice(i, i + 4), source, c)));
+    expect(bodies.map((b) => b.length)).toEqual(expected.map((b) => b.length));
+    expect(bodies.map((b, k) => b.equals(expected[k]))).toEqual([true, true, true]);
+  }, 20_000);
 });
