@@ -44,7 +44,7 @@ export class SpanExporter<T = Span> {
   private immediate?: NodeJS.Immediate;
   private readonly flushNow = (): void => {
     this.immediate = undefined;
-    void this.flush();
+    void this.report(false);
   };
   private inFlight?: Promise<void>;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -74,24 +74,41 @@ export class SpanExporter<T = Span> {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.immediate = setImmediate(this.flushNow);
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.flushMs);
-      this.timer.unref();
-    }
+    } else this.armTimer();
     return true;
   }
 
+  private armTimer(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
   /** Sends what is queued (in batches of maxBatch), resolving once the reports were answered. */
-  async flush(): Promise<void> {
-    // Several flushes may run at once (the batch-size one, the timer's, a caller's): each returns only when nothing
+  flush(): Promise<void> {
+    return this.report(true);
+  }
+
+  /**
+   * Sends batches one report at a time. `all` (the timer, close, a caller): until nothing is queued. Otherwise (a batch
+   * filled up): full batches only, as Envoy's Zipkin tracer reports at min_flush_spans or on its timer — the spans that
+   * arrived while a report was in flight wait for the next full batch or the timer, instead of each report being chased
+   * by a smaller one (at 1,000 spans/s that was ~3.4 reports a second of ~290 spans instead of ~2 of 512).
+   */
+  private async report(all: boolean): Promise<void> {
+    // Several of these may run at once (the batch-size one, the timer's, a caller's): a flush returns only when nothing
     // is queued and no report is in flight, whichever of them sent it.
     for (;;) {
       if (this.inFlight) {
         await this.inFlight;
         continue;
+      }
+      if (!all && this.queue.length < this.maxBatch) {
+        if (this.queue.length > 0) this.armTimer();
+        return;
       }
       if (this.queue.length === 0) return;
       const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
@@ -104,6 +121,11 @@ export class SpanExporter<T = Span> {
 
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** A report is on its way (sent, not yet closed). */
+  get reporting(): boolean {
+    return this.inFlight !== undefined;
   }
 
   /** Sends what is left, then closes the connection; later offers are dropped. */
