@@ -126,6 +126,9 @@ async function main(): Promise<void> {
   const given = arg('zipkin-port', 0);
   if (!given && !fs.existsSync(zipkinJar())) throw new Error(`needs the Zipkin server jar at ${zipkinJar()} (scripts/zipkin fetch), or --zipkin-port of a running Zipkin`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-exporter-cost-'));
+  // Zipkin's in-memory store keeps 500,000 spans by default; in the world's 256 MB heap ~50,000 of ours fill it, and
+  // then its GC answers a report after our 5 s timeout (the 5th round of 10 s failed so). Keep the newest 20,000.
+  process.env.MEM_MAX_SPANS ??= '20000';
   const zipkin = given ? undefined : zipkinProcess({ host: '127.0.0.1', port: await freePort(), logDir: dir });
   const port = given || zipkin!.port;
   try {
