@@ -21,12 +21,22 @@ export class JsonBytes {
   private buf: Buffer;
   private pos = 0;
 
-  constructor(initialBytes = 64 * 1024) {
+  /** `keepBytes`: a buffer grown past this (a batch of huge URLs) is given back at the next reset, not kept for good. */
+  constructor(
+    private readonly initialBytes = 64 * 1024,
+    private readonly keepBytes = 4 * 1024 * 1024,
+  ) {
     this.buf = Buffer.allocUnsafeSlow(initialBytes);
   }
 
   reset(): void {
     this.pos = 0;
+    if (this.buf.length > this.keepBytes) this.buf = Buffer.allocUnsafeSlow(this.initialBytes);
+  }
+
+  /** Bytes held (for tests and /tracing). */
+  get capacity(): number {
+    return this.buf.length;
   }
 
   get length(): number {

@@ -166,7 +166,7 @@ describe('the Zipkin body is written byte for byte as JSON.stringify wrote it', 
     expect(bytes).toBeGreaterThan(20_000_000);
   });
 
-  test('a real hop shape (as the exporter-cost bench makes it) is ~870 bytes and the same bytes; a batch of 512 fits the first buffer', () => {
+  test('a real hop shape (as the exporter-cost bench makes it) is ~870 bytes and the same bytes', () => {
     const info = new StreamInfo('outbound');
     Object.assign(info, { method: 'GET', path: '/api/items/7', authority: 'upstream', destinationService: 'upstream', requestId: '2b1d4f1e-8a9e-4c1e-9a55-0d2c7f1b6a11', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), cluster: 'outbound|80||upstream.default.svc.cluster.local', status: 200, bytesSent: 11, sampled: true });
     (info as { upstream?: object }).upstream = { namespace: 'default', instance: 'upstream-0', key: '127.0.0.1:1' };
@@ -180,7 +180,7 @@ describe('the Zipkin body is written byte for byte as JSON.stringify wrote it', 
     expect(Math.round(got.length / 512)).toBeLessThan(1000);
   });
 
-  test('JsonBytes: every UTF-16 code unit alone, and every surrogate pair boundary, is JSON.stringify + UTF-8', () => {
+  test('JsonBytes: every UTF-16 code unit alone, and every surrogate pair boundary, is JSON.stringify + UTF-8; a buffer grown past its keep size is given back', () => {
     const w = new JsonBytes(16);
     for (let c = 0; c <= 0xffff; c++) {
       const s = `a${String.fromCharCode(c)}b`;
@@ -194,6 +194,12 @@ describe('the Zipkin body is written byte for byte as JSON.stringify wrote it', 
       w.string(s);
       expect(w.view().equals(Buffer.from(JSON.stringify(s)))).toBe(true);
     }
+    // A buffer grown past keepBytes (here by a 1 MiB string, 6 MiB reserved for its escapes) is given back at the next reset.
+    const big = new JsonBytes(1024, 64 * 1024);
+    big.string('x'.repeat(1 << 20));
+    expect(big.capacity).toBeGreaterThan(1 << 20);
+    big.reset();
+    expect(big.capacity).toBe(1024);
     for (const n of [0, -0, 1.5, 1e21, 1e-7, 2 ** 53, NaN, Infinity, -Infinity]) {
       w.reset();
       w.number(n);
