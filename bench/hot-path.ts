@@ -9,6 +9,7 @@ import { Tracer } from '../mesh/telemetry/tracer';
 import { readRequestHead } from '../mesh/headers';
 import { encodeZipkin } from '../mesh/telemetry/zipkin';
 import { encodeZipkinHops, monotonicToWallOffsetMs } from '../mesh/telemetry/hop-spans';
+import { ZipkinHopEncoder } from '../mesh/telemetry/zipkin-hop-encoder';
 import { encodeOtlp } from '../mesh/telemetry/otlp';
 import { RequestDecoder } from '../mesh/http1/request-decoder';
 import { ResponseDecoder } from '../mesh/http1/response-decoder';
@@ -70,6 +71,7 @@ export function measureHotPath(n = 20000): HotPathCost[] {
   const hops: StreamInfo[] = Array.from({ length: 512 }, () => { const s = info(); tracer.begin(s, head, [], true, undefined); tracer.end(s); return s; });
   const batch: Span[] = hops.map(() => tracer.ring.list(1)[0]);
   const constants = { canonicalService: 'bench-client', canonicalRevision: 'v1', namespace: 'default', meshId: 'cluster.local', nodeId: 'sidecar~127.0.0.1~bench-0.default~default.svc.cluster.local', literalTags: [], clockOffsetMs: monotonicToWallOffsetMs() };
+  const encoder = new ZipkinHopEncoder({ serviceName: 'bench-client-v1' });
   const results = [
     time('new StreamInfo + finish()', n, () => void info()),
     time('upstreamHeaders (4 headers, adds x-request-id)', n, () => void upstreamHeaders(raw, undefined)),
@@ -79,7 +81,8 @@ export function measureHotPath(n = 20000): HotPathCost[] {
     time('SpanRing.add at capacity (span object + array shift of 2000)', n, () => ring.add(span())),
     time('Tracer begin+end, not sampled (ring only)', n, () => traced(plain)),
     time('Tracer begin+end, 100% sampled (ring + Zipkin exporter queue; spans kept, as for 1 s before a report)', n, () => traced(tracer)),
-    time('encodeZipkinHops (the sidecar\'s Zipkin body), per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encodeZipkinHops(hops, { serviceName: 'bench-client-v1' }, constants))),
+    time('ZipkinHopEncoder (the sidecar\'s Zipkin body, bytes), per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encoder.encode(hops, constants))),
+    time('encodeZipkinHops (JSON.stringify, the reference) + UTF-8, per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && Buffer.from(encodeZipkinHops(hops, { serviceName: 'bench-client-v1' }, constants)))),
     time('encodeZipkin of Span objects (apps), per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encodeZipkin(batch, { serviceName: 'bench-client-v1' }))),
     time('encodeOtlp, per span (batches of 512)', Math.max(1, Math.floor(n / 512)) * 512, (i) => void (i % 512 === 0 && encodeOtlp(batch, { serviceName: 'bench-client-v1' }))),
     time('MeshStats.record (4 prom-client observations)', n, () => stats.record(sample)),

@@ -4,7 +4,8 @@ import { hopIds, incomingContext, pushTraceHeaders } from '../tracing';
 import { meshRandom, type Rng } from '../rng';
 import { SpanExporter, type ExporterStats } from './span-exporter';
 import type { SpanSource } from './zipkin';
-import { encodeZipkinHops, HopRing, hopSpan, monotonicToWallOffsetMs, type HopConstants } from './hop-spans';
+import { HopRing, hopSpan, monotonicToWallOffsetMs, type HopConstants } from './hop-spans';
+import { ZipkinHopEncoder } from './zipkin-hop-encoder';
 import { encodeOtlp } from './otlp';
 import { DEFAULT_SAMPLING, type TracingConfig } from './proxy-config';
 
@@ -44,7 +45,7 @@ export const MESH_ID = 'cluster.local';
  * percentage), gives the hop its ids (egress: a child; ingress: the caller's span, shared) and puts
  * traceparent and B3 on the upstream request; at its end `end` keeps the hop's StreamInfo in the admin ring
  * (every hop, for /traces) and offers sampled ones to the exporters (Zipkin v2 JSON and/or OTLP/HTTP), which
- * turn them into spans with Istio's tags in batches, off the request path (hop-spans.ts). The Telemetry API's
+ * turn them into spans with Istio's tags in batches, off the request path (hop-spans.ts, zipkin-hop-encoder.ts). The Telemetry API's
  * tracing for this workload arrives with each config snapshot (`setPolicy`).
  */
 export class Tracer {
@@ -79,7 +80,8 @@ export class Tracer {
     const source: SpanSource = { serviceName: `${w.service}-${w.version}`, ipv4: opts.host && /^\d+\.\d+\.\d+\.\d+$/.test(opts.host) ? opts.host : undefined };
     if (cfg.zipkin) {
       const url = `http://${cfg.zipkin}/api/v2/spans`;
-      const encode = (infos: readonly StreamInfo[], src: SpanSource): string => encodeZipkinHops(infos, src, this.constants);
+      const encoder = new ZipkinHopEncoder(source);
+      const encode = (infos: readonly StreamInfo[]): Buffer => encoder.encode(infos, this.constants);
       this.exporters.push({ kind: 'zipkin', url, exporter: new SpanExporter<StreamInfo>({ url, encode, source, ...opts.exporter }) });
     }
     if (cfg.otlp) {

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { hopIds, incomingContext, parseB3, pushTraceHeaders, type Span } from '../../mesh/tracing';
 import { SpanExporter } from '../../mesh/telemetry/span-exporter';
@@ -104,6 +105,48 @@ describe('flush() waits for every report', () => {
     expect(e.stats.spansSent + e.stats.spansFailed).toBe(4);
     expect(e.queued).toBe(0);
     await e.close();
+  });
+});
+
+describe('reports carry full batches, as Envoy reports at min_flush_spans', () => {
+  const sizes: number[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const firstArrived = new Promise<void>((r) => (arrived = r));
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      sizes.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[]).length);
+      if (sizes.length === 1) {
+        arrived();
+        void held.then(() => res.writeHead(202).end());
+      } else res.writeHead(202).end();
+    });
+  });
+  beforeAll(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)));
+  afterAll(() => {
+    release();
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+
+  test('3 spans offered while a full batch of 4 is in flight wait for the 4th (reports of 4 and 4), not a report of 3 right after the first', async () => {
+    const port = (server.address() as net.AddressInfo).port;
+    const e = new SpanExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 4, flushMs: 60_000 });
+    for (let i = 0; i < 4; i++) e.offer(span(i)); // a full batch: reported on the next turn
+    await firstArrived;
+    for (let i = 4; i < 7; i++) e.offer(span(i));
+    release();
+    // Event-loop turns (no timer) until the first report is over; a report chasing it would be in flight by then.
+    while (e.stats.reportsSent < 1 || e.reporting) await new Promise((r) => setImmediate(r));
+    expect({ reports: e.stats.reportsSent, queued: e.queued, sizes }).toEqual({ reports: 1, queued: 3, sizes: [4] });
+    e.offer(span(7));
+    await e.flush();
+    await e.close();
+    expect(sizes).toEqual([4, 4]);
+    expect(e.stats).toMatchObject({ reportsSent: 2, spansSent: 8, reportsFailed: 0 });
   });
 });
 
