@@ -456,11 +456,12 @@ export class ServerConnection implements RequestEvents, Deadline {
     // Body bytes as received (framing included) and tunnel bytes: the payload arrives through onData.
   }
 
-  onData(payload: Buffer): void {
+  /** A property, not a method: the decoder calls it unbound. */
+  readonly onData = (payload: Buffer): void => {
     const req = this.req;
     if (!req || this.dumping || this.reqComplete) return;
     if (!req.push(payload)) this.pauseReading();
-  }
+  };
 
   onMessageComplete(): void {
     if (this.reqComplete) return;
