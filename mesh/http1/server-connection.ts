@@ -381,7 +381,9 @@ export class ServerConnection implements RequestEvents, Deadline {
           return this.reply(400, 'Bad Request');
         }
       }
-      // Otherwise the answer still goes out; the connection closes after it.
+      // Node's server and Envoy's HTTP/1 codec alike take a client's FIN mid-request as its going away (DC), unless
+      // the answer is already written whole.
+      if (!this.res?.writableEnded) this.socket.destroy();
       return;
     }
     if (this.phase === Phase.Idle && r !== 'clean' && typeof r !== 'string') return this.reply(r.status, STATUS_CODES[r.status] ?? 'Bad Request');
