@@ -247,6 +247,75 @@ describe('mesh/http1 downstream server (ServerConnection on a raw socket)', () =
     expect(await closed).toBe(false);
     expect(res.destroyed).toBe(true);
   });
+
+  test('an answer sent before the request body is in: the rest of the body (64 KiB) is read and dropped, and the next request on the connection is served', async () => {
+    const urls: string[] = [];
+    srv.handler = (req, res) => {
+      urls.push(req.url);
+      res.end(req.url === '/early' ? 'early' : 'next');
+    };
+    const c = client();
+    c.sock.write('POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n');
+    await c.until((s) => s.endsWith('early'));
+    c.sock.write(Buffer.alloc(65536, 0x61));
+    c.sock.write('GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    await c.closed;
+    expect(urls).toEqual(['/early', '/next']);
+    expect(c.responses()).toBe(2);
+    expect(srv.accepted).toBe(1);
+  });
+
+  test('request body backpressure: with nobody reading a 32 MiB body, the server stops reading with at most 1 MiB held, the client cannot finish, and all 32 MiB arrive once read', async () => {
+    let req!: DownstreamRequest;
+    const got = new Promise<void>((resolve) => {
+      srv.handler = (r) => {
+        req = r;
+        resolve();
+      };
+    });
+    const c = client();
+    // Larger than what the loopback's socket buffers can hold, so the client can only finish if the server reads on.
+    const total = 32 * 1024 * 1024;
+    c.sock.write(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\n\r\n`);
+    const chunk = Buffer.alloc(64 * 1024, 0x62);
+    let sent = 0;
+    let allSent = false;
+    const pump = (): void => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!c.sock.write(chunk)) return void c.sock.once('drain', pump);
+      }
+      c.sock.write('', () => (allSent = true));
+    };
+    pump();
+    await got;
+    // Either the server stops reading its socket (backpressure) or the client gets everything out (none).
+    while (!req.socket.isPaused() && !allSent) await new Promise<void>((r) => setImmediate(r));
+    expect(allSent).toBe(false);
+    expect(req.readableLength).toBeLessThanOrEqual(1024 * 1024);
+    let read = 0;
+    req.on('data', (d: Buffer) => (read += d.length));
+    await new Promise<void>((resolve) => req.once('end', () => resolve()));
+    expect(read).toBe(total);
+  });
+
+  test('an Upgrade request is answered as a plain request and its connection closed after (no tunnel); CONNECT closes at once', async () => {
+    srv.handler = (req, res) => res.end(req.headers.upgrade ?? 'none');
+    const up = client();
+    up.sock.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\ntunnel bytes');
+    await up.closed;
+    expect(up.text).toBe('HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nwebsocket');
+    let calls = 0;
+    srv.handler = (_req, res) => {
+      calls++;
+      res.end();
+    };
+    const connect = client();
+    connect.sock.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    await connect.closed;
+    expect(connect.text).toBe('');
+    expect(calls).toBe(0);
+  });
 });
 
 describe('Deadlines: one coarse sweep for every connection', () => {
@@ -280,6 +349,23 @@ describe('Deadlines: one coarse sweep for every connection', () => {
       expect(c.text).toBe('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       expect(took).toBeGreaterThanOrEqual(299);
       expect(took).toBeLessThan(300 + 2 * 100 + 100);
+    } finally {
+      c.sock.destroy();
+      await srv.stop();
+    }
+  });
+  test('keep-alive timeout through the real sweep: a connection idle after its answer is closed after 200 ms (+ at most 2 sweeps), not before', async () => {
+    const srv = new TestServer({ ...LIMITS, keepAliveTimeoutMs: 200, checkIntervalMs: 50 });
+    await srv.start();
+    const c = new Client(srv.port);
+    try {
+      c.sock.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+      await c.until((s) => s.endsWith('ok'));
+      const t0 = performance.now();
+      await c.closed;
+      const took = performance.now() - t0;
+      expect(took).toBeGreaterThanOrEqual(199);
+      expect(took).toBeLessThan(200 + 2 * 50 + 100);
     } finally {
       c.sock.destroy();
       await srv.stop();
