@@ -211,12 +211,31 @@ export class DownstreamResponse extends EventEmitter {
       }
       return !socket.writableNeedDrain;
     }
-    socket.cork();
-    if (this.chunked) socket.write(`${this.pendingHead}${len.toString(16)}\r\n`, 'latin1');
-    else if (this.pendingHead) socket.write(this.pendingHead, 'latin1');
+    const prefix = this.chunked ? `${this.pendingHead}${len.toString(16)}\r\n` : this.pendingHead;
     this.pendingHead = '';
-    let ok = socket.write(chunk);
-    if (this.chunked) ok = socket.write('\r\n', 'latin1');
+    return this.send(prefix, chunk, len, this.chunked ? '\r\n' : '');
+  }
+
+  /**
+   * prefix (latin1: the head and/or a chunk-size line), the body bytes, suffix (chunk framing) as one write: a small
+   * body is copied behind the head into one buffer (one plain write; the cork/writev path costs more than the copy),
+   * a large one goes corked beside it (one writev, no copy).
+   */
+  private send(prefix: string, chunk: Buffer | string, len: number, suffix: string, cb?: () => void): boolean {
+    const socket = this.socket;
+    if (len <= COPY_BELOW) {
+      const p = prefix.length;
+      const buf = Buffer.allocUnsafe(p + len + suffix.length);
+      if (p > 0) buf.write(prefix, 0, 'latin1');
+      if (typeof chunk === 'string') buf.write(chunk, p, 'utf8');
+      else chunk.copy(buf, p);
+      if (suffix) buf.write(suffix, p + len, 'latin1');
+      return socket.write(buf, cb);
+    }
+    socket.cork();
+    if (prefix) socket.write(prefix, 'latin1');
+    let ok = socket.write(chunk, suffix ? undefined : cb);
+    if (suffix) ok = socket.write(suffix, 'latin1', cb);
     socket.uncork();
     return ok;
   }
@@ -237,23 +256,17 @@ export class DownstreamResponse extends EventEmitter {
     this.writableEnded = true;
     this.conn.touch();
     const body = chunk !== undefined && !this.noBody && (typeof chunk === 'string' ? chunk.length > 0 : chunk.length > 0);
-    socket.cork();
     if (body) {
       const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
-      if (this.chunked) socket.write(`${this.pendingHead}${len.toString(16)}\r\n`, 'latin1');
-      else if (this.pendingHead) socket.write(this.pendingHead, 'latin1');
+      const prefix = this.chunked ? `${this.pendingHead}${len.toString(16)}\r\n` : this.pendingHead;
       this.pendingHead = '';
-      if (this.chunked) {
-        socket.write(chunk as Buffer | string);
-        socket.write('\r\n0\r\n\r\n', 'latin1', this.conn.responseFlushed);
-      } else socket.write(chunk as Buffer | string, this.conn.responseFlushed);
+      this.send(prefix, chunk as Buffer | string, len, this.chunked ? '\r\n0\r\n\r\n' : '', this.conn.responseFlushed);
     } else {
       const last = `${this.pendingHead}${this.chunked ? '0\r\n\r\n' : ''}`;
       this.pendingHead = '';
       if (last) socket.write(last, 'latin1', this.conn.responseFlushed);
       else process.nextTick(this.conn.responseFlushed);
     }
-    socket.uncork();
     return this;
   }
 
@@ -280,6 +293,9 @@ const enum Phase {
   Closing,
   Closed,
 }
+
+/** Body bytes up to this are copied behind the head into one buffer; larger ones are written beside it (writev). */
+const COPY_BELOW = 16 * 1024;
 
 /** Held pipelined bytes beyond this pause reading until the current response is done. */
 const MAX_HELD = 64 * 1024;
