@@ -478,6 +478,8 @@ export class ServerConnection implements RequestEvents, Deadline {
   readonly onData = (payload: Buffer): void => {
     const req = this.req;
     if (!req || this.dumping || this.reqComplete) return;
+    // A body its reader gave up on (destroyed) is dropped, not waited for: nobody would resume the socket.
+    if (req.destroyed) return;
     if (!req.push(payload)) this.pauseReading();
   };
 

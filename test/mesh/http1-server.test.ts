@@ -299,6 +299,32 @@ describe('mesh/http1 downstream server (ServerConnection on a raw socket)', () =
     expect(read).toBe(total);
   });
 
+  test('a body whose reader destroyed the request is dropped, not waited for: the answer goes out and the next request is served', async () => {
+    const urls: string[] = [];
+    srv.handler = (req, res) => {
+      urls.push(req.url);
+      if (req.url !== '/gave-up') return void res.end('next');
+      req.destroy();
+      // Answered only once the whole body has crossed the socket: a paused socket would never get there.
+      let seen = 0;
+      req.socket.on('data', function count(d: Buffer) {
+        seen += d.length;
+        if (seen >= 192 * 1024) {
+          req.socket.off('data', count);
+          res.end('gave up');
+        }
+      });
+    };
+    const c = client();
+    c.sock.write('POST /gave-up HTTP/1.1\r\nHost: a\r\nContent-Length: 262144\r\n\r\n');
+    c.sock.write(Buffer.alloc(256 * 1024, 0x63));
+    await c.until((s) => s.endsWith('gave up'));
+    c.sock.write('GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    await c.closed;
+    expect(urls).toEqual(['/gave-up', '/next']);
+    expect(c.responses()).toBe(2);
+  });
+
   test('an Upgrade request is answered as a plain request and its connection closed after (no tunnel); CONNECT closes at once', async () => {
     srv.handler = (req, res) => res.end(req.headers.upgrade ?? 'none');
     const up = client();
