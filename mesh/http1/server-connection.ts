@@ -42,7 +42,7 @@ export interface ConnectionOwner {
   readonly limits: ServerLimits;
   /** Responses carry `connection: close` and the connection closes after them. */
   readonly draining: boolean;
-  handle(req: DownstreamRequest, res: DownstreamResponse): void;
+  handle(req: ServerRequest, res: DownstreamResponse): void;
   closed(conn: ServerConnection): void;
 }
 
@@ -96,6 +96,51 @@ export class DownstreamRequest extends Readable {
     this.conn.readBody();
   }
 }
+
+/**
+ * A request without a body (most of them): the same fields and events as DownstreamRequest, on a plain
+ * EventEmitter — no Readable (its state object, its buffer list) per request when there is nothing to read.
+ */
+export class BodylessRequest extends EventEmitter {
+  readonly complete = true;
+  destroyed = false;
+  readonly readable = false;
+  private headersObj?: IncomingHttpHeaders;
+
+  constructor(
+    readonly socket: net.Socket,
+    public method: string,
+    public url: string,
+    readonly httpVersionMinor: number,
+    readonly rawHeaders: string[],
+  ) {
+    super();
+  }
+
+  get httpVersion(): string {
+    return this.httpVersionMinor === 1 ? '1.1' : '1.0';
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return (this.headersObj ??= headersObject(this.rawHeaders));
+  }
+
+  resume(): this {
+    return this;
+  }
+
+  pause(): this {
+    return this;
+  }
+
+  destroy(): this {
+    this.destroyed = true;
+    return this;
+  }
+}
+
+/** What the handler gets: a request with a body to read, or one without. */
+export type ServerRequest = DownstreamRequest | BodylessRequest;
 
 type HeaderValue = OutgoingHttpHeader | undefined;
 
@@ -309,7 +354,7 @@ function abortedError(): NodeJS.ErrnoException {
 export class ServerConnection implements RequestEvents, Deadline {
   private readonly decoder: RequestDecoder;
   private phase = Phase.Idle;
-  private req?: DownstreamRequest;
+  private req?: ServerRequest;
   private res?: DownstreamResponse;
   private reqComplete = true;
   private resFinished = true;
@@ -456,14 +501,15 @@ export class ServerConnection implements RequestEvents, Deadline {
     const hasBody = !upgrade && (head.chunked || head.contentLength > 0);
     this.decoder.pause();
     this.phase = Phase.Active;
-    const req = new DownstreamRequest(this.socket, this, head.method, head.target, head.minor, head.raw());
+    // An Upgrade request keeps a Readable: a Content-Length on it makes a reader wait for an 'end' (its bytes are a tunnel, not read).
+    const req = hasBody || upgrade ? new DownstreamRequest(this.socket, this, head.method, head.target, head.minor, head.raw()) : new BodylessRequest(this.socket, head.method, head.target, head.minor, head.raw());
     const res = new DownstreamResponse(this, this.socket, head.method === 'HEAD', head.minor, head.keepAlive && !upgrade && !this.peerEnded);
     this.req = req;
     this.res = res;
     this.resFinished = false;
     this.dumping = false;
     this.reqComplete = !hasBody;
-    if (!hasBody) {
+    if (req instanceof DownstreamRequest && !hasBody) {
       req.complete = true;
       req.push(null);
     } else if (head.expectContinue && head.minor === 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -477,7 +523,7 @@ export class ServerConnection implements RequestEvents, Deadline {
   /** A property, not a method: the decoder calls it unbound. */
   readonly onData = (payload: Buffer): void => {
     const req = this.req;
-    if (!req || this.dumping || this.reqComplete) return;
+    if (!req || this.dumping || this.reqComplete || !(req instanceof DownstreamRequest)) return;
     // A body its reader gave up on (destroyed) is dropped, not waited for: nobody would resume the socket.
     if (req.destroyed) return;
     if (!req.push(payload)) this.pauseReading();
@@ -487,7 +533,7 @@ export class ServerConnection implements RequestEvents, Deadline {
     if (this.reqComplete) return;
     this.reqComplete = true;
     const req = this.req;
-    if (!req) return;
+    if (!(req instanceof DownstreamRequest)) return;
     req.complete = true;
     if (!this.dumping) req.push(null);
     if (this.resFinished) this.streamDone();

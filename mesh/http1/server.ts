@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { Deadlines } from './deadlines';
-import { ServerConnection, type ConnectionOwner, type DownstreamRequest, type DownstreamResponse, type ServerLimits } from './server-connection';
+import { ServerConnection, type ConnectionOwner, type DownstreamResponse, type ServerRequest, type ServerLimits } from './server-connection';
 
 /** Every downstream connection of the process, on one sweep (its interval: the latest server's checkIntervalMs). */
 let intervalMs = 1000;
 const deadlines = new Deadlines(() => intervalMs);
 
-export type Http1Handler = (req: DownstreamRequest, res: DownstreamResponse) => void;
+export type Http1Handler = (req: ServerRequest, res: DownstreamResponse) => void;
 
 /**
  * The downstream HTTP/1.1 server of a listener on raw sockets: accepts connections (from its own
@@ -40,7 +40,7 @@ export class Http1Server implements ConnectionOwner {
     deadlines.add(conn);
   }
 
-  handle(req: DownstreamRequest, res: DownstreamResponse): void {
+  handle(req: ServerRequest, res: DownstreamResponse): void {
     this.handler(req, res);
   }
 

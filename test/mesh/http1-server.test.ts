@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { Http1Server } from '../../mesh/http1/server';
 import { Deadlines, type Deadline } from '../../mesh/http1/deadlines';
-import type { DownstreamRequest, DownstreamResponse, ServerLimits } from '../../mesh/http1/server-connection';
+import type { DownstreamRequest, DownstreamResponse, ServerLimits, ServerRequest } from '../../mesh/http1/server-connection';
 
 const LIMITS: ServerLimits = { maxHeaderSize: 60 * 1024, maxHeadersCount: 100, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 60_000, idleTimeoutMs: 300_000, checkIntervalMs: 1000 };
 
-type Handler = (req: DownstreamRequest, res: DownstreamResponse) => void;
+type Handler = (req: ServerRequest, res: DownstreamResponse) => void;
 
 /** An Http1Server on an ephemeral port whose handler the test sets; closed (with every connection) in afterEach. */
 class TestServer {
@@ -269,7 +269,7 @@ describe('mesh/http1 downstream server (ServerConnection on a raw socket)', () =
     let req!: DownstreamRequest;
     const got = new Promise<void>((resolve) => {
       srv.handler = (r) => {
-        req = r;
+        req = r as DownstreamRequest;
         resolve();
       };
     });
