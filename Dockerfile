@@ -42,7 +42,8 @@ COPY --from=build /app/dist dist
 # serves the dashboard's files from dashboard/ beside dist/ (mesh/control-plane/dashboard/static.ts).
 COPY config config
 COPY dashboard dashboard
-# Named volumes mounted at /data start out with this directory's owner: the unprivileged node user.
-RUN mkdir -p /data && chown node:node /data
+# Named volumes mounted at /data (and the mail provider's CA volume at /etc/mail-provider) start out with
+# this directory's owner: the unprivileged node user.
+RUN mkdir -p /data /etc/mail-provider && chown node:node /data /etc/mail-provider
 USER node
 CMD ["node", "dist/mesh/sidecar/main.js"]

@@ -28,11 +28,15 @@ export function createBus(cfg: BusConfig): EventBus {
     }
     case 'kafka': {
       const { KafkaBus } = require('./kafka') as typeof import('./kafka');
-      return new KafkaBus({ brokers: cfg.url ?? DEFAULT_KAFKA_BROKERS, clientId: cfg.clientId });
+      const { captureFromEnv } = require('./capture') as typeof import('./capture');
+      return new KafkaBus({ brokers: cfg.url ?? DEFAULT_KAFKA_BROKERS, clientId: cfg.clientId, capture: captureFromEnv() });
     }
     case 'rabbitmq': {
       const { RabbitBus } = require('./rabbitmq') as typeof import('./rabbitmq');
-      return new RabbitBus({ url: cfg.url ?? DEFAULT_RABBITMQ_URL, clientId: cfg.clientId });
+      const { captureFromEnv, redirectUrl } = require('./capture') as typeof import('./capture');
+      const capture = captureFromEnv();
+      const url = cfg.url ?? DEFAULT_RABBITMQ_URL;
+      return new RabbitBus({ url: capture ? redirectUrl(capture, url) : url, clientId: cfg.clientId });
     }
     default:
       throw new Error(`unknown bus kind "${String((cfg as { kind: unknown }).kind)}"; expected memory, kafka or rabbitmq`);

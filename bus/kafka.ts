@@ -1,4 +1,5 @@
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type IHeaders, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import { captureSocketFactory, type CaptureTable } from './capture';
 import { dispatch, dlqMessage, dlqTopic, sleepUnless } from './dispatch';
 import { busWarn, errorText } from './log';
 import type { BusKind, BusMessage, EventBus, MessageHandler, ReceivedMessage, Subscription } from './types';
@@ -19,6 +20,8 @@ export interface KafkaBusOptions {
   clientId?: string;
   /** Partitions for topics this bus creates (default 3). */
   partitions?: number;
+  /** The pod's capture (bus/capture.ts): broker addresses dialled through the sidecar. */
+  capture?: CaptureTable;
 }
 
 const MESSAGE_ID_HEADER = 'x-message-id';
@@ -50,6 +53,7 @@ export class KafkaBus implements EventBus {
         if (entry.log.message.includes('Limiting retries for the idempotent producer')) return;
         busWarn('kafka', `${entry.namespace || entry.label}: ${entry.log.message}`);
       },
+      ...(opts.capture ? { socketFactory: captureSocketFactory(opts.capture) } : {}),
       connectionTimeout: 3000,
       requestTimeout: 10_000,
       retry: { initialRetryTime: 200, maxRetryTime: 2000, retries: 3 },

@@ -49,6 +49,14 @@ const COMMANDS: Record<string, Command> = {
     help: 'meshlab chaos list | add EDGE TYPE [-a k=v] | remove EDGE NAME | down|up EDGE | reset   Cuts or slows edges (Toxiproxy API).',
     run: async (argv) => (await import('./commands/chaos')).chaosCommand(argv),
   },
+  token: {
+    help: 'meshlab token --sub SUB [--aud AUD] [--claim k=v]   Prints a JWT from the lab issuer config/default trusts.',
+    run: async (argv) => (await import('./commands/edge')).tokenCommand(argv),
+  },
+  certs: {
+    help: 'meshlab certs create HOST... [--name CREDENTIAL] | certs client CN   Gateway TLS credentials from a local edge CA.',
+    run: async (argv) => (await import('./commands/edge')).certsCommand(argv),
+  },
   export: { help: 'meshlab export kubernetes [-o DIR] [--namespace NS] [--cp URL]   Writes the world as Kubernetes manifests for Istio.', run: async (argv) => (await import('./commands/export')).exportCommand(argv) },
   toxiproxy: {
     help: 'meshlab toxiproxy [--host 127.0.0.1] [--port 8474]   Runs the chaos proxy alone, a drop-in for toxiproxy-server.',

@@ -139,7 +139,7 @@ function drawGraph(m) {
     const t = 0.5;
     const bx = (1 - t) ** 3 * x1 + 3 * (1 - t) ** 2 * t * (x1 + dx) + 3 * (1 - t) * t ** 2 * (x2 - dx) + t ** 3 * x2;
     const by = (1 - t) ** 3 * y1 + 3 * (1 - t) ** 2 * t * y1 + 3 * (1 - t) * t ** 2 * y2 + t ** 3 * y2;
-    const text = e.requests ? `${rps(e.rps)} rps · ${pct(e.errorRate)} err · p99 ${ms(e.p99Ms)}` : 'no traffic';
+    const text = e.protocol === 'tcp' ? `TCP · ${bytesRate(e.tcpBytesPerSec)}` : e.requests ? `${rps(e.rps)} rps · ${pct(e.errorRate)} err · p99 ${ms(e.p99Ms)}` : 'no traffic';
     const w = text.length * 6.7 + (e.mtls ? 16 : 0) + 10;
     const lg = s('g', { class: `edge-label ${state}`, 'data-source': e.source, 'data-target': e.target });
     lg.append(s('rect', { x: bx - w / 2, y: by - 10, width: w, height: 18, rx: 4 }), s('text', { x: bx - w / 2 + 5, y: by + 3 }, text));
@@ -152,7 +152,16 @@ function drawGraph(m) {
   return svg;
 }
 
+/** A TCP edge's throughput (istio_tcp_* bytes both ways). */
+function bytesRate(v) {
+  return v >= 1024 ? `${(v / 1024).toFixed(1)} KiB/s` : `${Math.round(v)} B/s`;
+}
+
 function edgeTitle(e) {
+  if (e.protocol === 'tcp') {
+    const flags = Object.entries(e.flags).map(([c, v]) => `${c}×${v}`).join(' ');
+    return `${e.source} → ${e.target} (TCP)\n${bytesRate(e.tcpBytesPerSec)}, ${e.tcpConnections} connection(s) opened${flags ? `\nflags: ${flags}` : ''}`;
+  }
   const codes = Object.entries(e.codes).map(([c, v]) => `${c}×${v}`).join(' ');
   const flags = Object.entries(e.flags).map(([c, v]) => `${c}×${v}`).join(' ');
   return `${e.source} → ${e.target}\n${rps(e.rps)} req/s, ${pct(e.errorRate)} errors, p99 ${ms(e.p99Ms)}\ncodes: ${codes || '—'}${flags ? `\nflags: ${flags}` : ''}\n${e.mtls ? 'mutual TLS' : 'plaintext'}`;

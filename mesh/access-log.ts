@@ -93,7 +93,17 @@ export class AccessLog {
       this.isoMs = info.startTime;
       this.iso = new Date(info.startTime).toISOString();
     }
-    this.append(formatAccessLogLine(entryOf(info, this.iso)));
+    this.add(formatAccessLogLine(entryOf(info, this.iso)));
+  }
+
+  /** An entry built elsewhere: a TCP connection's (mesh/tcp/tcp-proxy.ts), in the same fields. */
+  logEntry(entry: AccessLogEntry): void {
+    if (this.disabled) return;
+    this.add(formatAccessLogLine(entry));
+  }
+
+  private add(line: string): void {
+    this.append(line);
     if (this.fd < 0) {
       this.flushedOff = this.writeOff; // memory only (tests, benchmarks): nothing to write out
       return;

@@ -13,6 +13,7 @@ import { meshRandom, type Rng } from './rng';
 import type { UpstreamTls } from './upstream-tls';
 import { LocalityLb } from './lb/locality';
 import { hash32 } from './lb/ring-hash';
+import { tlsOriginationConnector, type TlsOrigination } from './egress/tls-origination';
 
 /** What a cluster tells the sidecar's metrics about. */
 export interface ClusterObserver {
@@ -37,6 +38,8 @@ export interface ClusterOptions {
   upstreamTls?: UpstreamTls;
   /** The caller's own labels: its locality, for the policy's localityLbSetting. */
   callerLabels?: Readonly<Record<string, string>>;
+  /** DestinationRule tls SIMPLE/MUTUAL to a host outside the mesh: every connection is TLS made by the sidecar. */
+  tlsOrigination?: TlsOrigination;
 }
 
 /**
@@ -61,6 +64,7 @@ export class Cluster {
   readonly observer: ClusterObserver;
   private readonly poolKey: string;
   private readonly upstreamTls?: UpstreamTls;
+  private readonly tlsOrigination?: TlsOrigination;
   private healthyCache: readonly UpstreamHost[] = [];
   private healthyGen = -1;
   private readonly adopt?: ReadonlyMap<string, UpstreamHost>;
@@ -77,7 +81,8 @@ export class Cluster {
     this.hashKey = opts.policy ? hashKeyFunction(opts.policy.loadBalancer) : undefined;
     this.generatedCookie = opts.policy ? generatedCookieSpec(opts.policy.loadBalancer) : undefined;
     this.breaker = new CircuitBreaker(opts.policy?.connectionPool ?? CONNECTION_POOL_DEFAULTS);
-    this.poolKey = JSON.stringify(poolOptionsFor(opts.policy?.connectionPool));
+    this.tlsOrigination = opts.tlsOrigination;
+    this.poolKey = JSON.stringify(poolOptionsFor(opts.policy?.connectionPool)) + (opts.tlsOrigination ? `|tls:${opts.tlsOrigination.fingerprint}` : '');
     this.adopt = opts.adopt;
     this.upstreamTls = opts.upstreamTls;
     if (opts.policy?.localityLb) this.locality = new LocalityLb(opts.policy.localityLb, opts.callerLabels ?? {}, rng);
@@ -123,6 +128,10 @@ export class Cluster {
 
   private newHost(ep: Endpoint): UpstreamHost {
     const cp = this.policy?.connectionPool;
+    if (this.tlsOrigination) {
+      const connect = tlsOriginationConnector(this.tlsOrigination, cp?.connectTimeoutMs || 10_000);
+      return new UpstreamHost(ep, { ...poolOptionsFor(cp), connect }, this.hostPoolKey(ep));
+    }
     const transport = this.upstreamTls?.transportFor(ep, this.policy?.tlsMode, cp?.connectTimeoutMs);
     return new UpstreamHost(ep, poolOptionsFor(cp, transport), this.hostPoolKey(ep), transport?.peerPrincipal);
   }

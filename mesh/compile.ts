@@ -9,6 +9,9 @@ import { RetryPolicy } from './retry-policy';
 import { compileHeaderOps, mergeHeaderOps, type HeaderOps } from './header-ops';
 import type { FaultPolicy } from './route-table';
 import { exportedTo } from './config/runtime-view';
+import { destinationRuleForPort, externalClusterName, externalKey, externalServices, type ExternalService } from './egress/service-entry';
+import { DEFAULT_SCOPE, sidecarScope, type OutboundMode } from './egress/sidecar-scope';
+import { readTlsOrigination, type TlsOrigination } from './egress/tls-origination';
 
 /** Who is compiling: a sidecar's own service, labels and namespace (sourceLabels / sourceNamespace matches, exportTo). */
 export interface SidecarIdentity {
@@ -16,6 +19,8 @@ export interface SidecarIdentity {
   labels: Record<string, string>;
   /** Default "default". */
   namespace?: string;
+  /** The ingress gateway: no Sidecar resource applies to it (egress scope, outbound traffic policy). */
+  gateway?: boolean;
 }
 
 /** One Envoy cluster to run: a service or one of its subsets, with its endpoints and policy. */
@@ -29,6 +34,8 @@ export interface ClusterSpec {
   callerLabels?: Record<string, string>;
   /** Identity of the settings: a cluster whose key did not change keeps its runtime state. */
   settingsKey: string;
+  /** DestinationRule tls SIMPLE/MUTUAL to a ServiceEntry host: the sidecar originates TLS (mesh/egress/). */
+  tlsOrigination?: TlsOrigination;
 }
 
 export interface DestinationSpec {
@@ -57,11 +64,15 @@ export interface HostSpec {
   aliases?: string[];
   defaultCluster: string;
   routes?: RouteSpec[];
+  /** A ServiceEntry host: what metrics name it (destination_service = the host, its entry's namespace). */
+  external?: { host: string; namespace: string };
 }
 
 export interface CompiledConfig {
   clusters: Map<string, ClusterSpec>;
   hosts: Map<string, HostSpec>;
+  /** What a Host the sidecar does not know gets: PassthroughCluster (ALLOW_ANY) or 502 block_all (REGISTRY_ONLY). */
+  outbound?: { mode: OutboundMode; sidecar?: string };
 }
 
 /** A snapshot that cannot run: names the resource, its file and line, the field and what would be right. */
@@ -155,20 +166,32 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
   const res = ((resources ?? []) as MeshResource[]).filter((r) => (r.kind !== 'VirtualService' && r.kind !== 'DestinationRule') || exportedTo(r, ns));
   const clusters = new Map<string, ClusterSpec>();
   const hosts = new Map<string, HostSpec>();
+  // The Sidecar resource in force scopes what this workload sees; ServiceEntry hosts join the registry (mesh/egress/).
+  const scope = identity.gateway ? DEFAULT_SCOPE : sidecarScope(res, ns, identity.labels);
+  const externals = new Map<string, ExternalService>();
+  for (const [key, e] of externalServices(res, ns)) if (scope.visible(e.namespace, e.host)) externals.set(key, e);
+  const externalHosts = new Set([...externals.values()].map((e) => e.host));
   const services = new Set<string>(Object.keys(endpoints).map(canonicalHost));
   const peerAuths = res.filter((r) => r.kind === 'PeerAuthentication') as unknown as PeerAuthenticationPolicy[];
   for (const r of res) {
-    if (r.kind === 'VirtualService') for (const h of (r as VirtualService).spec.hosts ?? []) services.add(canonicalHost(h));
+    if (r.kind === 'VirtualService') for (const h of (r as VirtualService).spec.hosts ?? []) if (!externalHosts.has(h.toLowerCase())) services.add(canonicalHost(h));
   }
 
   // A service's namespace: as declared (the snapshot's map, endpoints or not), else its endpoints', else default.
   const namespaceOf = (service: string): string => namespaces[service] ?? endpoints[service]?.[0]?.namespace ?? 'default';
+  for (const service of [...services]) {
+    const svcNs = namespaceOf(service);
+    const fq = service.includes('.') ? service : `${service}.${svcNs}.svc.cluster.local`;
+    if (!scope.visible(svcNs, fq)) services.delete(service);
+  }
+  const hostOf = (service: string): string => externals.get(service)?.host ?? service;
 
   const ensureCluster = (service: string, subset?: string): string => {
-    const name = clusterName(service, subset, namespaceOf(service));
+    const ext = externals.get(service);
+    const name = ext ? externalClusterName(ext, subset) : clusterName(service, subset, namespaceOf(service));
     if (clusters.has(name)) return name;
-    const dr = destinationRuleFor(res, service);
-    const eps = endpoints[service] ?? [];
+    const dr = ext ? destinationRuleForPort(destinationRuleFor(res, ext.host), ext.port) : destinationRuleFor(res, service);
+    const eps = ext ? ext.endpoints : (endpoints[service] ?? []);
     let selected: Endpoint[] = [...eps];
     if (subset) {
       const s = dr?.spec.subsets?.find((x) => x.name === subset);
@@ -182,9 +205,21 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
       fail(dr!, subset ? `spec.subsets[${subset}].trafficPolicy` : 'spec.trafficPolicy', err);
     }
     const subsetLabels = subset ? (dr?.spec.subsets?.find((x) => x.name === subset)?.labels ?? null) : null;
-    selected = withTlsMode(selected, subsetTrafficPolicy(dr, subset, 'tls')?.mode, peerAuths);
+    const tlsSettings = subsetTrafficPolicy(dr, subset, 'tls');
+    let tlsOrigination: TlsOrigination | undefined;
+    if (ext) {
+      try {
+        tlsOrigination = tlsSettings ? readTlsOrigination(tlsSettings, ext.host) : undefined;
+      } catch (err) {
+        fail(dr!, subset ? `spec.subsets[${subset}].trafficPolicy.tls` : 'spec.trafficPolicy.tls', err);
+      }
+    } else if (tlsSettings?.mode === 'SIMPLE' || tlsSettings?.mode === 'MUTUAL') {
+      // Origination is for hosts outside the mesh; to a sidecar it would be TLS inside mTLS, which meshlab does not run.
+      fail(dr!, 'spec.trafficPolicy.tls.mode', new Error(`tls mode ${tlsSettings.mode} originates TLS to a ServiceEntry host; ${service} is a service of the mesh (use ISTIO_MUTUAL or DISABLE)`));
+    }
+    selected = withTlsMode(selected, tlsSettings?.mode, peerAuths);
     const callerLabels = policy.localityLb ? identity.labels : undefined;
-    clusters.set(name, { name, service, subset, endpoints: selected, policy, ...(callerLabels ? { callerLabels } : {}), settingsKey: JSON.stringify({ policy, subsetLabels, callerLabels }) });
+    clusters.set(name, { name, service: hostOf(service), subset, endpoints: selected, policy, ...(callerLabels ? { callerLabels } : {}), ...(tlsOrigination ? { tlsOrigination } : {}), settingsKey: JSON.stringify({ policy, subsetLabels, callerLabels, tls: tlsOrigination?.fingerprint }) });
     return name;
   };
 
@@ -196,14 +231,25 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
     return [`${service}.${namespaceOf(service)}`];
   };
 
-  for (const service of services) {
+  // A route's destination: a ServiceEntry host goes to its port (the destination's, else the request's, else its only one).
+  const destinationKey = (host: string, port: number | undefined, requestPort: number | undefined): string => {
+    const h = host.toLowerCase();
+    if (!externalHosts.has(h)) return host;
+    const ports = [...externals.values()].filter((e) => e.host === h).map((e) => e.port);
+    const p = port ?? (requestPort !== undefined && ports.includes(requestPort) ? requestPort : ports.length === 1 ? ports[0] : requestPort ?? ports[0]);
+    return externalKey(h, p);
+  };
+
+  for (const service of [...services, ...externals.keys()]) {
+    const ext = externals.get(service);
     const defaultCluster = ensureCluster(service);
-    const aliases = aliasesOf(service);
-    const dr = destinationRuleFor(res, service) as DestinationRule | undefined;
+    const aliases = ext ? [] : aliasesOf(service);
+    const external = ext ? { host: ext.host, namespace: ext.namespace } : undefined;
+    const dr = destinationRuleFor(res, hostOf(service)) as DestinationRule | undefined;
     for (const s of dr?.spec.subsets ?? []) ensureCluster(service, s.name);
-    const vs = virtualServiceFor(res, service);
+    const vs = virtualServiceFor(res, hostOf(service));
     if (!vs) {
-      hosts.set(service, { service, aliases, defaultCluster });
+      hosts.set(service, { service, aliases, defaultCluster, ...(external ? { external } : {}) });
       continue;
     }
     const routes: RouteSpec[] = [];
@@ -232,7 +278,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
       const routeReq = compileHeaderOps(http.headers?.request);
       const routeResp = compileHeaderOps(http.headers?.response);
       const destinations = eff.destinations.map<DestinationSpec>((d) => ({
-        cluster: ensureCluster(d.host, d.subset),
+        cluster: ensureCluster(destinationKey(d.host, d.port, ext?.port), d.subset),
         weight: d.weight,
         requestOps: mergeHeaderOps(routeReq, compileHeaderOps(d.headers?.request)),
         responseOps: mergeHeaderOps(routeResp, compileHeaderOps(d.headers?.response)),
@@ -246,10 +292,10 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
         timeoutMs: eff.timeoutMs,
         retry,
         fault: compileFault(vs, i, http, eff),
-        mirror: eff.mirror ? { cluster: ensureCluster(eff.mirror.host, eff.mirror.subset), percent: eff.mirror.percent } : undefined,
+        mirror: eff.mirror ? { cluster: ensureCluster(destinationKey(eff.mirror.host, undefined, ext?.port), eff.mirror.subset), percent: eff.mirror.percent } : undefined,
       });
     });
-    hosts.set(service, { service, aliases, defaultCluster, routes });
+    hosts.set(service, { service, aliases, defaultCluster, routes, ...(external ? { external } : {}) });
   }
-  return { clusters, hosts };
+  return { clusters, hosts, outbound: { mode: scope.outboundMode, ...(scope.sidecar ? { sidecar: scope.sidecar } : {}) } };
 }

@@ -46,6 +46,9 @@ export function upstreamResetReason(error: Error, connecting: boolean): { reason
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (connecting) {
     if (code === 'UND_ERR_CONNECT_TIMEOUT') return { reason: 'connection timeout', transportFailure: '' };
+    // A TLS origination handshake that failed (mesh/egress/tls-origination.ts) names its reason itself.
+    const tlsFailure = (error as Error & { transportFailure?: string }).transportFailure;
+    if (tlsFailure) return { reason: 'remote connection failure', transportFailure: tlsFailure };
     const text = CONNECT_ERROR_TEXT[code];
     return { reason: 'remote connection failure', transportFailure: text ? `delayed connect error: ${text}` : '' };
   }

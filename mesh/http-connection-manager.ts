@@ -15,6 +15,7 @@ import { connectionInfo } from './security/mtls';
 import type { CompiledAuthorization } from './security/authz';
 import { DEFAULT_PATH_NORMALIZATION, normalizePath, type PathNormalization } from './path-normalization';
 import { RETRY_SHADOW_BUFFER_BYTES } from './shadow';
+import { authnOf, type HttpFilterChain } from './filters/chain';
 
 /** Request limits of a listener (Envoy's defaults where it has one). */
 export const REQUEST_LIMITS = {
@@ -54,6 +55,8 @@ export interface HcmOptions {
   onRefused?: (socket: IncomingMessage['socket']) => void;
   /** Istio's meshConfig.pathNormalization (default BASE), applied before authz, routing and forwarding. */
   pathNormalization?: PathNormalization;
+  /** HTTP filters run before RBAC (mesh/filters/chain.ts); undefined = none in force. */
+  filters?: () => HttpFilterChain | undefined;
 }
 
 const FAULT_ABORT_BODY = 'fault filter abort';
@@ -163,10 +166,18 @@ export class HttpConnectionManager {
     }
     this.tracer.begin(info, head, headers, direction === 'outbound', conn ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : undefined);
 
-    if (direction === 'inbound' && this.opts.authz) {
+    // HTTP filters before RBAC (mesh/filters: local rate limit, JWT authn, the gateway's edge filters); they may answer.
+    const filters = this.opts.filters?.();
+    if (filters) return filters.decodeHeaders(req, info, headers, (reply) => (reply ? this.localReply(res, info, reply.status, reply.flag, reply.body, reply.headers) : res.destroyed ? undefined : this.decodeRoute(req, res, info, head, headers)));
+    this.decodeRoute(req, res, info, head, headers);
+  };
+
+  /** RBAC, route, fault, router: the request after the HTTP filters let it through. */
+  private decodeRoute(req: IncomingMessage, res: ServerResponse, info: StreamInfo, head: ReturnType<typeof readRequestHead>, headers: string[]): void {
+    if (this.opts.authz) {
       const authz = this.opts.authz();
       if (authz && authz.applied.length > 0) {
-        const decision = authz.evaluate({ principal: info.sourcePrincipal === 'unknown' ? undefined : info.sourcePrincipal, method: info.method, path: info.path, headers: req.headers });
+        const decision = authz.evaluate({ principal: info.sourcePrincipal === 'unknown' ? undefined : info.sourcePrincipal, method: info.method, path: info.path, headers: req.headers, authn: authnOf(req) });
         if (!decision.allowed) {
           // Envoy: no flag, the policy in the details (Istio's policy name, or `none` when no ALLOW matched).
           const [ns, name] = (decision.policy ?? '').split('/');
@@ -180,6 +191,10 @@ export class HttpConnectionManager {
     if (!route) return this.localReply(res, info, 404, Flags.NR, '');
     info.routeName = route.name;
     info.cluster = route.cluster.name;
+    if (route.policy.directResponse) {
+      info.responseCodeDetails = Details.directResponse;
+      return this.localReply(res, info, route.policy.directResponse.status, Flags.NONE, '');
+    }
     if (route.policy.requestOps) headers = applyToFlat(headers, route.policy.requestOps);
 
     const fault = route.policy.fault;
@@ -213,7 +228,7 @@ export class HttpConnectionManager {
       if (abort) return this.localReply(res, info, abort, Flags.FI, FAULT_ABORT_BODY);
     }
     this.forward(req, res, info, route, headers, head.contentLength !== undefined, head.transferEncoding !== undefined);
-  };
+  }
 
   /** Reads a small body when a retry or mirror may need to send it again, then routes. */
   private forward(req: IncomingMessage, res: ServerResponse, info: StreamInfo, route: RouteResult, headers: string[], hasLength: boolean, chunked: boolean): void {

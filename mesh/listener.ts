@@ -28,7 +28,7 @@ export interface Listener {
 }
 
 /** The HTTP/1.1 server every listener uses, with the limits above; not bound to a port. */
-function limitedServer(handler: http.RequestListener): http.Server {
+export function limitedServer(handler: http.RequestListener): http.Server {
   const server = http.createServer(
     {
       maxHeaderSize: LISTENER_LIMITS.maxHeaderSize,

@@ -30,12 +30,15 @@ export const Flags = {
   DI: 'DI',
   /** Aborted by fault injection. */
   FI: 'FI',
+  /** Local rate limited (envoy.filters.http.local_ratelimit): 429. */
+  RL: 'RL',
 } as const;
 
 /** Envoy's %RESPONSE_CODE_DETAILS% for the answers the sidecar makes itself (StreamInfo::ResponseCodeDetails). */
 export const Details = {
   viaUpstream: 'via_upstream',
   routeNotFound: 'route_not_found',
+  directResponse: 'direct_response',
   noHealthyUpstream: 'no_healthy_upstream',
   connectFailure: 'upstream_reset_before_response_started{remote_connection_failure}',
   connectionTermination: 'upstream_reset_before_response_started{connection_termination}',
@@ -47,6 +50,9 @@ export const Details = {
   headersTooLarge: 'request_headers_too_large',
   payloadTooLarge: 'request_payload_too_large',
   downstreamDisconnect: 'downstream_remote_disconnect',
+  localRateLimited: 'local_rate_limited',
+  /** Envoy's jwt_authn: `jwt_authn_access_denied{<status message, spaces as _>}`. */
+  jwtDenied: (why: string) => `jwt_authn_access_denied{${why.replace(/ /g, '_')}}`,
   /** Istio names RBAC policies ns[<ns>]-policy[<name>]-rule[<i>]; `none` when no ALLOW policy matched. */
   rbacDenied: (policy: string) => `rbac_access_denied_matched_policy[${policy}]`,
 } as const;

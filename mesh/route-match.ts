@@ -2,6 +2,26 @@ import type { IncomingMessage } from 'node:http';
 import type { EffectiveMatch, EffectiveStringMatch } from './config/effective';
 import { compileRe2 } from './config/regex';
 import { queryValue } from './lb/hash-key';
+import { authnOf } from './filters/chain';
+import { claimValues } from './security/authz';
+
+/** Istio's JWT claim routing: a header match named `@request.auth.claims.a.b` (or `…claims[a][b]`) tests that claim. */
+const CLAIM_HEADER = /^@request\.auth\.claims(\.|\[)/;
+
+function claimPathOf(name: string): string[] {
+  const rest = name.slice('@request.auth.claims'.length);
+  return rest.startsWith('[') ? [...rest.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]) : rest.slice(1).split('.');
+}
+
+/** A claim test: a list claim matches when any of its values does (Envoy's metadata list match); no token, no value. */
+function claimTest(name: string, t: StringTest): RequestTest {
+  const path = claimPathOf(name);
+  return (req) => {
+    const values = claimValues(authnOf(req)?.claims, path);
+    if (values.length === 0) return t(undefined);
+    return values.some((v) => t(v));
+  };
+}
 
 /** A compiled string condition: regexes are built once here, never per request. */
 export type StringTest = (value: string | undefined) => boolean;
@@ -62,10 +82,16 @@ export function compileMatch(m: EffectiveMatch): RequestTest {
   }
   for (const [name, sm] of Object.entries(m.headers)) {
     const t = compileStringMatch(sm);
-    tests.push((req) => t(headerValue(req, name)));
+    if (CLAIM_HEADER.test(name)) tests.push(claimTest(name, t));
+    else tests.push((req) => t(headerValue(req, name)));
   }
   for (const [name, sm] of Object.entries(m.withoutHeaders)) {
     const t = compileStringMatch(sm);
+    if (CLAIM_HEADER.test(name)) {
+      const has = claimTest(name, t);
+      tests.push((req) => !has(req));
+      continue;
+    }
     // Istio: invert_match, plus treat_missing_header_as_empty for every matcher but presence, so a missing header
     // is "" (and withoutHeaders {exact: ""} or {regex: ".*"} does not match a request without it).
     const missing = sm.type === 'present' ? undefined : '';

@@ -20,6 +20,8 @@ export interface RoutePolicy {
   mirror?: { cluster: Cluster; percent: number };
   requestOps?: HeaderOps;
   responseOps?: HeaderOps;
+  /** Envoy's direct_response: answered by the proxy, nothing sent upstream (Istio's block_all, 502). */
+  directResponse?: { status: number };
 }
 
 /** Where a request goes: the matched route's name, its cluster and its policies. */

@@ -1,15 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { Cluster, type ClusterObserver } from './cluster';
 import type { CompiledConfig, HostSpec, RouteSpec } from './compile';
-import { DEFAULT_OUTBOUND_POLICY, matchPrefix, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
+import { DEFAULT_OUTBOUND_POLICY, type RoutePolicy, type RouteResult, type RouteTable } from './route-table';
 import type { StreamInfo } from './stream-info';
 import type { RequestTest } from './route-match';
 import type { Clock } from './outlier-detector';
 import { meshRandom, type Rng } from './rng';
 import { RoundRobin } from './lb/round-robin';
 import type { UpstreamTls } from './upstream-tls';
+import { OutboundPolicy, splitAuthority } from './egress/outbound-policy';
 
-interface RuntimeRoute {
+export interface RuntimeRoute {
   match?: RequestTest;
   /** One precomputed result per destination: routing allocates nothing per request. */
   results: RouteResult[];
@@ -22,6 +23,8 @@ interface RuntimeHost {
   service: string;
   defaultResult: RouteResult;
   routes?: RuntimeRoute[];
+  /** A ServiceEntry host and port: Istio's destination labels for it. */
+  external?: { service: string; name: string; namespace: string; port: number };
 }
 
 export interface MeshRuntimeOptions {
@@ -34,8 +37,6 @@ export interface MeshRuntimeOptions {
    * config, and keeps doing so until it does.
    */
   unconfiguredLb?: 'ROUND_ROBIN' | 'LEAST_REQUEST';
-  /** Gateway only: path prefix → service, applied before the service's routes. */
-  gatewayRoutes?: { prefix: string; service: string }[];
   /** Outbound mTLS to peer sidecars (auto mTLS); absent = plaintext everywhere. */
   upstreamTls?: UpstreamTls;
 }
@@ -53,6 +54,9 @@ export class MeshRuntime implements RouteTable {
   /** Service name → its service-level cluster (the spine's `clusters` view). */
   readonly serviceClusters = new Map<string, Cluster>();
   private hosts = new Map<string, RuntimeHost>();
+  /** Hosts not in the registry: PassthroughCluster or block_all (mesh/egress/outbound-policy.ts); none at the gateway. */
+  private outbound?: OutboundPolicy;
+  private outboundKey = '';
   private readonly rng: Rng;
 
   constructor(private readonly opts: MeshRuntimeOptions = {}) {
@@ -68,7 +72,7 @@ export class MeshRuntime implements RouteTable {
       if (!cluster || this.settings.get(spec.name) !== key) {
         const old = cluster;
         const lbOverride = unconfigured && this.opts.unconfiguredLb === 'ROUND_ROBIN' ? { lb: new RoundRobin() } : {};
-        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, callerLabels: spec.callerLabels, ...lbOverride });
+        cluster = new Cluster(spec.name, { policy: spec.policy, observer, clock, rng: meshRandom(hashName(spec.name)), adopt: old?.handOver(), upstreamTls: this.opts.upstreamTls, callerLabels: spec.callerLabels, tlsOrigination: spec.tlsOrigination, ...lbOverride });
         cluster.setEndpoints(spec.endpoints);
         if (old) {
           for (const h of cluster.members) if (old.handOver().get(h.key) === h) old.markHandedOver(h);
@@ -95,15 +99,24 @@ export class MeshRuntime implements RouteTable {
       for (const alias of spec.aliases ?? []) if (!config.hosts.has(alias)) hosts.set(alias, built);
     }
     this.hosts = hosts;
+    const outboundKey = config.outbound ? JSON.stringify(config.outbound) : '';
+    if (outboundKey !== this.outboundKey) {
+      this.outbound?.close();
+      this.outbound = config.outbound ? new OutboundPolicy(config.outbound.mode, observer) : undefined;
+      this.outboundKey = outboundKey;
+    }
   }
 
   private buildHost(spec: HostSpec): RuntimeHost {
     const defaultResult: RouteResult = { name: 'default', cluster: this.clusters.get(spec.defaultCluster)!, policy: DEFAULT_OUTBOUND_POLICY };
-    if (!spec.routes) return { service: spec.service, defaultResult };
-    return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)) };
+    const ext = spec.external;
+    const external = ext ? { service: ext.host, name: ext.host, namespace: ext.namespace, port: Number(/:(\d+)$/.exec(spec.service)?.[1] ?? 80) } : undefined;
+    if (!spec.routes) return { service: spec.service, defaultResult, ...(external ? { external } : {}) };
+    return { service: spec.service, defaultResult, routes: spec.routes.map((r) => this.buildRoute(r)), ...(external ? { external } : {}) };
   }
 
-  private buildRoute(r: RouteSpec): RuntimeRoute {
+  /** One compiled route over this runtime's clusters (the gateway's virtual hosts build theirs here too). */
+  buildRoute(r: RouteSpec): RuntimeRoute {
     const mirror = r.mirror ? { cluster: this.clusters.get(r.mirror.cluster)!, percent: r.mirror.percent } : undefined;
     const results = r.destinations.map<RouteResult>((d) => {
       const policy: RoutePolicy = { timeoutMs: r.timeoutMs, retry: r.retry, fault: r.fault, mirror, requestOps: d.requestOps, responseOps: d.responseOps };
@@ -114,14 +127,25 @@ export class MeshRuntime implements RouteTable {
 
   /** Request → route: the host's rules in order, first match wins; weighted choice among its destinations. */
   route(req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
-    if (this.opts.gatewayRoutes) {
-      const g = matchPrefix(this.opts.gatewayRoutes, req.url ?? '/');
-      if (!g) return undefined;
-      info.destinationService = g.service;
+    let host = this.hosts.get(info.destinationService);
+    // A ServiceEntry host is reached on the Host header's port (80 when none).
+    if (host?.external || (!host && info.authority.includes(':'))) {
+      const port = splitAuthority(info.authority).port ?? 80;
+      host = port === 80 ? host : this.hosts.get(`${info.destinationService}:${port}`);
     }
-    const host = this.hosts.get(info.destinationService);
-    if (!host) return undefined;
-    info.destinationService = host.service;
+    if (!host) return this.outbound?.route(info);
+    return this.routeHost(host, req, info);
+  }
+
+  /** The routing of `service`'s host: its VirtualService's rules, or the default route (the gateway's plain routes). */
+  routeService(service: string, req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
+    const host = this.hosts.get(service);
+    return host ? this.routeHost(host, req, info) : undefined;
+  }
+
+  private routeHost(host: RuntimeHost, req: IncomingMessage, info: StreamInfo): RouteResult | undefined {
+    info.destinationService = host.external?.service ?? host.service;
+    if (host.external) info.egress = host.external;
     if (!host.routes) return host.defaultResult;
     for (const r of host.routes) {
       if (r.match && !r.match(req)) continue;
@@ -132,7 +156,7 @@ export class MeshRuntime implements RouteTable {
   }
 
   /** share = weight / Σweights; a weight of 0 gets nothing (all zero: the first destination). */
-  private weighted(r: RuntimeRoute): RouteResult {
+  weighted(r: RuntimeRoute): RouteResult {
     if (r.total <= 0) return r.results[0];
     let x = this.rng() * r.total;
     for (let i = 0; i < r.results.length; i++) {
@@ -151,6 +175,7 @@ export class MeshRuntime implements RouteTable {
   close(): void {
     for (const c of this.clusters.values()) c.close();
     this.clusters.clear();
+    this.outbound?.close();
   }
 }
 

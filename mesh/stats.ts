@@ -47,6 +47,30 @@ export const REQUEST_LABELS = [
   'grpc_response_status',
 ] as const;
 
+/** Istio's TCP metric labels: the standard set without response_code and grpc_response_status ("present only on HTTP metrics"). */
+export const TCP_LABELS = REQUEST_LABELS.filter((l) => l !== 'response_code' && l !== 'grpc_response_status');
+
+/** What one proxied TCP connection reports (mesh/tcp/tcp-proxy.ts). */
+export interface TcpConnectionReport {
+  direction: 'inbound' | 'outbound';
+  destinationService: string;
+  destinationVersion: string;
+  destinationNamespace: string;
+  /** The destination's workload name, or 'unknown' (a destination without a sidecar reports none). */
+  destinationWorkload: string;
+  responseFlags: string;
+  connectionSecurityPolicy: string;
+  sourcePrincipal: string;
+  destinationPrincipal: string;
+}
+
+/** The four istio_tcp_* counters of one label set, taken once per connection so each data chunk is one addition. */
+export interface TcpSeries {
+  sent(n: number): void;
+  received(n: number): void;
+  closed(): void;
+}
+
 /** Istio's default cluster id (CLUSTER_ID), the value of source_cluster / destination_cluster. */
 export const ISTIO_CLUSTER_ID = 'Kubernetes';
 
@@ -69,6 +93,10 @@ export class MeshStats implements ClusterObserver {
   readonly certRotations: Counter<string>;
   readonly certGeneration: Gauge<string>;
   readonly certExpiry: Gauge<string>;
+  readonly tcpSent: Counter<string>;
+  readonly tcpReceived: Counter<string>;
+  readonly tcpOpened: Counter<string>;
+  readonly tcpClosed: Counter<string>;
   /** Live per-cluster numbers read at scrape time (active requests, pending), set by the sidecar. */
   clusterGauges?: () => Iterable<{ cluster: string; active: number; pending: number }>;
 
@@ -81,6 +109,10 @@ export class MeshStats implements ClusterObserver {
     this.retries = new Counter({ name: 'meshlab_upstream_rq_retry_total', help: 'Retries sent upstream.', labelNames: ['cluster'], registers });
     this.retryOverflows = new Counter({ name: 'meshlab_upstream_rq_retry_overflow_total', help: 'Retries not sent because the maxRetries circuit breaker was full (the answer went to the client flagged UO).', labelNames: ['cluster'], registers });
     this.refusedConnections = new Counter({ name: 'meshlab_inbound_connections_refused_total', help: 'Inbound connections refused by the mTLS listener (PeerAuthentication), by reason.', labelNames: ['reason', 'connection_security_policy'], registers });
+    this.tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent to the downstream during a TCP connection (the response direction).', labelNames: TCP_LABELS, registers });
+    this.tcpReceived = new Counter({ name: 'istio_tcp_received_bytes_total', help: 'Bytes received from the downstream during a TCP connection (the request direction).', labelNames: TCP_LABELS, registers });
+    this.tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened.', labelNames: TCP_LABELS, registers });
+    this.tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed.', labelNames: TCP_LABELS, registers });
     this.certRotations = new Counter({ name: 'meshlab_workload_cert_rotations_total', help: 'Workload certificates issued to this proxy (the first one included).', registers });
     this.certGeneration = new Gauge({ name: 'meshlab_workload_cert_generation', help: 'Generation of the workload certificate in use (1 = first, +1 per rotation).', registers });
     this.certExpiry = new Gauge({ name: 'meshlab_workload_cert_expiry_timestamp_seconds', help: 'notAfter of the workload certificate in use (Unix seconds).', registers });
@@ -154,7 +186,71 @@ export class MeshStats implements ClusterObserver {
     return [destService, destService, destVersion, destNamespace, destNamespace, ISTIO_CLUSTER_ID];
   }
 
+  /**
+   * An outbound request to a host outside the mesh's services, labelled as Istio's stats filter labels it: a
+   * ServiceEntry host is destination_service and destination_service_name, in its entry's namespace;
+   * PassthroughCluster keeps the Host as destination_service; BlackHoleCluster names itself; no destination workload.
+   */
+  private recordEgress(info: StreamInfo, egress: NonNullable<StreamInfo['egress']>): void {
+    const key = `e\u0001${egress.service}\u0001${egress.name}\u0001${egress.namespace}\u0001${info.status}\u0001${info.responseFlags}`;
+    const u = 'unknown';
+    const series = this.requestMetrics.get(key) ?? this.requestMetrics.create(key, [
+      'source',
+      `${this.workload.service}-${this.workload.version}`,
+      this.workload.version,
+      u,
+      u,
+      egress.service,
+      egress.name,
+      String(info.status),
+      info.responseFlags,
+      u,
+      u,
+      u,
+      'http',
+      ...this.peerLabels(true, u, u, u),
+      u, u, u, u, egress.namespace, u,
+      '',
+    ]);
+    this.requestMetrics.record(series, info.durationUs / 1000, info.bytesReceived, info.bytesSent);
+  }
+
+  /**
+   * A TCP connection opened (its routing settled: connected, or refused with its flags): counts it in
+   * istio_tcp_connections_opened_total and returns the series its bytes and its close go to.
+   */
+  openTcp(r: TcpConnectionReport): TcpSeries {
+    const src = r.direction === 'outbound';
+    const ns = this.workload.namespace ?? 'default';
+    const destService = r.destinationService || 'unknown';
+    const destNamespace = src ? r.destinationNamespace : ns;
+    const values = [
+      src ? 'source' : 'destination',
+      src ? `${this.workload.service}-${this.workload.version}` : 'unknown',
+      src ? this.workload.version : 'unknown',
+      src ? r.destinationWorkload : `${this.workload.service}-${this.workload.version}`,
+      src ? r.destinationVersion : this.workload.version,
+      destService === 'unknown' ? 'unknown' : `${destService}.${destNamespace}.svc.cluster.local`,
+      destService,
+      r.responseFlags,
+      r.connectionSecurityPolicy,
+      r.sourcePrincipal,
+      r.destinationPrincipal,
+      'tcp',
+      ...this.peerLabels(src, 'unknown', 'unknown', 'unknown'),
+      ...(src && r.destinationWorkload === 'unknown' ? ['unknown', 'unknown', 'unknown', destNamespace, destNamespace, ISTIO_CLUSTER_ID] : this.destinationLabels(src, destService, r.destinationVersion, destNamespace)),
+    ];
+    const labels: Record<string, string> = {};
+    TCP_LABELS.forEach((l, i) => (labels[l] = values[i]));
+    this.tcpOpened.inc(labels);
+    const sent = this.tcpSent.labels(labels);
+    const received = this.tcpReceived.labels(labels);
+    const closed = this.tcpClosed.labels(labels);
+    return { sent: (n) => sent.inc(n), received: (n) => received.inc(n), closed: () => closed.inc() };
+  }
+
   record(info: StreamInfo): void {
+    if (info.egress) return this.recordEgress(info, info.egress);
     const src = info.direction === 'outbound';
     const destVersion = src ? (info.upstream?.version ?? 'unknown') : this.workload.version;
     const destService = info.destinationService || 'unknown';

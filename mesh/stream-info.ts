@@ -31,6 +31,8 @@ export class StreamInfo {
   routeName = '-';
   cluster = '-';
   upstream?: UpstreamHost;
+  /** Outbound to a host outside the mesh's services (ServiceEntry, PassthroughCluster, BlackHoleCluster): Istio's destination labels for it. */
+  egress?: { service: string; name: string; namespace: string };
   status = 0;
   flags: string[] = [];
   /** Envoy's %RESPONSE_CODE_DETAILS%: why this status (`via_upstream`, `route_not_found`, `rbac_access_denied_matched_policy[...]`…). */

@@ -13,15 +13,18 @@ import networkChaos from './network-chaos';
 import latencyBudget from './latency-budget';
 import mtls from './mtls';
 import authz from './authz';
+import apiGateway from './api-gateway';
 import redelivery from './redelivery';
 import blueGreen from './blue-green';
 import progressiveDelivery from './progressive-delivery';
 import rollingUpdate from './rolling-update';
 import slowHop from './slow-hop';
+import egress from './egress';
 import { kafkaOutage, rabbitOutage } from './broker-outage';
+import { kafkaThroughMesh, rabbitThroughMesh } from './broker-through-mesh';
 
 /** Every scenario, in the order `--list` shows them. */
-export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, localityFailover, connectionPool, retries, timeouts, canary, blueGreen, rollingUpdate, progressiveDelivery, headerRouting, faultInjection, cascade, networkChaos, redelivery, mtls, authz, slowHop, latencyBudget, kafkaOutage, rabbitOutage];
+export const SCENARIOS: Scenario[] = [baseline, circuitBreaker, localityFailover, connectionPool, retries, timeouts, canary, blueGreen, rollingUpdate, progressiveDelivery, headerRouting, faultInjection, cascade, networkChaos, redelivery, mtls, authz, egress, apiGateway, slowHop, latencyBudget, kafkaOutage, rabbitOutage, rabbitThroughMesh, kafkaThroughMesh];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

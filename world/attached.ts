@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
 import { DEFAULT_STATE_FILE, readState, type WorldState } from './state';
@@ -26,6 +27,17 @@ export class AttachedWorld {
 
   get chaosUrl(): string | undefined {
     return this.snapshot.chaosUrl;
+  }
+
+  /** The gateway's HTTPS listener, when it has one (config/default's 443 server). */
+  get gatewayHttpsUrl(): string | undefined {
+    const port = this.gateway.ports.https;
+    return port ? `https://${this.snapshot.host}:${port}` : undefined;
+  }
+
+  /** The edge CA the world created beside its data dir (`curl --cacert`). */
+  get gatewayCaFile(): string {
+    return path.join(path.dirname(this.snapshot.dataDir), 'credentials', 'ca.crt');
   }
 
   get gateway(): { ports: Record<string, number> } {

@@ -4,9 +4,10 @@
  * from what this produces). Pure functions: objects in, YAML text out.
  */
 import YAML from 'yaml';
-import { DEFAULT_TOPOLOGY, localityLabels, type Topology } from './topology';
+import { DEFAULT_TOPOLOGY, localityLabels, type ExternalSystemSpec, type Topology } from './topology';
 import { credentialNodes, SECRET_VOLUMES, SECRETS } from './compose-credentials';
-import { CONTAINER, INFRA_PORTS, IMAGE_BUILDER, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, edgesOf, podsOf, publishedPort, type ComposePod } from './compose-layout';
+import { CONTAINER, INFRA_PORTS, IMAGE_BUILDER, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, MAIL_PROVIDER_CA_DIR, MAIL_PROVIDER_PORTS, WORLD_CONFIG_FILE, brokerCaptures, brokerEdgesOf, brokerRedirects, edgesOf, podsOf, publishedPort, type ComposePod } from './compose-layout';
+import { mailProviderServiceEntry, mailProviderTls } from './external/registration';
 
 /** Pinned third-party images (multi-arch: amd64 and arm64). */
 export const IMAGES = {
@@ -80,7 +81,26 @@ function meshEnv(): Record<string, string> {
   };
 }
 
-function appService(pod: ComposePod): Service {
+/** The variables that tell a service the names of the external systems it calls. */
+function externalEnv(topology: Topology, service: string): Record<string, string> {
+  return Object.fromEntries((topology.externals ?? []).filter((x) => x.callers[service]).map((x) => [x.callers[service], x.host]));
+}
+
+/**
+ * Every proxy compiles the external system's DestinationRule, so every one reads its caCertificates (Envoy too
+ * would fail the cluster without the file): the provider's public CA, mounted read-only where the generated
+ * registration says, once the provider has written it.
+ */
+function externalCa(topology: Topology): { volumes: string[]; dependsOn: Record<string, { condition: string }> } {
+  if (!mailProviderOf(topology)) return { volumes: [], dependsOn: {} };
+  return { volumes: [`mail-provider-ca:${MAIL_PROVIDER_CA_DIR}:ro`], dependsOn: { [CONTAINER.mailProvider]: healthy } };
+}
+
+function mailProviderOf(topology: Topology): ExternalSystemSpec | undefined {
+  return topology.externals?.find((x) => x.name === CONTAINER.mailProvider);
+}
+
+function appService(topology: Topology, pod: ComposePod): Service {
   const { spec } = pod;
   return nodeService(pod.app, spec.service.entry, {
     environment: {
@@ -94,11 +114,15 @@ function appService(pod: ComposePod): Service {
       MESH_OUTBOUND_URL: `http://127.0.0.1:${POD_PORTS.outbound}`,
       BUS_KIND: '${MESHLAB_BUS_KIND:-kafka}',
       BUS_URL: `\${MESHLAB_BUS_URL:-${CONTAINER.kafka}:${INFRA_PORTS.kafka}}`,
+      // The pod's capture (istio-init's iptables rules, bus/capture.ts): its broker connections go to its sidecar.
+      ...(spec.service.bus ? { MESH_TCP_REDIRECT: JSON.stringify(brokerRedirects()) } : {}),
+      // The external systems it calls, by name (world/topology.ts `externals`), as the embedded world tells it.
+      ...externalEnv(topology, spec.service.name),
     },
     volumes: ['meshlab-data:/data'],
     // The pod's network namespace belongs to this container, so its sidecar's ports are published here.
     ports: [`127.0.0.1:${pod.hostAdminPort}:${POD_PORTS.admin}`, `127.0.0.1:${pod.hostInboundPort}:${POD_PORTS.inbound}`],
-    labels: { 'meshlab.role': 'app', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version },
+    labels: { 'meshlab.role': 'app', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version, ...localityLabels(spec.locality) },
     healthcheck: health(nodeProbe(`http://127.0.0.1:${POD_PORTS.app}/healthz`)),
     depends_on: { [CONTAINER.kafka]: healthy, [CONTAINER.rabbitmq]: healthy },
   });
@@ -114,8 +138,9 @@ function tokenMount(node: string): { env: Record<string, string>; volume: string
 
 const credentialsReady = { [CONTAINER.credentials]: healthy };
 
-function sidecarService(pod: ComposePod): Service {
+function sidecarService(topology: Topology, pod: ComposePod): Service {
   const { spec } = pod;
+  const ca = externalCa(topology);
   return nodeService(pod.sidecar, 'mesh/sidecar/main.js', {
     network_mode: `service:${pod.app}`,
     environment: {
@@ -127,11 +152,13 @@ function sidecarService(pod: ComposePod): Service {
       MESH_LABELS: JSON.stringify({ app: spec.service.name, version: spec.version, ...localityLabels(spec.locality) }),
       MESH_ADVERTISE_HOST: pod.app,
       MESH_APP_PORT: String(POD_PORTS.app),
+      // An outbound TCP listener per broker (world/broker-mesh.ts), on the pod port the app's capture table names.
+      ...(spec.service.bus ? { MESH_TCP_CAPTURE: JSON.stringify(brokerCaptures()) } : {}),
       ...tokenMount(spec.id).env,
       ...otel(spec.service.name),
     },
-    volumes: [tokenMount(spec.id).volume],
-    labels: { 'meshlab.role': 'sidecar', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version },
+    volumes: [tokenMount(spec.id).volume, ...ca.volumes],
+    labels: { 'meshlab.role': 'sidecar', 'meshlab.instance': spec.id, 'meshlab.service': spec.service.name, 'meshlab.version': spec.version, ...localityLabels(spec.locality) },
     healthcheck: health(sidecarProbe(true)),
     depends_on: {
       [pod.app]: healthy,
@@ -139,6 +166,7 @@ function sidecarService(pod: ComposePod): Service {
       [CONTAINER.chaosInit]: { condition: 'service_completed_successfully' },
       [CONTAINER.jaeger]: healthy,
       ...credentialsReady,
+      ...ca.dependsOn,
     },
   });
 }
@@ -195,6 +223,7 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
     ],
     healthcheck: health(['CMD', 'node', '-e', `process.exit(require('fs').existsSync('${SECRETS.issuerRoot}/${SECRETS.issued}') ? 0 : 1)`]),
   });
+  const mail = mailProviderOf(topology);
   services[CONTAINER.controlPlane] = nodeService(CONTAINER.controlPlane, 'mesh/control-plane/main.js', {
     environment: {
       MESH_HOST: '0.0.0.0',
@@ -205,7 +234,12 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       CP_TOKEN_KEY_FILE: `${SECRETS.mount}/token-key`,
       CP_OPERATOR_TOKEN_FILE: `${SECRETS.mount}/operator-token`,
     },
-    volumes: ['control-plane-data:/data', `${SECRET_VOLUMES.controlPlane}:${SECRETS.mount}:ro`],
+    volumes: [
+      'control-plane-data:/data',
+      `${SECRET_VOLUMES.controlPlane}:${SECRETS.mount}:ro`,
+      // The world's own registrations beside config/default, loaded with it on the first start (worldConfigYaml).
+      ...(mail ? [`./${WORLD_CONFIG_FILE}:${WORLD_CONFIG_MOUNT}:ro`] : []),
+    ],
     ports: [publishedPort('controlPlane')],
     healthcheck: health(nodeProbe(`http://127.0.0.1:${INFRA_PORTS.controlPlane}/healthz`)),
     depends_on: credentialsReady,
@@ -221,9 +255,27 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
     volumes: [`${SECRET_VOLUMES.operator}:${SECRETS.mount}:ro`],
     depends_on: { [CONTAINER.toxiproxy]: healthy, [CONTAINER.controlPlane]: healthy },
   });
+  if (mail) {
+    services[CONTAINER.mailProvider] = nodeService(CONTAINER.mailProvider, 'world/external/mail-provider-main.js', {
+      // Outside the mesh: no sidecar, no token. Its PKI is made by its own code on first start and kept in its volume;
+      // only its CA (public) goes to the volume the proxies mount. Its callers reach it by name through their sidecars.
+      environment: {
+        MESH_HOST: '0.0.0.0',
+        MAIL_SERVER_NAME: mail.host,
+        MAIL_PKI_DIR: '/data/pki',
+        MAIL_CA_EXPORT_DIR: MAIL_PROVIDER_CA_DIR,
+        MAIL_HTTP_PORT: String(MAIL_PROVIDER_PORTS.http),
+        MAIL_TLS_PORT: String(MAIL_PROVIDER_PORTS.tls),
+        MAIL_CONTROL_PORT: String(MAIL_PROVIDER_PORTS.control),
+      },
+      volumes: ['mail-provider-pki:/data', `mail-provider-ca:${MAIL_PROVIDER_CA_DIR}`],
+      labels: { 'meshlab.role': 'external', 'meshlab.host': mail.host },
+      healthcheck: health(nodeProbe(`http://127.0.0.1:${MAIL_PROVIDER_PORTS.control}/healthz`)),
+    });
+  }
   for (const pod of pods) {
-    services[pod.app] = appService(pod);
-    services[pod.sidecar] = sidecarService(pod);
+    services[pod.app] = appService(topology, pod);
+    services[pod.sidecar] = sidecarService(topology, pod);
   }
   services[CONTAINER.gateway] = nodeService(CONTAINER.gateway, 'mesh/sidecar/main.js', {
     environment: {
@@ -233,11 +285,10 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       MESH_INSTANCE: 'gateway',
       MESH_OUTBOUND_PORT: String(INFRA_PORTS.gateway),
       MESH_ADVERTISE_HOST: CONTAINER.gateway,
-      MESH_GATEWAY_ROUTES: JSON.stringify(topology.gateway.routes),
       ...tokenMount('gateway').env,
       ...otel(GATEWAY_SERVICE),
     },
-    volumes: [tokenMount('gateway').volume],
+    volumes: [tokenMount('gateway').volume, ...externalCa(topology).volumes],
     ports: [publishedPort('gateway'), `127.0.0.1:${HOST_ADMIN_PORT_BASE}:${POD_PORTS.admin}`],
     labels: { 'meshlab.role': 'gateway', 'meshlab.instance': 'gateway' },
     healthcheck: health(sidecarProbe(false)),
@@ -245,6 +296,7 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       [CONTAINER.controlPlane]: healthy,
       [CONTAINER.chaosInit]: { condition: 'service_completed_successfully' },
       ...credentialsReady,
+      ...externalCa(topology).dependsOn,
       ...Object.fromEntries(pods.map((p) => [p.sidecar, healthy])),
     },
   });
@@ -277,8 +329,24 @@ export function composeDocument(topology: Topology = DEFAULT_TOPOLOGY): Record<s
       [SECRET_VOLUMES.controlPlane]: {},
       [SECRET_VOLUMES.operator]: {},
       ...Object.fromEntries(credentialNodes(topology).map((n) => [SECRET_VOLUMES.node(n.node), {}])),
+      ...(mail ? { 'mail-provider-pki': {}, 'mail-provider-ca': {} } : {}),
     },
   };
+}
+
+/** Where the control plane finds the world's registrations: inside the image's config/default, which it loads on its first start. */
+export const WORLD_CONFIG_MOUNT = '/app/config/default/world-mail-provider.yaml';
+
+/**
+ * The compose world's own mesh registration of its external systems, as `npm start`'s registerExternals() applies
+ * it: the mail provider's ServiceEntry (port 80 to its TLS port, resolved by DNS to the `mail-provider` container)
+ * and the DestinationRule that originates TLS with its CA, at the path every proxy has it mounted.
+ */
+export function worldConfigYaml(topology: Topology = DEFAULT_TOPOLOGY): string | undefined {
+  const mail = mailProviderOf(topology);
+  if (!mail) return undefined;
+  const p = { host: mail.host, tlsPort: MAIL_PROVIDER_PORTS.tls, address: CONTAINER.mailProvider, resolution: 'DNS' as const, caFile: `${MAIL_PROVIDER_CA_DIR}/ca.pem` };
+  return `${GENERATED_NOTE('The compose world\'s registration of its external mail provider (world/external/registration.ts).').split('\n').map((l) => `# ${l}`).join('\n')}\n${mailProviderServiceEntry(p)}---\n${mailProviderTls(p)}`;
 }
 
 /** One Prometheus scrape target with its static labels. */
@@ -337,8 +405,9 @@ function toYaml(doc: unknown, note: string): string {
 }
 
 export function composeYaml(topology: Topology = DEFAULT_TOPOLOGY): string {
-  const edges = edgesOf(topology).length;
-  return toYaml(composeDocument(topology), GENERATED_NOTE(`meshlab demo world: ${podsOf(topology).length} pods (app + sidecar sharing a network namespace), ${edges} Toxiproxy edges, Kafka, RabbitMQ, Prometheus, Grafana, Jaeger.`));
+  const edges = edgesOf(topology).length + brokerEdgesOf(topology).length;
+  const mail = mailProviderOf(topology);
+  return toYaml(composeDocument(topology), GENERATED_NOTE(`meshlab demo world: ${podsOf(topology).length} pods (app + sidecar sharing a network namespace), ${edges} Toxiproxy edges (${brokerEdgesOf(topology).length} of them to the brokers), Kafka, RabbitMQ${mail ? `, the external mail provider (${mail.host})` : ''}, Prometheus, Grafana, Jaeger.`));
 }
 
 export function prometheusYaml(topology: Topology = DEFAULT_TOPOLOGY): string {
@@ -347,5 +416,6 @@ export function prometheusYaml(topology: Topology = DEFAULT_TOPOLOGY): string {
 
 /** Every generated file: repository-relative path → content. */
 export function generatedFiles(topology: Topology = DEFAULT_TOPOLOGY): Record<string, string> {
-  return { [COMPOSE_FILE]: composeYaml(topology), [PROMETHEUS_FILE]: prometheusYaml(topology) };
+  const world = worldConfigYaml(topology);
+  return { [COMPOSE_FILE]: composeYaml(topology), [PROMETHEUS_FILE]: prometheusYaml(topology), ...(world ? { [WORLD_CONFIG_FILE]: world } : {}) };
 }

@@ -3,6 +3,10 @@
  * destination instance) on its fixed port, pointing at the destination pod's sidecar inbound, and
  * tells the control plane that callers reach those instances through `toxiproxy:<port>`.
  *
+ * The brokers too (world/broker-mesh.ts): it announces `kafka-0` and `rabbitmq-0` to the control plane as
+ * workloads without a sidecar, and gives each bus-using service its own proxy to each (`orders->kafka-0`), so a
+ * lab cuts or slows one service's broker connection in Toxiproxy as it does an HTTP edge.
+ *
  * Idempotent: a proxy already listening on its port with the right upstream is left alone (no
  * restart, its toxics and its enabled/disabled state kept); the control plane just gets the same
  * edges again. Run it again after a
@@ -11,7 +15,8 @@
 import fs from 'node:fs';
 import { ChaosClient, type ProxyInfo } from '../chaos/client';
 import { ensureEdgeProxies, postEdges, type Edge } from './edges';
-import { CONTAINER, edgeListen, edgesOf, POD_PORTS } from './compose-layout';
+import { CONTAINER, COMPOSE_BROKERS, brokerEdgesOf, edgeListen, edgesOf, POD_PORTS } from './compose-layout';
+import { registerBroker } from './broker-mesh';
 import { DEFAULT_TOPOLOGY, instancesOf, type Topology } from './topology';
 
 export interface ComposeInitOptions {
@@ -25,6 +30,8 @@ export interface ComposeInitOptions {
   portBase?: number;
   /** Host:port of each destination pod's sidecar inbound (default `<instance>:15006`). */
   upstreamOf?: (instance: string) => string;
+  /** Host:port of each broker (default `kafka:9092`, `rabbitmq:5672`; tests point them at loopback). */
+  brokerOf?: (service: string) => { host: string; port: number };
   log?: (line: string) => void;
 }
 
@@ -62,6 +69,21 @@ export async function initEdges(opts: ComposeInitOptions): Promise<ComposeInitRe
     for (const e of made) log(`edge ${e.from} -> ${e.instance}: ${advertise}:${e.port} -> ${upstream}`);
     changed += made.length;
     edges.push(...made);
+  }
+  for (const b of COMPOSE_BROKERS) {
+    const target = opts.brokerOf?.(b.service) ?? b.target;
+    await registerBroker(opts.controlPlaneUrl, { ...b, target });
+    for (const e of brokerEdgesOf(topology, opts.portBase).filter((x) => x.instance === b.instance)) {
+      const upstream = `${target.host}:${target.port}`;
+      if (existing[e.name]?.upstream === upstream && portOf(existing[e.name].listen) === e.listenPort) {
+        edges.push({ from: e.from, instance: e.instance, host: advertise, port: e.listenPort });
+        continue;
+      }
+      const proxy = await client.ensureProxy({ name: e.name, upstream, listen: `${opts.listenHost ?? '0.0.0.0'}:${e.listenPort}` });
+      log(`edge ${e.from} -> ${e.instance}: ${advertise}:${e.listenPort} -> ${upstream}`);
+      changed++;
+      edges.push({ from: e.from, instance: e.instance, host: advertise, port: portOf(proxy.listen) });
+    }
   }
   await postEdges(opts.controlPlaneUrl, edges);
   log(`${edges.length} edges registered with the control plane (${changed} proxies created or re-pointed)`);

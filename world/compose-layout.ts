@@ -6,6 +6,7 @@
  */
 import { DEFAULT_TOPOLOGY, type InstanceSpec, type Topology, instancesOf } from './topology';
 import { GATEWAY_SERVICE, callersOf, edgeName } from './edges';
+import { busServices, type BrokerCapture } from './broker-mesh';
 
 /** Ports inside a pod (app container + sidecar container sharing its network namespace). */
 export const POD_PORTS = {
@@ -17,7 +18,25 @@ export const POD_PORTS = {
   inbound: 15006,
   outbound: 15001,
   admin: 15000,
+  /**
+   * The sidecar's outbound TCP listeners for the brokers (world/broker-mesh.ts's capture, on fixed ports here):
+   * the app's capture table (MESH_TCP_REDIRECT) sends `kafka:9092` and `rabbitmq:5672` to them.
+   */
+  kafkaCapture: 19092,
+  rabbitmqCapture: 19672,
 } as const;
+
+/**
+ * The external mail provider's ports inside its container (world/external/): plaintext, TLS (its own CA) and
+ * lab control. Above 1024: the image runs as the unprivileged node user.
+ */
+export const MAIL_PROVIDER_PORTS = { http: 8025, tls: 8443, control: 9901 } as const;
+
+/** Where a sidecar finds the mail provider's CA (the read-only volume the provider writes its ca.pem into). */
+export const MAIL_PROVIDER_CA_DIR = '/etc/mail-provider';
+
+/** The generated mesh registration of the world's external systems, which the control plane loads with config/default. */
+export const WORLD_CONFIG_FILE = 'deploy/mesh/mail-provider.yaml';
 
 /** Ports of the infrastructure containers, as other containers reach them on the compose network. */
 export const INFRA_PORTS = {
@@ -86,6 +105,7 @@ export const CONTAINER = {
   prometheus: 'prometheus',
   grafana: 'grafana',
   jaeger: 'jaeger',
+  mailProvider: 'mail-provider',
 } as const;
 
 /** The image every Node part runs (built from the one Dockerfile). */
@@ -152,6 +172,40 @@ export function edgeListen(topology: Topology, name: string, listenHost = '0.0.0
   const edge = edges.find((e) => e.name === name);
   if (!edge) throw new Error(`no edge "${name}" in the topology; edges: ${edges.map((e) => e.name).join(', ')}`);
   return `${listenHost}:${edge.listenPort}`;
+}
+
+/**
+ * The compose world's brokers as the mesh knows them (world/broker-mesh.ts): each a workload without a
+ * sidecar that chaos-init announces (`kafka-0` at `kafka:9092`, `rabbitmq-0` at `rabbitmq:5672`), and each
+ * bus-using pod's sidecar has a TCP listener for both on fixed ports — the bus the apps use
+ * (MESHLAB_BUS_KIND) is chosen at `docker compose up`, after the file is written.
+ */
+export const COMPOSE_BROKERS: readonly (BrokerCapture & { listenPort: number })[] = [
+  { service: 'kafka', port: INFRA_PORTS.kafka, instance: 'kafka-0', target: { host: 'kafka', port: INFRA_PORTS.kafka }, listenPort: POD_PORTS.kafkaCapture },
+  { service: 'rabbitmq', port: INFRA_PORTS.rabbitmq, instance: 'rabbitmq-0', target: { host: 'rabbitmq', port: INFRA_PORTS.rabbitmq }, listenPort: POD_PORTS.rabbitmqCapture },
+];
+
+/** The sidecar's MESH_TCP_CAPTURE of a bus-using pod: one listener per broker, on its fixed pod port. */
+export function brokerCaptures(): { service: string; port: number; listenPort: number }[] {
+  return COMPOSE_BROKERS.map((b) => ({ service: b.service, port: b.port, listenPort: b.listenPort }));
+}
+
+/** The app's capture table (MESH_TCP_REDIRECT, bus/capture.ts): each broker's address to its sidecar listener. */
+export function brokerRedirects(): Record<string, string> {
+  return Object.fromEntries(COMPOSE_BROKERS.map((b) => [`${b.target.host}:${b.target.port}`, `127.0.0.1:${b.listenPort}`]));
+}
+
+/**
+ * The broker edges (`orders->kafka-0`): one Toxiproxy proxy per (bus-using service, broker), on the ports after
+ * the HTTP edges, to the broker itself (it has no sidecar).
+ */
+export function brokerEdgesOf(topology: Topology = DEFAULT_TOPOLOGY, portBase = EDGE_PORT_BASE): ComposeEdge[] {
+  let port = portBase + edgesOf(topology, portBase).length;
+  const out: ComposeEdge[] = [];
+  for (const b of COMPOSE_BROKERS) {
+    for (const from of busServices(topology)) out.push({ name: edgeName(from, b.instance), from, instance: b.instance, upstream: `${b.target.host}:${b.target.port}`, listenPort: port++ });
+  }
+  return out;
 }
 
 export { GATEWAY_SERVICE };

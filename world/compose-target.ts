@@ -8,7 +8,9 @@
 import * as compose from 'docker-compose';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { formatMessages } from '../mesh/config/messages';
-import { CONTAINER, HOST_ADMIN_PORT_BASE, INFRA_PORTS, POD_PORTS, hostPort, podsOf, type ComposePod } from './compose-layout';
+import path from 'node:path';
+import { CONTAINER, HOST_ADMIN_PORT_BASE, INFRA_PORTS, POD_PORTS, WORLD_CONFIG_FILE, hostPort, podsOf, type ComposePod } from './compose-layout';
+import { worldConfigYaml } from './compose-generate';
 import { initEdges } from './compose-init';
 import { SECRETS } from './compose-credentials';
 import { operatorToken } from '../lib/cp-auth';
@@ -219,6 +221,7 @@ export class ComposeWorld implements WorldHandle {
         sidecar: proc(pod.sidecar, 'sidecar', { admin: pod.hostAdminPort, inbound: pod.hostInboundPort }, up, pod),
       };
     });
+    const world = worldConfigYaml(this.topology);
     const processes = [
       proc(CONTAINER.controlPlane, 'control-plane', { http: hostPort('controlPlane') }, true),
       proc(CONTAINER.toxiproxy, 'chaos', { http: hostPort('toxiproxyApi') }, true),
@@ -237,6 +240,8 @@ export class ComposeWorld implements WorldHandle {
       chaosUrl: this.chaosUrl,
       processes,
       instances,
+      // What the control plane loaded beside config/default on its first start (deploy/mesh, compose-generate.ts).
+      ...(world ? { registrations: [{ name: path.basename(WORLD_CONFIG_FILE), text: world }] } : {}),
     };
   }
 

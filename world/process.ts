@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ReadyMessage } from '../lib/ipc';
 
-export type Role = 'app' | 'sidecar' | 'gateway' | 'control-plane' | 'chaos' | 'broker' | 'observability';
+export type Role = 'app' | 'sidecar' | 'gateway' | 'control-plane' | 'chaos' | 'broker' | 'observability' | 'external';
 
 export interface ProcessSpec {
   name: string;

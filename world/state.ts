@@ -37,6 +37,12 @@ export interface WorldState {
   instanceControlUrl?: string;
   processes: ProcessInfo[];
   instances: InstanceInfo[];
+  /**
+   * The world's own mesh config, beside config/default: its external systems' registration (the mail provider's
+   * ServiceEntry and TLS DestinationRule, which `npm start` applies and compose loads). A lab's config reset
+   * keeps it (scenarios/runner/context.ts resetConfig).
+   */
+  registrations?: { name: string; text: string }[];
 }
 
 export const DEFAULT_STATE_FILE = path.join('.meshlab', 'world.json');

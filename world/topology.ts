@@ -19,16 +19,36 @@ export interface ServiceSpec {
   localities?: Record<string, string>;
 }
 
+/**
+ * A path prefix the edge routes to a service. The gateway itself routes by config/default/gateway.yaml (a
+ * Gateway and its VirtualService), which says the same (test/export checks it); these name the services the
+ * gateway calls, for the chaos edges and the service graph.
+ */
 export interface GatewayRoute {
   /** Path prefix at the gateway. */
   prefix: string;
   service: string;
 }
 
+/**
+ * A system outside the mesh that the world runs beside it (`World` option `externals`, world/external/): no
+ * sidecar; its callers reach it by name through their own sidecars, once a ServiceEntry declares it.
+ */
+export interface ExternalSystemSpec {
+  /** Its process name (`mail-provider`). */
+  name: string;
+  /** The name its callers use (`api.mail.example`), a ServiceEntry host. */
+  host: string;
+  /** The services that call it, each told the name in this environment variable. */
+  callers: Record<string, string>;
+}
+
 export interface Topology {
   /** Kubernetes namespace of the services that name none (default "default"). */
   namespace?: string;
   services: ServiceSpec[];
+  /** Systems outside the mesh (started only with the World option `externals`). */
+  externals?: ExternalSystemSpec[];
   gateway: { routes: GatewayRoute[] };
   /** Istio locality (`region/zone[/subzone]`) of every instance a service does not place elsewhere. */
   locality?: string;
@@ -48,6 +68,7 @@ export const DEFAULT_TOPOLOGY: Topology = {
     },
     { name: 'notifications', entry: 'services/notifications/main.js', versions: { v1: 1 }, calls: [], bus: 'consumer' },
   ],
+  externals: [{ name: 'mail-provider', host: 'api.mail.example', callers: { notifications: 'MAIL_PROVIDER_HOST' } }],
   gateway: {
     routes: [
       { prefix: '/orders', service: 'orders' },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import http from 'node:http';
 import { ManagedProcess, ProcessSpec, Role } from './process';
-import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels } from './topology';
+import { DEFAULT_TOPOLOGY, InstanceSpec, Topology, declaredServices, instancesOf, namespaceOf, localityLabels, type ExternalSystemSpec } from './topology';
 import { InstanceInfo, ProcessInfo, WorldState, removeState, writeState } from './state';
 import type { ApplyOutcome } from '../mesh/control-plane/config-service';
 import { applyConfig, deleteConfig, waitForSync } from './config-client';
@@ -15,6 +15,9 @@ import { GATEWAY_HOLD_ENV, openGateway } from './gateway-open';
 import { freePort, prometheusProcess, reloadPrometheus, writePrometheusConfig, zipkinProcess, type BackendProcess } from './observability';
 import type { ScrapeTarget } from './compose-generate';
 import { formatProxyConfig } from '../mesh/telemetry/proxy-config';
+import { mailProviderServiceEntry, mailProviderTls } from './external/registration';
+import { appBusEnv, brokerCapture, busServices, capturePortKey, ensureBrokerEdges, registerBroker, type BrokerCapture } from './broker-mesh';
+import { ensureServerCredential } from '../mesh/gateway/certs';
 
 /** Root of the compiled tree (dist/), where every process's entry module lives. */
 const DIST = path.resolve(__dirname, '..');
@@ -30,6 +33,8 @@ export interface WorldOptions {
   host?: string;
   /** Gateway port; 0 = ephemeral (tests). `npm start` uses 8080. */
   gatewayPort?: number;
+  /** The gateway's HTTPS port (the Gateways' HTTPS servers, Istio's 443); 0 = ephemeral (tests). `npm start` uses 8443. */
+  gatewayHttpsPort?: number;
   /** Control-plane port; 0 = ephemeral. `npm start` uses 15010. */
   controlPlanePort?: number;
   /** Where each service keeps its SQLite database; kept across restarts. */
@@ -58,8 +63,16 @@ export interface WorldOptions {
    * default 1), a Zipkin address (the world's own Zipkin when `observability` is on) and/or an OTLP/HTTP endpoint.
    */
   tracing?: { sampling?: number; zipkin?: string; otlp?: string };
+  /**
+   * Systems outside the mesh (world/external/): the mail provider that notifications sends confirmation mail to,
+   * by name (`api.mail.example`) through its sidecar. Not registered in the mesh until `registerExternals()`
+   * applies its ServiceEntry and DestinationRule (`npm start` does; the `egress` lab does it itself).
+   */
+  externals?: boolean;
   /** Called as processes come up, for progress output. */
   onProgress?: (message: string) => void;
+  /** A real broker's connections through the services' sidecars (world/broker-mesh.ts); default true (RabbitMQ, and Kafka with one broker). */
+  busThroughMesh?: boolean;
 }
 
 interface Instance {
@@ -73,13 +86,17 @@ interface Instance {
  * sidecar process, and the ingress gateway, each its own OS process on loopback.
  */
 export class World {
-  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing'>;
+  readonly options: Required<Omit<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing' | 'externals'>> & Pick<WorldOptions, 'bus' | 'env' | 'onProgress' | 'configDir' | 'observability' | 'tracing' | 'externals'>;
+  /** The external mail provider (`externals`). */
+  mailProvider?: ManagedProcess;
   zipkin?: BackendProcess;
   prometheus?: BackendProcess;
   chaos?: ManagedProcess;
   private chaosClient?: ChaosClient;
   /** Edge proxy addresses by `from->instance`, re-told to a restarted control plane. */
   private readonly edges = new Map<string, Edge>();
+  /** The broker the bus-using sidecars carry (world/broker-mesh.ts), when the bus is a real broker through the mesh. */
+  brokerCapture?: BrokerCapture;
   controlPlane!: ManagedProcess;
   gateway!: ManagedProcess;
   broker?: ManagedProcess;
@@ -96,6 +113,7 @@ export class World {
       topology: options.topology ?? DEFAULT_TOPOLOGY,
       host: options.host ?? '127.0.0.1',
       gatewayPort: options.gatewayPort ?? 0,
+      gatewayHttpsPort: options.gatewayHttpsPort ?? 0,
       controlPlanePort: options.controlPlanePort ?? 0,
       dataDir,
       logDir: options.logDir ?? path.join(path.dirname(dataDir), 'logs'),
@@ -107,6 +125,8 @@ export class World {
       onProgress: options.onProgress,
       observability: options.observability,
       tracing: options.tracing,
+      externals: options.externals,
+      busThroughMesh: options.busThroughMesh ?? true,
     };
   }
 
@@ -128,6 +148,20 @@ export class World {
 
   get gatewayUrl(): string {
     return `http://${this.options.host}:${this.gateway.ports.outbound}`;
+  }
+
+  /** The gateway's HTTPS listener (config/default's `meshlab-gateway` 443 server). */
+  get gatewayHttpsUrl(): string {
+    return `https://${this.options.host}:${this.gateway.ports.https}`;
+  }
+
+  /** The gateway's TLS credentials (`credentialName` folders) and the CA that signed them (`curl --cacert`). */
+  get credentialsDir(): string {
+    return path.join(path.dirname(this.options.dataDir), 'credentials');
+  }
+
+  get gatewayCaFile(): string {
+    return path.join(this.credentialsDir, 'ca.crt');
   }
 
   get chaosUrl(): string | undefined {
@@ -156,6 +190,7 @@ export class World {
       MESH_HOST: host,
       CP_PORT: String(this.options.controlPlanePort),
       CP_DATA_DIR: path.join(dataDir, 'control-plane'),
+      CP_CREDENTIALS_DIR: this.credentialsDir,
       MESH_SERVICES: declaredServices(this.options.topology).join(','),
       ...(this.options.configDir ? { CP_CONFIG_DIR: this.options.configDir } : {}),
     });
@@ -167,23 +202,30 @@ export class World {
     if (this.options.chaosPort !== false && !this.externalChaosUrl) {
       this.chaos = this.process('chaos', 'chaos', 'world/chaos-main.js', { MESH_HOST: host, CHAOS_PORT: String(this.options.chaosPort) });
     }
+    const mail = this.externalSystem('mail-provider');
+    if (mail) this.mailProvider = this.process(mail.name, 'external', 'world/external/mail-provider-main.js', { MESH_HOST: host, MAIL_PKI_DIR: this.mailProviderPkiDir, MAIL_SERVER_NAME: mail.host });
     const obs = this.options.observability;
     if (obs) this.zipkin = zipkinProcess({ host, port: obs.zipkinPort || (await freePort(host)), logDir });
-    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start(), this.zipkin?.start(120_000)]);
+    await Promise.all([this.controlPlane.start(), this.broker?.start(), this.chaos?.start(), this.zipkin?.start(120_000), this.mailProvider?.start()]);
     this.credentials.storeOperator(this.controlPlaneUrl);
     if (this.zipkin) this.progress(`zipkin ${this.zipkinUrl}`);
     if (this.chaosUrl) this.chaosClient = new ChaosClient(this.chaosUrl);
     this.busUrl = bus.kind === 'memory' ? `http://${host}:${this.broker!.ports.http}` : (bus.url ?? '');
     this.progress(`control plane ${this.controlPlaneUrl}, ${bus.kind} bus ${this.busUrl}`);
+    if (this.options.busThroughMesh !== false) this.brokerCapture = brokerCapture(bus.kind, this.busUrl);
+    if (this.brokerCapture) await this.announceBroker();
 
     for (const spec of instancesOf(this.options.topology)) this.instances.set(spec.id, this.instance(spec));
+    // config/default's Gateway serves HTTPS with credentialName meshlab-gateway-cert: made once, kept across restarts.
+    await ensureServerCredential(this.credentialsDir, 'meshlab-gateway-cert', ['shop.example.test', 'localhost', this.options.host]);
     this.gateway = this.process('gateway', 'gateway', 'mesh/sidecar/main.js', {
       ...this.meshEnv(),
       MESH_ROLE: 'gateway',
       MESH_SERVICE: 'istio-ingressgateway',
       MESH_INSTANCE: 'gateway',
       MESH_OUTBOUND_PORT: String(this.options.gatewayPort),
-      MESH_GATEWAY_ROUTES: JSON.stringify(this.options.topology.gateway.routes),
+      MESH_HTTPS_PORT: String(this.options.gatewayHttpsPort),
+      MESH_CREDENTIALS_DIR: this.credentialsDir,
       MESH_TOKEN_FILE: this.credentials.issue('gateway', 'istio-ingressgateway', 'gateway'),
       ...GATEWAY_HOLD_ENV,
     });
@@ -203,7 +245,7 @@ export class World {
     const all = [...this.instances.values()];
     await Promise.all([this.gateway?.stop(), ...all.map((i) => i.app.stop())]);
     await Promise.all(all.map((i) => i.sidecar.stop()));
-    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop(), this.zipkin?.stop(), this.prometheus?.stop()]);
+    await Promise.all([this.broker?.stop(), this.controlPlane?.stop(), this.chaos?.stop(), this.zipkin?.stop(), this.prometheus?.stop(), this.mailProvider?.stop()]);
     if (this.options.stateFile) removeState(this.options.stateFile);
     this.credentials?.close();
   }
@@ -295,6 +337,7 @@ export class World {
     this.controlPlane = new ManagedProcess({ ...this.controlPlane.spec, env: { ...this.controlPlane.spec.env, CP_PORT: String(port) } });
     await this.controlPlane.start();
     await postEdges(this.controlPlaneUrl, [...this.edges.values()]);
+    if (this.brokerCapture) await this.announceBroker();
     await this.waitForSync();
     await this.tellDashboard();
     this.writeStateIfAny();
@@ -449,6 +492,7 @@ export class World {
       MESH_INSTANCE: spec.id,
       MESH_LABELS: JSON.stringify(labels),
       POD_NAMESPACE: namespaceOf(this.options.topology, spec.service),
+      ...(this.brokerCapture && spec.service.bus ? { MESH_TCP_CAPTURE: JSON.stringify([{ service: this.brokerCapture.service, port: this.brokerCapture.port }]) } : {}),
     }, spec);
     const app = this.process(spec.id, 'app', spec.service.entry, {
       SERVICE_NAME: spec.service.name,
@@ -460,6 +504,8 @@ export class World {
       DATA_DIR: dataDir,
       BUS_KIND: this.busKind,
       BUS_URL: this.busUrl,
+      // The external systems it calls, by name (world/topology.ts `externals`).
+      ...Object.fromEntries((this.options.externals ? (this.options.topology.externals ?? []) : []).filter((x) => x.callers[spec.service.name]).map((x) => [x.callers[spec.service.name], x.host])),
       // The apps' own spans (publishing and consuming events) go to the same Zipkin as the sidecars'.
       ...(this.zipkinAddress ? { OTEL_EXPORTER_ZIPKIN_ENDPOINT: `http://${this.zipkinAddress}/api/v2/spans` } : {}),
     }, spec);
@@ -472,8 +518,18 @@ export class World {
     const sidecarPorts = await inst.sidecar.start();
     await this.registerEdges(inst.spec, sidecarPorts.inbound);
     inst.app.spec.env.MESH_OUTBOUND_URL = `http://${this.options.host}:${sidecarPorts.outbound}`;
+    const brokerPort = this.brokerCapture && sidecarPorts[capturePortKey(this.brokerCapture)];
+    if (brokerPort) Object.assign(inst.app.spec.env, appBusEnv(this.brokerCapture!, this.busUrl, this.options.host, brokerPort));
     const appPorts = await inst.app.start();
     inst.sidecar.send({ type: 'app', port: appPorts.http });
+  }
+
+  /** The broker's endpoint to the control plane, and (with a chaos server) each bus-using service's edge proxy to it. */
+  private async announceBroker(): Promise<void> {
+    const c = this.brokerCapture!;
+    await registerBroker(this.controlPlaneUrl, c);
+    if (this.chaosClient) for (const e of await ensureBrokerEdges(this.chaosClient, this.controlPlaneUrl, this.options.topology, c, this.options.host)) this.edges.set(`${e.from}->${e.instance}`, e);
+    this.progress(`${c.service} through the mesh: ${busServices(this.options.topology).join(', ')} reach ${c.target.host}:${c.target.port} through their sidecars`);
   }
 
   /** Tells the control plane's dashboard where the chaos server and each instance's lab control are. */
@@ -521,6 +577,38 @@ export class World {
     return new ManagedProcess(p);
   }
 
+  /** The topology's external system `name`, when the world runs its external systems. */
+  private externalSystem(name: string): ExternalSystemSpec | undefined {
+    return this.options.externals ? this.options.topology.externals?.find((x) => x.name === name) : undefined;
+  }
+
+  /** Where the mail provider keeps its PKI (its CA is what a DestinationRule's caCertificates names). */
+  get mailProviderPkiDir(): string {
+    return path.join(this.options.dataDir, 'external', 'mail-provider');
+  }
+
+  /** The mail provider's ports (http, tls, control) and CA file, when the world runs it. */
+  get mailProviderInfo(): { http: number; tls: number; control: number; caFile: string } | undefined {
+    const p = this.mailProvider;
+    if (!p) return undefined;
+    return { http: p.ports.http, tls: p.ports.tls, control: p.ports.control, caFile: path.join(this.mailProviderPkiDir, 'ca.pem') };
+  }
+
+  /** Registers the external systems in the mesh: the mail provider's ServiceEntry and its TLS origination. */
+  async registerExternals(): Promise<void> {
+    const info = this.mailProviderInfo;
+    if (!info) return;
+    const p = { host: this.externalSystem('mail-provider')!.host, tlsPort: info.tls, caFile: info.caFile, address: this.options.host };
+    this.registrations = [{ name: 'mail-provider.yaml', text: `${mailProviderServiceEntry(p)}---
+${mailProviderTls(p)}` }];
+    await applyConfig(this.controlPlaneUrl, this.registrations);
+    // Told to whoever attaches (a `--target running` lab's config reset keeps them).
+    this.writeStateIfAny();
+  }
+
+  /** The world's own mesh config, once registerExternals() applied it (WorldState.registrations). */
+  private registrations: { name: string; text: string }[] = [];
+
   private mustInstance(id: string): Instance {
     const inst = this.instances.get(id);
     if (!inst) throw new Error(`no instance "${id}"; instances: ${[...this.instances.keys()].join(', ')}`);
@@ -554,7 +642,7 @@ export class World {
     }));
     const backend = (b: BackendProcess): ProcessInfo => ({ name: b.name, role: 'observability', pid: b.pid ?? 0, ports: { http: b.port } });
     const processes = [
-      ...[this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info),
+      ...[this.controlPlane, ...(this.broker ? [this.broker] : []), ...(this.chaos ? [this.chaos] : []), ...(this.mailProvider ? [this.mailProvider] : []), this.gateway, ...[...this.instances.values()].flatMap((i) => [i.app, i.sidecar])].map(info),
       ...[this.zipkin, this.prometheus].filter((b): b is BackendProcess => !!b).map(backend),
     ];
     return {
@@ -571,6 +659,7 @@ export class World {
       instanceControlUrl: this.instanceControlUrl,
       processes,
       instances,
+      ...(this.registrations.length ? { registrations: this.registrations } : {}),
     };
   }
 }

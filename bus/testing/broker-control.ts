@@ -40,14 +40,6 @@ export const startKafka = (env?: NodeJS.ProcessEnv): Promise<string> => kafkaScr
 export const stopKafka = (env?: NodeJS.ProcessEnv): Promise<string> => kafkaScript('stop', env);
 export const killKafka = (env?: NodeJS.ProcessEnv): Promise<string> => kafkaScript('kill', env);
 
-export function stopRabbit(): Promise<string> {
-  return run('rabbitmqctl', ['stop_app'], 60_000);
-}
-
-export function startRabbit(): Promise<string> {
-  return run('rabbitmqctl', ['start_app'], 120_000);
-}
-
 /** True if a TCP connection to host:port succeeds within timeoutMs. */
 export function tcpReachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {

@@ -18,6 +18,8 @@ for (const [kind, names] of Object.entries({
   ServiceEntry: ['serviceentry', 'serviceentries', 'se'],
   Sidecar: ['sidecar', 'sidecars'],
   Telemetry: ['telemetry', 'telemetries'],
+  RequestAuthentication: ['requestauthentication', 'requestauthentications', 'ra'],
+  EnvoyFilter: ['envoyfilter', 'envoyfilters', 'ef'],
 }) as [Kind, string[]][]) {
   for (const n of names) KIND_ALIASES[n] = kind;
   KIND_ALIASES[kind.toLowerCase()] = kind;
@@ -32,6 +34,8 @@ const GROUP: Record<Kind, string> = {
   ServiceEntry: 'serviceentry.networking.istio.io',
   Sidecar: 'sidecar.networking.istio.io',
   Telemetry: 'telemetry.telemetry.istio.io',
+  RequestAuthentication: 'requestauthentication.security.istio.io',
+  EnvoyFilter: 'envoyfilter.networking.istio.io',
 };
 
 export function parseKind(raw: string): Kind {

@@ -4,16 +4,19 @@ import { DEFAULT_STATE_FILE, type WorldState } from '../../world/state';
 import { table } from '../../lib/table';
 import { flag, intFlag, parseArgs } from '../args';
 
-export const START_HELP = `meshlab start [--port 8080] [--cp-port 15010] [--chaos-port 8474|off] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
-              [--observability] [--zipkin-port 9411] [--prometheus-port 9090] [--sampling 1]
+export const START_HELP = `meshlab start [--port 8080] [--https-port 8443] [--cp-port 15010] [--chaos-port 8474|off] [--data-dir .meshlab/data] [--bus memory|kafka|rabbitmq] [--bus-url URL]
+              [--observability] [--zipkin-port 9411] [--prometheus-port 9090] [--sampling 1] [--no-externals]
   Starts the whole world on 127.0.0.1 (no Docker) and keeps it running until Ctrl-C.
   --observability also runs a real Zipkin (every sidecar and the gateway export spans to it) and a real
   Prometheus scraping every sidecar, the gateway and every app; --sampling is Istio's tracing percentage
-  (default 1, 100 with --observability).`;
+  (default 1, 100 with --observability).
+  The world's external mail provider (api.mail.example, outside the mesh) runs too and is registered with a
+  ServiceEntry and a TLS-originating DestinationRule; --no-externals leaves it out.`;
 
 /** `meshlab start`: brings the world up, prints every process and its URL, stops cleanly on Ctrl-C. */
 export async function startCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['observability']);
+  const args = parseArgs(argv, ['observability', 'no-externals']);
+  const externals = flag(args, 'no-externals') !== 'true';
   const busKind = flag(args, 'bus', process.env.MESHLAB_BUS ?? 'memory')!;
   if (!['memory', 'kafka', 'rabbitmq'].includes(busKind)) throw new Error(`--bus must be memory, kafka or rabbitmq, got "${busKind}"`);
   const bus: BusOption = { kind: busKind as BusOption['kind'], url: flag(args, 'bus-url') ?? (busKind === 'kafka' ? '127.0.0.1:9092' : busKind === 'rabbitmq' ? 'amqp://guest:guest@127.0.0.1:5672' : undefined) };
@@ -25,6 +28,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   console.log('meshlab: starting the world on 127.0.0.1 …');
   const world = await World.start({
     gatewayPort: intFlag(args, 'port', 8080),
+    gatewayHttpsPort: intFlag(args, 'https-port', 8443),
     controlPlanePort: intFlag(args, 'cp-port', 15010),
     chaosPort: flag(args, 'chaos-port') === 'off' ? false : intFlag(args, 'chaos-port', 8474),
     dataDir,
@@ -32,11 +36,13 @@ export async function startCommand(argv: string[]): Promise<number> {
     bus,
     ...(observability ? { observability: { zipkinPort: intFlag(args, 'zipkin-port', 9411), prometheusPort: intFlag(args, 'prometheus-port', 9090) } } : {}),
     ...(sampling !== undefined ? { tracing: { sampling } } : {}),
+    externals,
     onProgress: (m) => console.log(`  ${m}`),
   });
+  await world.registerExternals();
   await world.serveInstanceControl();
   console.log(`\n${describeWorld(world.state())}\n`);
-  console.log(`ready in ${(world.readyMs / 1000).toFixed(2)} s — place an order:\n  curl -s -XPOST ${world.gatewayUrl}/orders -H 'content-type: application/json' -d '{"user_id":"u-1","items":[{"sku":"SKU-1","qty":2,"unit_price":9.99}]}'\nCtrl-C stops everything.`);
+  console.log(`ready in ${(world.readyMs / 1000).toFixed(2)} s — place an order:\n  curl -s -XPOST ${world.gatewayUrl}/orders -H 'content-type: application/json' -d '{"user_id":"u-1","items":[{"sku":"SKU-1","qty":2,"unit_price":9.99}]}'\nHTTPS (config/default/gateway.yaml), verified with the gateway's CA:\n  curl -s --cacert ${world.gatewayCaFile} ${world.gatewayHttpsUrl}/notifications\nCtrl-C stops everything.`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -60,7 +66,7 @@ export function describeWorld(s: WorldState): string {
   for (const p of s.processes) {
     if (p.role === 'app' || p.role === 'sidecar') continue;
     const main = p.role === 'gateway' ? url(p.ports.outbound) : url(p.ports.http);
-    const extra = p.name === 'zipkin' ? `traces UI ${main}/zipkin/` : p.name === 'prometheus' ? `targets ${main}/targets` : p.role === 'control-plane' ? `dashboard ${main}/` : p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : '';
+    const extra = p.name === 'zipkin' ? `traces UI ${main}/zipkin/` : p.name === 'prometheus' ? `targets ${main}/targets` : p.role === 'control-plane' ? `dashboard ${main}/` : p.role === 'gateway' ? `admin ${url(p.ports.admin)}` : p.role === 'broker' ? `${s.bus.kind} bus` : p.role === 'chaos' ? 'Toxiproxy API: one proxy per edge' : p.role === 'external' ? `api.mail.example (outside the mesh): tls :${p.ports.tls}, lab control and log ${url(p.ports.control)}/lab/log` : '';
     rows.push([p.name, p.role, '', '', p.pid, main, extra]);
   }
   if (s.bus.kind !== 'memory') rows.push([s.bus.kind, 'broker', '', '', '-', s.bus.url, 'external broker']);

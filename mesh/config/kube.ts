@@ -23,14 +23,12 @@ export const KUBE_KINDS: Record<string, string> = {
 };
 
 /** Istio kinds read as context only (their own schema and runtime are not meshlab's). */
-export const CONTEXT_ISTIO_KINDS: Record<string, string> = {
-  RequestAuthentication: 'read for the JWT claim routing check (IST0149); meshlab does not validate JWTs',
-};
+export const CONTEXT_ISTIO_KINDS: Record<string, string> = {};
 
 /** Why an object of this kind plays no part in meshlab (undefined: it is read). */
 export function ignoredReason(apiVersion: string, kind: string): string | undefined {
   if (kind in KUBE_KINDS || kind in CONTEXT_ISTIO_KINDS) return undefined;
-  if (/\.istio\.io\//.test(apiVersion)) return `Istio kind ${kind} is not supported by meshlab (supported: VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy, Gateway, ServiceEntry, Sidecar)`;
+  if (/\.istio\.io\//.test(apiVersion)) return `Istio kind ${kind} is not supported by meshlab (supported: VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy, Gateway, ServiceEntry, Sidecar, Telemetry, RequestAuthentication, EnvoyFilter)`;
   if (/^gateway\.networking\.k8s\.io\//.test(apiVersion)) return `Kubernetes Gateway API kind ${kind} is not read by meshlab`;
   return `${kind} plays no part in the mesh config meshlab reads`;
 }

@@ -30,6 +30,8 @@ export const API_VERSIONS: Record<Kind, string[]> = {
   ServiceEntry: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
   Sidecar: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
   Telemetry: ['telemetry.istio.io/v1alpha1', 'telemetry.istio.io/v1'],
+  RequestAuthentication: ['security.istio.io/v1beta1', 'security.istio.io/v1'],
+  EnvoyFilter: ['networking.istio.io/v1alpha3'],
 };
 
 function isKind(k: unknown): k is Kind {

@@ -95,7 +95,10 @@ export function worldSkips(r: MeshResource, world: WorldNamespaces = NONE): stri
     if (runtimeView([r], world).length > 0) return undefined;
     return `stored; not exported to ${namespaces.length === 1 ? `namespace ${namespaces[0]}` : `any of the namespaces ${namespaces.join(', ')}`}, where the running world's workloads are (exportTo ${JSON.stringify(objOf(r.spec).exportTo)})`;
   }
-  if ((r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy' || r.kind === 'Telemetry') && !namespaces.includes(r.metadata.namespace) && r.metadata.namespace !== ROOT_NAMESPACE) {
+  if (r.kind === 'ServiceEntry' && !namespaces.some((ns) => exportedTo(r, ns))) {
+    return `stored; not exported to ${namespaces.length === 1 ? `namespace ${namespaces[0]}` : `any of the namespaces ${namespaces.join(', ')}`}, where the running world's workloads are (exportTo ${JSON.stringify(objOf(r.spec).exportTo)})`;
+  }
+  if ((r.kind === 'PeerAuthentication' || r.kind === 'AuthorizationPolicy' || r.kind === 'Telemetry' || r.kind === 'Sidecar') && !namespaces.includes(r.metadata.namespace) && r.metadata.namespace !== ROOT_NAMESPACE) {
     return `stored; it applies to workloads of namespace ${r.metadata.namespace}, and the running world's are in ${namespaces.join(', ')}`;
   }
   return undefined;

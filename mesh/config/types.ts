@@ -12,10 +12,12 @@ export type Kind =
   | 'Gateway'
   | 'ServiceEntry'
   | 'Sidecar'
-  | 'Telemetry';
+  | 'Telemetry'
+  | 'RequestAuthentication'
+  | 'EnvoyFilter';
 
-/** Kinds the sidecars run; Gateway, ServiceEntry and Sidecar are validated and analyzed only (their runtime comes later). */
-export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
+/** Kinds the sidecars and the ingress gateway run (ServiceEntry and Sidecar: mesh/egress/; Gateway: mesh/gateway/; RequestAuthentication and EnvoyFilter: mesh/filters/). */
+export const RUNTIME_KINDS: readonly Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry', 'ServiceEntry', 'Sidecar', 'Gateway', 'RequestAuthentication', 'EnvoyFilter'];
 
 /** Position of a YAML node: 1-based line and column, like istioctl prints them. */
 export interface SourcePos {
@@ -126,10 +128,40 @@ export interface HTTPRoute {
   headers?: Headers;
 }
 
+/** Istio's L4MatchAttributes (tcp routes). */
+export interface L4MatchAttributes {
+  destinationSubnets?: string[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
+}
+
+/** Istio's TLSMatchAttributes (tls routes: SNI, passthrough). */
+export interface TLSMatchAttributes extends L4MatchAttributes {
+  sniHosts: string[];
+}
+
+export interface RouteDestination {
+  destination: Destination;
+  weight?: number;
+}
+
+export interface TCPRoute {
+  match?: L4MatchAttributes[];
+  route?: RouteDestination[];
+}
+
+export interface TLSRoute {
+  match: TLSMatchAttributes[];
+  route?: RouteDestination[];
+}
+
 export interface VirtualServiceSpec {
   hosts: string[];
   gateways?: string[];
   http?: HTTPRoute[];
+  tcp?: TCPRoute[];
+  tls?: TLSRoute[];
   /** Namespaces the VirtualService is visible to ("." = its own, "*" = all; unset = all). */
   exportTo?: string[];
 }
@@ -167,7 +199,7 @@ export interface LocalityLoadBalancerSetting {
 }
 
 export interface ConnectionPoolSettings {
-  tcp?: { maxConnections?: number; connectTimeout?: string };
+  tcp?: { maxConnections?: number; connectTimeout?: string; tcpKeepalive?: { time?: string }; idleTimeout?: string };
   http?: {
     http1MaxPendingRequests?: number;
     http2MaxRequests?: number;
@@ -191,7 +223,13 @@ export interface OutlierDetection {
 }
 
 export interface ClientTLSSettings {
-  mode?: 'ISTIO_MUTUAL' | 'DISABLE';
+  mode?: 'ISTIO_MUTUAL' | 'DISABLE' | 'SIMPLE' | 'MUTUAL';
+  clientCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  subjectAltNames?: string[];
+  sni?: string;
+  insecureSkipVerify?: boolean;
 }
 
 export interface TrafficPolicy {
@@ -199,9 +237,11 @@ export interface TrafficPolicy {
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
   tls?: ClientTLSSettings;
+  /** Per port (ServiceEntry hosts only in meshlab): replaces the top level's settings for that port, field by field. */
+  portLevelSettings?: (Omit<TrafficPolicy, 'portLevelSettings'> & { port?: { number?: number } })[];
 }
 
-export type TrafficPolicyKind = keyof TrafficPolicy;
+export type TrafficPolicyKind = Exclude<keyof TrafficPolicy, 'portLevelSettings'>;
 
 export interface Subset {
   name: string;

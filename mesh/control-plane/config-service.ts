@@ -6,6 +6,8 @@ import { analyze } from '../config/analyze';
 import { Codes, hasErrors, type Message } from '../config/messages';
 import { messageAt, resourceLabel } from '../config/schema/validate';
 import { runtimeView, worldSkips, type WorldNamespaces } from '../config/runtime-view';
+import { egressRuntimeMessages, tlsOriginationMessages } from '../egress/runtime-support';
+import { writeSecretCredential } from '../gateway/secret-credentials';
 import { RUNTIME_KINDS, type AnalyzeContext, type Kind, type KubeObject, type MeshResource } from '../config/types';
 
 /** A file as the CLI sends it: its name (for messages with file:line:col) and its YAML text. */
@@ -14,7 +16,7 @@ export interface ConfigFile {
   text: string;
 }
 
-export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'deleted' | 'used as topology' | 'ignored';
+export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'deleted' | 'used as topology' | 'used as credential' | 'ignored';
 
 export interface ApplyResult {
   kind: Kind | string;
@@ -35,6 +37,10 @@ export interface ApplyOutcome {
 }
 
 /** What apply does with a Kubernetes (or context-only) object found beside the Istio config. */
+function credentialResult(res: ApplyResult, reason: string): ApplyResult {
+  return reason.startsWith('written') ? { ...res, action: 'used as credential', reason } : { ...res, reason: `${res.reason ?? ''}; ${reason}` };
+}
+
 function objectResult(o: KubeObject): ApplyResult {
   const base = { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace ?? 'default', apiVersion: o.apiVersion };
   if (o.ignored) return { ...base, action: 'ignored', reason: o.ignored };
@@ -73,12 +79,21 @@ export class ConfigService {
     private readonly context: () => AnalyzeContext,
     /** The running world's services outside "default" (the topology's word): where its workloads are. */
     private readonly world: () => WorldNamespaces = () => new Map(),
+    /** Where a TLS Secret applied with the config becomes a gateway credential (mesh/gateway/secret-credentials.ts). */
+    private readonly credentialsDir?: string,
   ) {
     this.store = new ConfigStore({}, (rs) => runtimeView(rs, this.world()));
   }
 
   /** Loads the persisted config if any, else the default config folder. Invalid default config is a startup error. */
+  /** The store analyzes every commit against the declared services (not the instances, which come and go). */
+  private syncStoreContext(): void {
+    const { services } = this.context();
+    this.store.setContext(services ? { services } : {});
+  }
+
   init(defaultDir: string | undefined): void {
+    this.syncStoreContext();
     const saved = this.dataDir && path.join(this.dataDir, STATE_FILE);
     if (saved && fs.existsSync(saved)) {
       const resources = JSON.parse(fs.readFileSync(saved, 'utf8')) as MeshResource[];
@@ -94,10 +109,11 @@ export class ConfigService {
 
   apply(files: ConfigFile[]): ApplyOutcome {
     const { resources, objects, messages } = this.load(files);
-    const objectResults = objects.map(objectResult);
-    // Gateway, ServiceEntry and Sidecar are analyzed (meshlab analyze) but not run by the sidecars yet:
-    // applying them would silently do nothing, so apply refuses them by name.
+    let objectResults = objects.map(objectResult);
+    // Every kind meshlab runs is applied minus the fields named here (ML0003); a kind it only analyzes is refused by name.
     for (const r of resources) {
+      if (r.kind === 'ServiceEntry' || r.kind === 'Sidecar') messages.push(...egressRuntimeMessages(r));
+      if (r.kind === 'DestinationRule') messages.push(...tlsOriginationMessages(r, [...this.store.list(), ...resources]));
       if (!RUNTIME_KINDS.includes(r.kind)) {
         messages.push(messageAt(r, Codes.UnsupportedField, 'kind', `${resourceLabel(r)}: ${r.kind} is valid Istio and meshlab analyzes it (meshlab analyze), but its runtime is not supported by meshlab yet; remove it from the files to apply`));
       }
@@ -113,6 +129,11 @@ export class ConfigService {
       const reason = worldSkips(r, this.world());
       return { kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace, action, ...(reason ? { reason } : {}) };
     });
+    // Secrets become gateway credentials before the push that may name them (the gateway reads them at each push).
+    const credentialsDir = this.credentialsDir;
+    if (credentialsDir) {
+      objectResults = objectResults.map((res, i) => (objects[i].kind === 'Secret' && !objects[i].ignored ? credentialResult(res, writeSecretCredential(credentialsDir, objects[i])) : res));
+    }
     if (results.every((r) => r.action === 'unchanged')) {
       return { ok: true, version: this.store.version, results: [...results, ...objectResults], messages: analyze(this.store.list(), { ...this.context(), objects }) };
     }
@@ -179,6 +200,7 @@ export class ConfigService {
    * `analyze()` (and `meshlab analyze`) but never blocks an apply.
    */
   private commit(run: () => { version: number; messages: Message[] }, results: ApplyOutcome['results'], loadMessages: Message[]): ApplyOutcome {
+    this.syncStoreContext();
     try {
       const r = run();
       this.persist();

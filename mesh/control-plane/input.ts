@@ -6,14 +6,15 @@
 import type { Ack, NodeInfo } from '../xds';
 import type { ConfigFile } from './config-service';
 import type { ResourceRef } from '../config/store';
-import type { Kind } from '../config/types';
+import { RUNTIME_KINDS, type Kind } from '../config/types';
 
 /** The largest request body the control plane reads (a config apply of many files fits easily); larger → 413. */
 export const CP_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const KINDS: Kind[] = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'];
+/** What the config store holds and serves: every kind the sidecars run (ServiceEntry and Sidecar included, so a lab can delete them). */
+const KINDS: readonly Kind[] = RUNTIME_KINDS;
 /** Node ids and service names: what instance ids and Kubernetes names look like. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -96,6 +97,21 @@ export function readEdges(body: unknown): Checked<EdgeInput[]> {
   const bad = body.edges.findIndex((e: unknown) => !isObject(e) || typeof e.from !== 'string' || !NAME.test(e.from) || typeof e.instance !== 'string' || !NAME.test(e.instance) || typeof e.host !== 'string' || e.host === '' || !Number.isInteger(e.port) || (e.port as number) < 1 || (e.port as number) > 65535);
   if (bad >= 0) return { ok: false, error: `${shape}: edges[${bad}] is not like that (from and instance names, host a non-empty string, port 1-65535), got ${isObject(body.edges[bad]) ? JSON.stringify(body.edges[bad]).slice(0, 120) : describe(body.edges[bad])}` };
   return { ok: true, value: body.edges as EdgeInput[] };
+}
+
+export interface WorkloadsInput {
+  service: string;
+  endpoints: { instance: string; service: string; host: string; port: number; labels: Record<string, string> }[];
+}
+
+/** POST /v1/workloads: the endpoints of a service whose workloads have no sidecar (a broker beside the mesh). */
+export function readWorkloads(body: unknown): Checked<WorkloadsInput> {
+  const shape = 'body must be {"service": "rabbitmq", "endpoints": [{"instance": "rabbitmq-0", "host": "127.0.0.1", "port": 5672, "labels": {"app": "rabbitmq"}}]}';
+  if (!isObject(body) || typeof body.service !== 'string' || !NAME.test(body.service) || !Array.isArray(body.endpoints)) return { ok: false, error: `${shape}, got ${describe(body)}` };
+  const bad = body.endpoints.findIndex((e: unknown) => !isObject(e) || typeof e.instance !== 'string' || !NAME.test(e.instance) || typeof e.host !== 'string' || e.host === '' || !Number.isInteger(e.port) || (e.port as number) < 1 || (e.port as number) > 65535 || (e.labels !== undefined && (!isObject(e.labels) || Object.values(e.labels).some((v) => typeof v !== 'string'))));
+  if (bad >= 0) return { ok: false, error: `${shape}: endpoints[${bad}] is not like that, got ${JSON.stringify(body.endpoints[bad]).slice(0, 120)}` };
+  const service = body.service;
+  return { ok: true, value: { service, endpoints: (body.endpoints as { instance: string; host: string; port: number; labels?: Record<string, string> }[]).map((e) => ({ instance: e.instance, service, host: e.host, port: e.port, labels: e.labels ?? {} })) } };
 }
 
 function files(v: unknown): Checked<ConfigFile[]> {

@@ -13,7 +13,7 @@ function authFromEnv(): { tokenKey: string; operatorToken: string } | undefined 
 }
 
 async function main(): Promise<void> {
-  const cp = await startControlPlane({ host: env('MESH_HOST', '127.0.0.1'), port: envInt('CP_PORT', 15010), dataDir: process.env.CP_DATA_DIR, services: env('MESH_SERVICES', '').split(',').filter(Boolean), configDir: process.env.CP_CONFIG_DIR || undefined, certTtlMs: process.env.MESH_CERT_TTL ? parseDuration(process.env.MESH_CERT_TTL) : undefined, auth: authFromEnv() });
+  const cp = await startControlPlane({ host: env('MESH_HOST', '127.0.0.1'), port: envInt('CP_PORT', 15010), dataDir: process.env.CP_DATA_DIR, services: env('MESH_SERVICES', '').split(',').filter(Boolean), configDir: process.env.CP_CONFIG_DIR || undefined, credentialsDir: process.env.CP_CREDENTIALS_DIR || undefined, certTtlMs: process.env.MESH_CERT_TTL ? parseDuration(process.env.MESH_CERT_TTL) : undefined, auth: authFromEnv() });
   onShutdown(() => cp.close());
   reportReady('control-plane', { http: cp.port });
 }

@@ -35,6 +35,14 @@ export class Registry extends EventEmitter {
     this.changed();
   }
 
+  /** The declared services (the topology's), with their namespaces where not "default". */
+  declaredServices(): { name: string; namespace?: string }[] {
+    return [...this.services].map((name) => {
+      const namespace = this.namespaces.get(name);
+      return namespace ? { name, namespace } : { name };
+    });
+  }
+
   /** The namespace of `service`: as declared, else as its node announced it, else "default". */
   namespaceOf(service: string, announced?: string): string {
     return this.namespaces.get(service) ?? announced ?? 'default';
@@ -109,9 +117,22 @@ export class Registry extends EventEmitter {
     return { ...snap, endpoints };
   }
 
+  /**
+   * Workloads without a sidecar (a broker the world runs beside the mesh): endpoints announced by the operator,
+   * as Kubernetes' endpoints of a Service whose pods have no sidecar. Replaced per service.
+   */
+  private readonly workloads = new Map<string, Endpoint[]>();
+
+  setWorkloads(service: string, endpoints: Endpoint[]): void {
+    if (endpoints.length === 0) this.workloads.delete(service);
+    else this.workloads.set(service, endpoints.map((e) => ({ ...e, service })));
+    this.changed();
+  }
+
   snapshot(): Snapshot {
     const endpoints: Record<string, Endpoint[]> = {};
     for (const s of this.services) endpoints[s] = [];
+    for (const [s, list] of this.workloads) endpoints[s] = [...list];
     for (const { info, ready } of this.nodes.values()) {
       if (!ready || !info.inbound) continue;
       const namespace = this.namespaceOf(info.service, info.namespace);

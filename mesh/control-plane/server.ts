@@ -12,7 +12,7 @@ import { effectiveHostConfig } from '../config/effective';
 import { DISCOVERY_PATH, type NodeInfo } from '../xds';
 import { registerDashboard } from './dashboard';
 import { bearer, sameSecret, verifyWorkloadToken, type WorkloadClaims } from '../../lib/cp-auth';
-import { CP_BODY_LIMIT_BYTES, readAck, readApply, readCertificateRequest, readConfigQuery, readDelete, readEdges, readNode, readReady, readSyncQuery } from './input';
+import { CP_BODY_LIMIT_BYTES, readAck, readApply, readCertificateRequest, readConfigQuery, readDelete, readEdges, readNode, readReady, readSyncQuery, readWorkloads } from './input';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   services?: string[];
   /** The config folder loaded on first start (default: the repository's config/default). */
   configDir?: string;
+  /** Where applied TLS Secrets are written as gateway credentials (the gateway's MESH_CREDENTIALS_DIR). */
+  credentialsDir?: string;
   /** Workload certificate lifetime (Istio's default 24 h; a lab can set seconds to watch rotation). */
   certTtlMs?: number;
   /**
@@ -32,7 +34,7 @@ export interface ControlPlaneOptions {
 }
 
 /** Routes that change the mesh and are the operator's (the launcher's, the CLI's). */
-const OPERATOR_ROUTES = new Set(['/v1/config/apply', '/v1/config/delete', '/v1/edges', '/v1/dashboard/world']);
+const OPERATOR_ROUTES = new Set(['/v1/config/apply', '/v1/config/delete', '/v1/edges', '/v1/workloads', '/v1/dashboard/world']);
 
 /** The repository's default mesh config, next to dist/. */
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', '..', '..', 'config', 'default');
@@ -56,12 +58,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const config = new ConfigService(
     opts.dataDir,
     () => ({
+      // The declared services exist before any instance connects (Kubernetes Services): a VirtualService
+      // naming one resolves, also once a ServiceEntry makes the analyzers build the service registry.
+      ...(registry.declaredServices().length ? { services: registry.declaredServices() } : {}),
       instances: registry.list().filter((n) => n.info.role === 'sidecar').map((n) => {
         const namespace = registry.namespaceOf(n.info.service, n.info.namespace);
         return { service: n.info.service, labels: n.info.labels, ...(namespace !== 'default' ? { namespace } : {}) };
       }),
     }),
     () => registry.serviceNamespaces(),
+    opts.credentialsDir,
   );
   config.store.onChange((_version, resources) => registry.setResources([...resources]));
   config.init(opts.configDir ?? DEFAULT_CONFIG_DIR);
@@ -162,6 +168,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const edges = readEdges(req.body);
     if (!edges.ok) return reply.code(400).send({ error: edges.error });
     registry.setEdges(edges.value);
+    return { ok: true, version: registry.currentVersion };
+  });
+
+  // Workloads without a sidecar (a broker beside the mesh): their endpoints, so sidecars can carry connections to them.
+  app.post('/v1/workloads', async (req, reply) => {
+    const w = readWorkloads(req.body);
+    if (!w.ok) return reply.code(400).send({ error: w.error });
+    registry.setWorkloads(w.value.service, w.value.endpoints);
     return { ok: true, version: registry.currentVersion };
   });
 

@@ -18,6 +18,8 @@ export const AUTHZ_DENIED_BODY = 'RBAC: access denied';
 
 export interface AuthzSource {
   principals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
   notPrincipals?: string[];
   namespaces?: string[];
   notNamespaces?: string[];
@@ -57,6 +59,8 @@ export interface AuthzRequest {
   /** Request target; the query string is ignored. */
   path: string;
   headers: Record<string, string | string[] | undefined>;
+  /** What JWT authentication established (RequestAuthentication), when a valid token came with the request. */
+  authn?: { principal: string; claims: Record<string, unknown>; audiences: string[] };
 }
 
 export interface AuthzDecision {
@@ -72,22 +76,45 @@ export interface CompiledAuthorization {
   /** "namespace/name" of the policies that apply to the workload, in evaluation order. */
   readonly applied: string[];
   evaluate(req: AuthzRequest): AuthzDecision;
+  /**
+   * A TCP connection from `principal` (mesh/tcp/tcp-inbound.ts), as Istio reads policies for TCP: a rule with
+   * HTTP-only fields (to.operation, request.headers conditions) never matches in an ALLOW policy, and matches on
+   * its other fields alone in a DENY policy (a broader deny).
+   */
+  evaluateTcp(principal: string | undefined): AuthzDecision;
 }
 
 type Pred = (req: NormalizedRequest) => boolean;
 interface NormalizedRequest {
   principal?: string;
+  authn?: AuthzRequest['authn'];
   namespace?: string;
   method: string;
   path: string;
   headers: Record<string, string[]>;
 }
 
-const SOURCE_KEYS = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'];
-const UNSUPPORTED_SOURCE_KEYS = ['requestPrincipals', 'notRequestPrincipals', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'];
+const SOURCE_KEYS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces'];
+const UNSUPPORTED_SOURCE_KEYS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'];
 const OPERATION_KEYS = ['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts'];
 const UNSUPPORTED_OPERATION_KEYS = ['ports', 'notPorts'];
 const HEADER_KEY_RE = /^request\.headers\[([^\]]+)\]$/;
+/** Istio's `request.auth.claims[iss]`, nested as `request.auth.claims[a][b]`. */
+const CLAIM_KEY_RE = /^request\.auth\.claims(\[[^\]]+\])+$/;
+
+function claimPath(key: string): string[] {
+  return [...key.slice('request.auth.claims'.length).matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]);
+}
+
+/** A claim's values as Istio's RBAC matches them: a string, or each string of a list (any may match). */
+export function claimValues(claims: Record<string, unknown> | undefined, path: readonly string[]): string[] {
+  let v: unknown = claims;
+  for (const p of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[p] : undefined;
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+  if (Array.isArray(v)) return v.filter((x) => typeof x === 'string') as string[];
+  return [];
+}
 
 /** Field errors of one policy (empty when valid); every message names the policy and the field path. */
 export function validateAuthorizationPolicy(p: AuthorizationPolicy, defaultNs = 'default'): string[] {
@@ -130,29 +157,30 @@ export function compileAuthorization(
   if (errors.length) throw new PolicyError(errors.join('\n'));
   const deny = compiled.filter((c) => c.action === 'DENY');
   const allow = compiled.filter((c) => c.action === 'ALLOW');
+  const decide = (n: NormalizedRequest, tcp: boolean): AuthzDecision => {
+    for (const c of deny) {
+      const r = c.matchingRule(n, tcp);
+      if (r >= 0) return { allowed: false, policy: c.id, rule: r, reason: `denied by DENY policy ${c.id} (rules[${r}])` };
+    }
+    if (allow.length === 0) return { allowed: true, reason: 'allowed: no ALLOW policy applies to the workload' };
+    for (const c of allow) {
+      const r = c.matchingRule(n, tcp);
+      if (r >= 0) return { allowed: true, policy: c.id, rule: r, reason: `allowed by ALLOW policy ${c.id} (rules[${r}])` };
+    }
+    return { allowed: false, reason: `denied: no ALLOW policy matched (${allow.map((c) => c.id).join(', ')})` };
+  };
   return {
     applied: [...deny, ...allow].map((c) => c.id),
-    evaluate(req: AuthzRequest): AuthzDecision {
-      const n = normalize(req);
-      for (const c of deny) {
-        const r = c.matchingRule(n);
-        if (r >= 0) return { allowed: false, policy: c.id, rule: r, reason: `denied by DENY policy ${c.id} (rules[${r}])` };
-      }
-      if (allow.length === 0) return { allowed: true, reason: 'allowed: no ALLOW policy applies to the workload' };
-      for (const c of allow) {
-        const r = c.matchingRule(n);
-        if (r >= 0) return { allowed: true, policy: c.id, rule: r, reason: `allowed by ALLOW policy ${c.id} (rules[${r}])` };
-      }
-      return { allowed: false, reason: `denied: no ALLOW policy matched (${allow.map((c) => c.id).join(', ')})` };
-    },
+    evaluate: (req: AuthzRequest): AuthzDecision => decide(normalize(req), false),
+    evaluateTcp: (principal: string | undefined): AuthzDecision => decide(normalize({ principal, method: '', path: '', headers: {} }), true),
   };
 }
 
 interface CompiledPolicy {
   id: string;
   action: 'ALLOW' | 'DENY';
-  /** Index of the first matching rule, or -1. */
-  matchingRule(req: NormalizedRequest): number;
+  /** Index of the first matching rule, or -1; `tcp`: a connection, no request (see evaluateTcp). */
+  matchingRule(req: NormalizedRequest, tcp?: boolean): number;
 }
 
 function compilePolicy(p: AuthorizationPolicy, defaultNs: string): CompiledPolicy {
@@ -173,16 +201,19 @@ function compilePolicy(p: AuthorizationPolicy, defaultNs: string): CompiledPolic
   return {
     id,
     action: action as 'ALLOW' | 'DENY',
-    matchingRule: (req) => rules.findIndex((r) => r(req)),
+    matchingRule: (req, tcp) => rules.findIndex((r) => (!tcp ? r(req) : action === 'DENY' ? r.tcp(req) : !r.httpOnly && r.tcp(req))),
   };
 }
 
 type ErrFn = (field: string, msg: string) => void;
 
-function compileRule(rule: AuthzRule, at: string, err: ErrFn): Pred {
+/** A rule's predicate, with what it means for a TCP connection: its from and non-header when clauses alone. */
+type RulePred = Pred & { tcp: Pred; httpOnly: boolean };
+
+function compileRule(rule: AuthzRule, at: string, err: ErrFn): RulePred {
   if (rule === null || typeof rule !== 'object') {
     err(at, 'must be an object with from/to/when');
-    return () => false;
+    return Object.assign(() => false, { tcp: () => false, httpOnly: false });
   }
   for (const k of Object.keys(rule)) if (!['from', 'to', 'when'].includes(k)) err(`${at}.${k}`, 'is not a rule field (expected from, to, when)');
   const froms = listOf(rule.from, `${at}.from`, err).map((f, i) =>
@@ -191,9 +222,15 @@ function compileRule(rule: AuthzRule, at: string, err: ErrFn): Pred {
   const tos = listOf(rule.to, `${at}.to`, err).map((t, i) =>
     compileFields((t as { operation?: unknown })?.operation, `${at}.to[${i}].operation`, OPERATION_KEYS, UNSUPPORTED_OPERATION_KEYS, operationField, err),
   );
-  const whens = listOf(rule.when, `${at}.when`, err).map((c, i) => compileCondition(c as AuthzCondition, `${at}.when[${i}]`, err));
-  return (req) =>
-    (froms.length === 0 || froms.some((f) => f(req))) && (tos.length === 0 || tos.some((t) => t(req))) && whens.every((w) => w(req));
+  const whenList = listOf(rule.when, `${at}.when`, err) as AuthzCondition[];
+  const whens = whenList.map((c, i) => compileCondition(c, `${at}.when[${i}]`, err));
+  const headerWhen = whenList.map((c) => typeof c?.key === 'string' && HEADER_KEY_RE.test(c.key));
+  const from = (req: NormalizedRequest): boolean => froms.length === 0 || froms.some((f) => f(req));
+  const pred = (req: NormalizedRequest): boolean => from(req) && (tos.length === 0 || tos.some((t) => t(req))) && whens.every((w) => w(req));
+  return Object.assign(pred, {
+    tcp: (req: NormalizedRequest) => from(req) && whens.every((w, i) => headerWhen[i] || w(req)),
+    httpOnly: tos.length > 0 || headerWhen.some(Boolean),
+  });
 }
 
 function listOf(v: unknown, at: string, err: ErrFn): unknown[] {
@@ -229,7 +266,7 @@ function compileFields(
       continue;
     }
     const lk = k.toLowerCase();
-    const norm = lk.includes('host') ? (s: string) => s.toLowerCase() : lk.includes('principal') ? principalOf : undefined;
+    const norm = lk.includes('host') ? (s: string) => s.toLowerCase() : lk === 'principals' || lk === 'notprincipals' ? principalOf : undefined;
     const m = compileList(v, `${at}.${k}`, err, norm);
     const positive = field(k.startsWith('not') ? k[3].toLowerCase() + k.slice(4) : k, m);
     preds.push(k.startsWith('not') ? (req) => !positive(req) : positive);
@@ -251,6 +288,8 @@ function compileList(v: unknown, at: string, err: ErrFn, norm?: (s: string) => s
 
 function sourceField(key: string, m: Matcher): Pred {
   if (key === 'principals') return (req) => m(req.principal);
+  // Istio: `iss/sub` of the request's validated JWT; a request without one has none (`*` needs a token).
+  if (key === 'requestPrincipals') return (req) => m(req.authn?.principal);
   return (req) => m(req.namespace);
 }
 
@@ -281,8 +320,15 @@ function compileCondition(c: AuthzCondition, at: string, err: ErrFn): Pred {
     get = (req) => (req.principal ? [req.principal] : []);
   } else if (c.key === 'source.namespace') {
     get = (req) => (req.namespace ? [req.namespace] : []);
+  } else if (c.key === 'request.auth.principal') {
+    get = (req) => (req.authn ? [req.authn.principal] : []);
+  } else if (c.key === 'request.auth.audiences') {
+    get = (req) => req.authn?.audiences ?? [];
+  } else if (CLAIM_KEY_RE.test(c.key)) {
+    const path = claimPath(c.key);
+    get = (req) => claimValues(req.authn?.claims, path);
   } else {
-    err(`${at}.key`, `"${c.key}" is not supported (supported: request.headers[<name>], source.principal, source.namespace)`);
+    err(`${at}.key`, `"${c.key}" is not supported (supported: request.headers[<name>], source.principal, source.namespace, request.auth.principal, request.auth.audiences, request.auth.claims[<claim>])`);
     return () => false;
   }
   if (c.values === undefined && c.notValues === undefined) {
@@ -311,6 +357,7 @@ function normalize(req: AuthzRequest): NormalizedRequest {
   const q = req.path.search(/[?#]/);
   return {
     principal,
+    authn: req.authn,
     namespace: principal ? parseSpiffeId(principal)?.namespace : undefined,
     method: req.method,
     path: q >= 0 ? req.path.slice(0, q) : req.path,

@@ -62,7 +62,15 @@ export interface MtlsServerOptions {
   trustDomain?: string;
   /** Connections that send nothing for this long are dropped (default 10 s). */
   sniffTimeoutMs?: number;
+  /**
+   * Where an mTLS connection that negotiated ALPN `meshlab-tcp/<port>` goes (a peer sidecar's TCP proxy for the
+   * service port <port>: mesh/tcp/): TCP, not HTTP. Without it such connections go to `handler` like any other.
+   */
+  tcp?: (socket: tls.TLSSocket, info: ConnInfo, port: number) => void;
 }
+
+/** The ALPN protocol a sidecar's TCP proxy offers to a peer sidecar: it names the service port the stream is for. */
+export const TCP_ALPN_PREFIX = 'meshlab-tcp/';
 
 const INFO = Symbol('meshlab.connInfo');
 type Tagged = net.Socket & { [INFO]?: ConnInfo };
@@ -97,6 +105,8 @@ export class MtlsServer extends EventEmitter {
       requestCert: true,
       // Verified in onSecure so every refusal is observable and counted (Node destroys silently otherwise).
       rejectUnauthorized: false,
+      // A peer's TCP proxy names the service port in ALPN (Envoy reads it from the original destination instead).
+      ALPNCallback: ({ protocols }) => protocols.find((p) => p.startsWith(TCP_ALPN_PREFIX)) ?? (protocols.includes('http/1.1') ? 'http/1.1' : protocols[0]),
     });
     this.tlsServer.on('secureConnection', (s: tls.TLSSocket) => this.onSecure(s));
     this.tlsServer.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
@@ -183,6 +193,8 @@ export class MtlsServer extends EventEmitter {
     (socket as Tagged)[INFO] = info;
     this.stats.accepted[info.connectionSecurityPolicy]++;
     this.emit('accepted', info);
+    const alpn = (socket as tls.TLSSocket).alpnProtocol;
+    if (this.opts.tcp && typeof alpn === 'string' && alpn.startsWith(TCP_ALPN_PREFIX)) return this.opts.tcp(socket as tls.TLSSocket, info, Number(alpn.slice(TCP_ALPN_PREFIX.length)));
     const h = this.opts.handler;
     if (typeof h === 'function') h(socket, info);
     else h.emit('connection', socket);

@@ -13,7 +13,8 @@ async function main(): Promise<void> {
     version: env('MESH_VERSION', 'v1'),
     instance: env('MESH_INSTANCE'),
     namespace: process.env.POD_NAMESPACE || undefined,
-    labels: JSON.parse(env('MESH_LABELS', '{}')) as Record<string, string>,
+    // Istio's ingress gateway pods carry istio: ingressgateway, which Gateways select.
+    labels: JSON.parse(env('MESH_LABELS', role === 'gateway' ? '{"istio":"ingressgateway","app":"istio-ingressgateway"}' : '{}')) as Record<string, string>,
     host: env('MESH_HOST', '127.0.0.1'),
     advertiseHost: process.env.MESH_ADVERTISE_HOST || undefined,
     ports: { inbound: envInt('MESH_INBOUND_PORT', 15006), outbound: envInt('MESH_OUTBOUND_PORT', 15001), admin: envInt('MESH_ADMIN_PORT', 15000) },
@@ -23,8 +24,11 @@ async function main(): Promise<void> {
     pathNormalization: parsePathNormalization(process.env.MESH_PATH_NORMALIZATION, 'MESH_PATH_NORMALIZATION'),
     token: tokenFileReader(process.env.MESH_TOKEN_FILE),
     tracing: parseTracingConfig(process.env),
-    gatewayRoutes: role === 'gateway' ? (JSON.parse(env('MESH_GATEWAY_ROUTES', '[]')) as { prefix: string; service: string }[]) : undefined,
+    httpsPort: role === 'gateway' && process.env.MESH_HTTPS_PORT ? envInt('MESH_HTTPS_PORT') : undefined,
+    credentialsDir: process.env.MESH_CREDENTIALS_DIR || undefined,
     holdUntilOpen: process.env.MESH_GATEWAY_HOLD === '1',
+    tcpCaptures: parseTcpCaptures(process.env.MESH_TCP_CAPTURE),
+    appTcpPorts: process.env.MESH_APP_TCP_PORTS ? (JSON.parse(process.env.MESH_APP_TCP_PORTS) as Record<number, number>) : undefined,
   });
   await sidecar.start();
   process.on('message', (msg: { type?: string; port?: number }) => {
@@ -35,7 +39,15 @@ async function main(): Promise<void> {
     }
   });
   onShutdown(() => sidecar.stop());
-  reportReady(`${role} ${sidecar.config.instance}`, sidecar.ports);
+  reportReady(`${role} ${sidecar.config.instance}`, { ...sidecar.ports, ...sidecar.tcpPorts });
+}
+
+/** MESH_TCP_CAPTURE: JSON `[{"service": "rabbitmq", "port": 5672}]`, the TCP destinations this sidecar carries for its app. */
+function parseTcpCaptures(text: string | undefined): { service: string; port: number; address?: string }[] | undefined {
+  if (!text) return undefined;
+  const v = JSON.parse(text) as unknown;
+  if (!Array.isArray(v) || v.some((c) => typeof c?.service !== 'string' || !Number.isInteger(c?.port))) throw new Error(`MESH_TCP_CAPTURE must be [{"service": "rabbitmq", "port": 5672}, …], got ${text}`);
+  return v as { service: string; port: number; address?: string }[];
 }
 
 main().catch((err) => {

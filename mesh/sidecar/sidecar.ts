@@ -26,6 +26,18 @@ import type { PathNormalization } from '../path-normalization';
 import { StartingGate } from './starting-gate';
 import { MESH_NAMESPACE } from '../config/hosts';
 import { localityOf, localityString } from '../lb/locality';
+import { TcpRuntime } from '../tcp/tcp-runtime';
+import { compileTcp, type TcpCapture } from '../tcp/tcp-routes';
+import { tcpConnectorFor } from '../tcp/tcp-mtls';
+import { proxyInbound } from '../tcp/tcp-inbound';
+import { compileGateway, type CompiledGateway } from '../gateway/compile';
+import { GatewayRouteTable } from '../gateway/route-table';
+import { GatewayEdgeFilter } from '../gateway/edge-filter';
+import { GatewayTlsListener } from '../gateway/tls-listener';
+import { FilterSet } from '../filters/filter-set';
+import { registerFilterMetrics } from '../filters/metrics';
+import { appliesToMesh } from '../config/effective';
+import type { MeshResource, VirtualService } from '../config/types';
 
 export interface SidecarConfig {
   role: 'sidecar' | 'gateway';
@@ -42,8 +54,13 @@ export interface SidecarConfig {
   controlPlaneUrl: string;
   /** The local app's port, when known at start (compose); otherwise set later with setAppPort. */
   appPort?: number;
-  /** Gateway only: path prefix → service. */
-  gatewayRoutes?: { prefix: string; service: string }[];
+  /**
+   * Gateway only: the port of the HTTPS listener, which serves the Gateways' HTTPS servers (the outbound
+   * listener serves their HTTP servers); undefined = no HTTPS listener.
+   */
+  httpsPort?: number;
+  /** Gateway only: the folder of TLS credentials `credentialName` names (mesh/gateway/credentials.ts). */
+  credentialsDir?: string;
   /** Gateway only: answer 503 "starting" until `gate.openGate()` (the launcher opens it once the world is ready). */
   holdUntilOpen?: boolean;
   /** How often the app's /healthz is probed. */
@@ -64,6 +81,10 @@ export interface SidecarConfig {
   token?: () => string | undefined;
   /** Sampling and span export (Istio's ProxyConfig tracing, from PROXY_CONFIG; OTLP from OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracing?: TracingConfig;
+  /** TCP destinations this sidecar carries for its app (main.ts: MESH_TCP_CAPTURE), one outbound TCP listener each (mesh/tcp/). */
+  tcpCaptures?: (TcpCapture & { listenPort?: number })[];
+  /** The app's TCP ports by service port (main.ts: MESH_APP_TCP_PORTS): peer sidecars' mTLS TCP streams for them go there. */
+  appTcpPorts?: Record<number, number>;
 }
 
 /**
@@ -85,13 +106,20 @@ export class Sidecar {
   private admin?: http.Server;
   private inboundHcm?: HttpConnectionManager;
   private outboundHcm!: HttpConnectionManager;
+  private httpsHcm?: HttpConnectionManager;
+  private https?: GatewayTlsListener;
+  /** Gateway only: the route tables of its HTTP and HTTPS servers, and what they were compiled from. */
+  private gatewayTables: { http?: GatewayRouteTable; https?: GatewayRouteTable } = {};
+  gatewayConfig?: CompiledGateway;
+  /** HTTP filters (local rate limit, JWT authn) per listener: inbound for a sidecar; http and https for the gateway. */
+  readonly filters: { inbound?: FilterSet; http?: FilterSet; https?: FilterSet } = {};
   private xds!: XdsClient;
   private appPort?: number;
   private appHealthy = false;
   private healthTimer?: NodeJS.Timeout;
   private healthPool?: Pool;
   snapshot?: Snapshot;
-  ports = { inbound: 0, outbound: 0, admin: 0 };
+  ports: { inbound: number; outbound: number; admin: number; https?: number } = { inbound: 0, outbound: 0, admin: 0 };
   /** This workload's SPIFFE id (spiffe://cluster.local/ns/<namespace>/sa/<service>). */
   readonly identity: string;
   /** This workload's namespace. */
@@ -105,6 +133,10 @@ export class Sidecar {
   private readonly refusals = new RefusalLog();
   /** Open unless a held gateway (see starting-gate.ts). */
   readonly gate: StartingGate;
+  /** The L4 listeners and clusters (mesh/tcp/), when the sidecar captures TCP destinations. */
+  readonly tcp?: TcpRuntime;
+  /** Port of the outbound TCP listener per capture, keyed `tcp:<service>:<port>`. */
+  readonly tcpPorts: Record<string, number> = {};
 
   constructor(readonly config: SidecarConfig) {
     this.gate = new StartingGate(config.role === 'gateway' && !!config.holdUntilOpen);
@@ -122,11 +154,24 @@ export class Sidecar {
     this.runtime = new MeshRuntime({
       observer: this.stats,
       unconfiguredLb: 'ROUND_ROBIN',
-      gatewayRoutes: config.role === 'gateway' ? (config.gatewayRoutes ?? []) : undefined,
       upstreamTls: this.certs ? new UpstreamTls(this.certs) : undefined,
     });
     this.stats.clusterGauges = () => this.runtime.gauges();
     this.outboundRoutes = this.runtime;
+    if (config.tcpCaptures?.length) {
+      const workload = { service: config.service, version: config.version, namespace: this.namespace };
+      this.tcp = new TcpRuntime({ host: config.host, workload, stats: this.stats, accessLog: this.accessLog, ...tcpConnectorFor(this.certs, this.identity) });
+    }
+    if (config.role === 'gateway') {
+      const workload = { labels: config.labels, namespace: this.namespace, context: 'GATEWAY' as const };
+      this.filters.http = new FilterSet(workload, [new GatewayEdgeFilter('http', () => this.gatewayTables.http, () => this.https?.port)]);
+      this.filters.https = new FilterSet(workload, [new GatewayEdgeFilter('https', () => this.gatewayTables.https, () => this.https?.port)]);
+      // The gateway routes only what its Gateways and bound VirtualServices say: nothing until they arrive.
+      this.outboundRoutes = { route: (req, info) => this.gatewayTables.http?.route(req, info) };
+    } else {
+      this.filters.inbound = new FilterSet({ labels: config.labels, namespace: this.namespace, context: 'SIDECAR_INBOUND' });
+    }
+    registerFilterMetrics(this.stats.registry, () => Object.entries(this.filters).filter((e): e is [string, FilterSet] => e[1] !== undefined));
   }
 
   /** Service name → its service-level cluster. */
@@ -139,12 +184,22 @@ export class Sidecar {
     const workload = { service: config.service, version: config.version, namespace: this.namespace };
     const identity = this.certs ? this.identity : undefined;
     const pathNormalization = config.pathNormalization;
-    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization });
+    const gateway = config.role === 'gateway' ? { filters: () => this.filters.http?.chain(), authz: () => this.security.authz } : {};
+    this.outboundHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => this.outboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization, ...gateway });
     this.outbound = await listen('outbound', config.host, config.ports.outbound, this.gate.open ? this.outboundHcm.handle : this.gate.wrap(this.outboundHcm.handle));
     this.ports.outbound = this.outbound.port;
+    if (this.tcp) for (const l of await this.tcp.listen(config.tcpCaptures ?? [])) this.tcpPorts[`tcp:${l.capture.service}:${l.capture.port}`] = l.port;
+    if (config.role === 'gateway' && config.httpsPort !== undefined) {
+      const table = { route: (req: http.IncomingMessage, info: Parameters<RouteTable['route']>[1]) => this.gatewayTables.https?.route(req, info) };
+      this.httpsHcm = new HttpConnectionManager({ direction: 'outbound', workload, routes: () => table, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization, filters: () => this.filters.https?.chain(), authz: () => this.security.authz });
+      this.https = new GatewayTlsListener(this.gate.open ? this.httpsHcm.handle : this.gate.wrap(this.httpsHcm.handle));
+      await this.https.listen(config.host, config.httpsPort);
+      this.ports.https = this.https.port;
+    }
     if (config.role === 'sidecar') {
       this.inboundHcm = new HttpConnectionManager({ direction: 'inbound', workload, routes: () => this.inboundRoutes, stats: this.stats, accessLog: this.accessLog, tracer: this.tracer, identity, pathNormalization,
         authz: () => this.security.authz,
+        filters: () => this.filters.inbound?.chain(),
         strict: () => this.security.mtlsMode === 'STRICT',
         onRefused: (socket) => {
           const ev: RefusedEvent = { reason: 'plaintext_in_strict', connectionSecurityPolicy: 'none', remoteAddress: socket.remoteAddress, detail: 'plaintext connection accepted before STRICT, cut at its next request' };
@@ -198,7 +253,8 @@ export class Sidecar {
       if (!config.sign) await streamOpen;
       await firstCertificate(this.certs);
       if (this.inbound) {
-        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server });
+        const tcpInbound = { host: config.host, workload, identity: this.identity, appPorts: () => config.appTcpPorts ?? {}, stats: this.stats, accessLog: this.accessLog, authz: () => this.security.authz };
+        this.mtlsServer = createMtlsServer({ mode: this.security.mtlsMode, certs: this.certs, handler: this.inbound.server, tcp: (s, info, port) => proxyInbound(s, info, port, tcpInbound) });
         this.mtlsServer.on('refused', (ev: RefusedEvent) => {
           this.stats.onRefused(ev);
           this.refusals.log(ev, this.security.mtlsMode);
@@ -226,12 +282,15 @@ export class Sidecar {
     this.certs?.stop();
     if (this.outboundHcm) this.outboundHcm.draining = true;
     if (this.inboundHcm) this.inboundHcm.draining = true;
+    if (this.httpsHcm) this.httpsHcm.draining = true;
     await Promise.all([
+      this.https?.drain(graceMs, () => this.httpsHcm?.inFlight ?? 0),
       this.inbound?.drain(graceMs, () => this.inboundHcm?.inFlight ?? 0),
       this.outbound?.drain(graceMs, () => this.outboundHcm.inFlight),
     ]);
     this.admin?.closeAllConnections();
     this.admin?.close();
+    await this.tcp?.close();
     this.runtime.close();
     this.localCluster.close();
     await this.healthPool?.close().catch(() => undefined);
@@ -262,9 +321,28 @@ export class Sidecar {
    */
   applySnapshot(snapshot: Snapshot): void {
     const resources = snapshot.resources ?? [];
-    const compiled = compileConfig(resources, snapshot.endpoints ?? {}, { service: this.config.service, labels: this.config.labels, namespace: this.namespace }, snapshot.namespaces);
+    const identity = { service: this.config.service, labels: this.config.labels, namespace: this.namespace };
+    let gateway: CompiledGateway | undefined;
+    let compiled: ReturnType<typeof compileConfig>;
+    if (this.config.role === 'gateway') {
+      gateway = compileGateway(resources as MeshResource[], snapshot.endpoints ?? {}, identity, snapshot.namespaces);
+      compiled = { clusters: gateway.clusters, hosts: gateway.hosts };
+      this.https?.configure(gateway.servers.filter((s) => s.protocol === 'HTTPS'), this.config.credentialsDir);
+    } else {
+      // VirtualServices bound only to Gateways are the gateway's, not the sidecars'.
+      const meshOnly = (resources as MeshResource[]).filter((r) => r.kind !== 'VirtualService' || appliesToMesh(r as VirtualService));
+      compiled = compileConfig(meshOnly, snapshot.endpoints ?? {}, identity, snapshot.namespaces);
+    }
     const security = compileSecurity(resources, { service: this.config.service, labels: this.config.labels, namespace: this.namespace, port: this.ports.inbound || undefined });
+    const tcp = this.tcp ? compileTcp(resources, snapshot.endpoints ?? {}, identity, this.tcp.captures, snapshot.namespaces) : undefined;
+    for (const f of [this.filters.inbound, this.filters.http, this.filters.https]) f?.update(resources as MeshResource[]);
     this.runtime.apply(compiled, resources.length === 0);
+    if (tcp) this.tcp!.apply(tcp);
+    if (gateway) {
+      const vhosts = (protocol: 'HTTP' | 'HTTPS') => gateway.servers.filter((s) => s.protocol === protocol).flatMap((s) => gateway.ports.get(s.port) ?? []).filter((v, i, a) => a.indexOf(v) === i);
+      this.gatewayTables = { http: new GatewayRouteTable(vhosts('HTTP'), this.runtime, gateway.clusters), https: new GatewayRouteTable(vhosts('HTTPS'), this.runtime, gateway.clusters) };
+      this.gatewayConfig = gateway;
+    }
     this.security = security;
     // The Telemetry API: every workload of the running world is in namespace default (the gateway too).
     this.telemetry = telemetryFor(resources, { namespace: MESH_NAMESPACE, labels: this.config.labels });
@@ -278,7 +356,7 @@ export class Sidecar {
   private adminRoutes() {
     return {
       '/ready': () => ({ ready: true, appHealthy: this.appHealthy, controlPlane: this.xds.connected }),
-      '/config_dump': () => ({ version: this.snapshot?.version ?? 0, snapshot: this.snapshot, appPort: this.appPort, ports: this.ports }),
+      '/config_dump': () => ({ version: this.snapshot?.version ?? 0, snapshot: this.snapshot, appPort: this.appPort, ports: this.ports, tcpListeners: this.tcp?.listeners ?? [] }),
       '/clusters': () =>
         [...this.runtime.clusters.values(), this.localCluster].map((c) => ({
           name: c.name,
@@ -296,6 +374,13 @@ export class Sidecar {
             // Envoy's /clusters priority: only a localityLbSetting gives hosts other than 0; null = left out by `distribute`.
             ...(c.locality ? { priority: c.locality.priorityOf(h) ?? null } : {}),
           })),
+        })),
+      '/tcp_clusters': () =>
+        [...(this.tcp?.clusters.values() ?? [])].map((c) => ({
+          name: c.name,
+          active: c.active,
+          maxConnections: c.maxConnections,
+          hosts: c.members.map((h) => ({ instance: h.instance, address: h.key, active: h.active, ejected: c.outlier?.isEjected(h) ?? false, ejections: c.outlier?.ejectionsOf(h) ?? 0 })),
         })),
       '/traces': (url: URL) => this.tracer.ring.list(Number(url.searchParams.get('limit') ?? 200), url.searchParams.get('trace_id') ?? undefined),
       '/tracing': () => ({ sampling: this.tracer.sampling, telemetry: this.telemetry, exporters: this.tracer.stats() }),

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { seededRandom } from '../../lib/random';
 import type { WorldHandle } from '../../world/compose-target';
 import { drive, percentile, type LoadSpec, type Sample } from './load';
@@ -156,13 +157,21 @@ export class ScenarioContext {
     this.mark(label);
   }
 
-  /** Restores the default config: every resource deleted, config/default applied again. */
+  /**
+   * Restores the default config: config/default and the world's own registrations (WorldState.registrations: the
+   * external mail provider's ServiceEntry and DestinationRule) applied again, every other resource deleted. The
+   * world's registrations are never deleted on the way, so its external system stays reachable throughout.
+   */
   async resetConfig(): Promise<void> {
+    const own = this.world.state().registrations ?? [];
+    const keep = new Set(own.flatMap((f) => YAML.parseAllDocuments(f.text).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } }).map((r) => `${r.kind}/${r.metadata?.name}`)));
     const res = await fetch(`${this.world.controlPlaneUrl}/v1/config`);
-    const { resources } = (await res.json()) as { resources: { kind: string; metadata: { name: string } }[] };
-    if (resources.length) await this.world.deleteConfig(resources.map((r) => ({ kind: r.kind, name: r.metadata.name })));
+    const { resources } = (await res.json()) as { resources: { kind: string; metadata: { name: string; namespace?: string } }[] };
+    // By namespace too (config/default's RequestAuthentication lives in istio-system); the world's own registrations stay.
+    const drop = resources.filter((r) => !keep.has(`${r.kind}/${r.metadata.name}`));
+    if (drop.length) await this.world.deleteConfig(drop.map((r) => ({ kind: r.kind, name: r.metadata.name, namespace: r.metadata.namespace })));
     const files = fs.readdirSync(DEFAULT_CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f)).map((f) => ({ name: f, text: fs.readFileSync(path.join(DEFAULT_CONFIG_DIR, f), 'utf8') }));
-    if (files.length) await this.world.applyConfig(files);
+    if (files.length || own.length) await this.world.applyConfig([...files, ...own]);
   }
 
   lab(instance: string): LabHandle {

@@ -30,6 +30,8 @@ export interface LoadSpec {
   concurrency?: number;
   /** Keep parsed response bodies on the samples (for checks that need them). */
   keepBodies?: boolean;
+  /** Send to the gateway's HTTPS listener instead, verifying its certificate with `ca` (the edge CA). */
+  https?: { url: string; ca: string | Buffer; servername?: string };
 }
 
 /**
@@ -38,7 +40,8 @@ export interface LoadSpec {
  * it completes (for the live progress line and the timeline).
  */
 export async function drive(baseUrl: string, spec: LoadSpec, clockStart: number, onSample: (s: Sample) => void, stopSignal?: { stopped: boolean }): Promise<Sample[]> {
-  const pool = new Pool(baseUrl, { connections: spec.concurrency ?? 32, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const tls = spec.https ? { connect: { ca: spec.https.ca, ...(spec.https.servername ? { servername: spec.https.servername } : {}) } } : {};
+  const pool = new Pool(spec.https?.url ?? baseUrl, { connections: spec.concurrency ?? 32, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, ...tls });
   const total = spec.count ?? Math.round(((spec.durationMs ?? 1000) / 1000) * spec.rps);
   const interval = 1000 / spec.rps;
   const begin = performance.now();

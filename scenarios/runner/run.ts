@@ -66,7 +66,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     if (!world) {
       dir = tempWorldDir('meshlab-scenario-');
       log('  starting the world …');
-      const embedded = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: broker ? { kind: broker.kind, url: broker.url } : scenario.bus, env: { MESH_SEED: String(seed) }, tracing: { sampling: 100 }, ...(scenario.observability ? { observability: {} } : {}) });
+      const embedded = await World.start({ dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), topology: scenario.topology, bus: broker ? { kind: broker.kind, url: broker.url } : scenario.bus, env: { MESH_SEED: String(seed) }, tracing: { sampling: 100 }, ...(scenario.observability ? { observability: {} } : {}), ...(scenario.externals ? { externals: true } : {}), ...scenario.world?.(control) });
       world = embedded;
       log(`  world ready in ${(embedded.readyMs / 1000).toFixed(1)} s (logs: ${path.join(dir, 'logs')})`);
     }

@@ -36,6 +36,10 @@ export interface Scenario {
     /** Expectations (name prefixes) that must FAIL without the policy. */
     fails: string[];
   };
+  /** Needs the world's external systems (`World` option `externals`: the mail provider) on its own world. */
+  externals?: boolean;
+  /** World options per arm, for a lab whose control arm needs a different world (`broker-through-mesh`: the bus beside the mesh). */
+  world?: (control: boolean) => { busThroughMesh?: boolean };
   /** Needs the real Zipkin and Prometheus (`World` option `observability`) on its own world. */
   observability?: boolean;
   /** Timeline resolution, ms. */

@@ -66,6 +66,9 @@ export class NotificationStore {
    * (the side effect) — all in one transaction. With `idempotent: false` (a lab control arm) every
    * delivery sends. Returns whether a notification was sent.
    */
+  /** Called inside the transaction that sends a notification (the mail outbox queues its confirmation mail). */
+  onSent?: (eventId: string, orderId: string, message: string) => void;
+
   record(n: Omit<Notification, 'created_at' | 'message'>, idempotent = true): boolean {
     const tx = this.db.transaction(() => {
       const now = new Date().toISOString();
@@ -78,6 +81,7 @@ export class NotificationStore {
         .run(n.event_id, n.order_id, n.user_id, n.total, message, n.event_time, now);
       const send = idempotent ? !before && inserted.changes > 0 : true;
       if (send) this.db.prepare('INSERT INTO sent (event_id, order_id, message, sent_at) VALUES (?, ?, ?, ?)').run(n.event_id, n.order_id, message, now);
+      if (send) this.onSent?.(n.event_id, n.order_id, message);
       return send;
     });
     return tx.immediate();

@@ -121,7 +121,7 @@ describe('compose.yaml and prometheus.yml are generated from world/topology.ts',
       if (s.build) expect(s.image).toBe('meshlab-node:0.1.0');
     }
     expect(IMAGES.kafka).toMatch(/^apache\/kafka:3\.9\./);
-    expect(Object.values(services).filter((s) => s.image === NODE_IMAGE)).toHaveLength(3 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1); // cp, chaos-init, credentials, pods, gateway
+    expect(Object.values(services).filter((s) => s.image === NODE_IMAGE)).toHaveLength(3 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1 + 1); // cp, chaos-init, credentials, pods, gateway, mail-provider
   });
 
   it('Kafka runs as Apache\'s single-node KRaft example with replication factors 1', () => {
@@ -194,13 +194,13 @@ describe('a first `docker compose up` on a real Docker host (checked statically 
   const stages = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
   const ignoreText = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8');
 
-  it('one service builds the Node image, with pull_policy: build; the other 13 only name it, with pull_policy: never', () => {
+  it('one service builds the Node image, with pull_policy: build; the other 14 only name it, with pull_policy: never', () => {
     const builders = Object.entries(services).filter(([, s]) => s.build).map(([n]) => n);
     expect(builders).toEqual([IMAGE_BUILDER]);
     const builder = services[IMAGE_BUILDER];
     expect(builder).toMatchObject({ image: NODE_IMAGE, pull_policy: 'build', build: { context: '.', dockerfile: 'Dockerfile' } });
     const users = Object.entries(services).filter(([n, s]) => s.image === NODE_IMAGE && n !== IMAGE_BUILDER);
-    expect(users).toHaveLength(2 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1); // chaos-init, credentials, pods, gateway
+    expect(users).toHaveLength(2 + 2 * instancesOf(DEFAULT_TOPOLOGY).length + 1 + 1); // chaos-init, credentials, pods, gateway, mail-provider
     for (const [name, s] of users) expect({ name, build: s.build, pull_policy: s.pull_policy }).toEqual({ name, build: undefined, pull_policy: 'never' });
     // A changed topology keeps the property: a sixth instance adds two services, no builder.
     const bigger = composeDocument(withInstances(DEFAULT_TOPOLOGY, 'payments', { v1: 3, v2: 1 })) as { services: Record<string, Service> };

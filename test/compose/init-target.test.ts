@@ -7,17 +7,20 @@ import { startChaosServer, type ChaosServer } from '../../chaos/server';
 import { ChaosClient } from '../../chaos/client';
 import { initEdges } from '../../world/compose-init';
 import { ComposeWorld, NOT_RUNNING_PID, parsePsServices } from '../../world/compose-target';
-import { edgesOf } from '../../world/compose-layout';
+import { brokerEdgesOf, edgesOf } from '../../world/compose-layout';
+import { worldConfigYaml } from '../../world/compose-generate';
 
 /** A control plane stand-in recording POST /v1/edges bodies and answering /healthz and /v1/sync. */
-async function fakeControlPlane(): Promise<{ url: string; port: number; posts: { from: string; instance: string; host: string; port: number }[][]; syncs: string[]; close(): Promise<void> }> {
+async function fakeControlPlane(): Promise<{ url: string; port: number; posts: { from: string; instance: string; host: string; port: number }[][]; workloads: unknown[]; syncs: string[]; close(): Promise<void> }> {
   const posts: { from: string; instance: string; host: string; port: number }[][] = [];
+  const workloads: unknown[] = [];
   const syncs: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       if (req.url === '/v1/edges' && req.method === 'POST') posts.push((JSON.parse(body) as { edges: never[] }).edges);
+      if (req.url === '/v1/workloads' && req.method === 'POST') workloads.push(JSON.parse(body));
       if (req.url?.startsWith('/v1/sync')) syncs.push(req.url);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"ok":true}');
@@ -25,7 +28,7 @@ async function fakeControlPlane(): Promise<{ url: string; port: number; posts: {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, port, posts, syncs, close: () => new Promise((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}`, port, posts, workloads, syncs, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /** A base port with `n` consecutive free loopback ports (checked by binding each). */
@@ -57,17 +60,17 @@ describe('chaos-init (against the project\'s Toxiproxy-compatible chaos server)'
   beforeAll(async () => {
     chaos = await startChaosServer({ host: '127.0.0.1', port: 0, seed: 1 });
     cp = await fakeControlPlane();
-    base = await freeRun(edgesOf().length);
+    base = await freeRun(edgesOf().length + brokerEdgesOf().length);
   });
   afterAll(async () => {
     await chaos?.close();
     await cp?.close();
   });
 
-  it('creates one proxy per edge on its fixed port, posts all 8 edges, and a re-run changes nothing', async () => {
-    const opts = { toxiproxyUrl: url(), controlPlaneUrl: cp.url, listenHost: '127.0.0.1', portBase: base, upstreamOf: (id: string) => `127.0.0.1:${40000 + id.length}` };
+  it('creates one proxy per edge on its fixed port (8 HTTP, 4 to the brokers), announces both brokers, posts all 12 edges, and a re-run changes nothing', async () => {
+    const opts = { toxiproxyUrl: url(), controlPlaneUrl: cp.url, listenHost: '127.0.0.1', portBase: base, upstreamOf: (id: string) => `127.0.0.1:${40000 + id.length}`, brokerOf: (service: string) => ({ host: '127.0.0.1', port: service === 'kafka' ? 49092 : 45672 }) };
     const first = await initEdges(opts);
-    expect(first.changed).toBe(8);
+    expect(first.changed).toBe(12);
     expect(first.edges.map((e) => `${e.from}->${e.instance}@${e.host}:${e.port - base}`)).toEqual([
       'istio-ingressgateway->orders-v1-0@toxiproxy:0',
       'orders->payments-v1-0@toxiproxy:1',
@@ -77,10 +80,20 @@ describe('chaos-init (against the project\'s Toxiproxy-compatible chaos server)'
       'orders->payments-v2-0@toxiproxy:5',
       'istio-ingressgateway->payments-v2-0@toxiproxy:6',
       'istio-ingressgateway->notifications-v1-0@toxiproxy:7',
+      'orders->kafka-0@toxiproxy:8',
+      'notifications->kafka-0@toxiproxy:9',
+      'orders->rabbitmq-0@toxiproxy:10',
+      'notifications->rabbitmq-0@toxiproxy:11',
+    ]);
+    // The brokers, workloads without a sidecar, as world/broker-mesh.ts announces them on loopback.
+    expect(cp.workloads).toEqual([
+      { service: 'kafka', endpoints: [{ instance: 'kafka-0', host: '127.0.0.1', port: 49092, labels: { app: 'kafka' } }] },
+      { service: 'rabbitmq', endpoints: [{ instance: 'rabbitmq-0', host: '127.0.0.1', port: 45672, labels: { app: 'rabbitmq' } }] },
     ]);
     const client = new ChaosClient(url());
     const proxies = await client.listProxies();
-    expect(Object.keys(proxies).sort()).toEqual(edgesOf().map((e) => e.name).sort());
+    expect(Object.keys(proxies).sort()).toEqual([...edgesOf(), ...brokerEdgesOf()].map((e) => e.name).sort());
+    expect(proxies['orders->kafka-0']).toMatchObject({ listen: `127.0.0.1:${base + 8}`, upstream: '127.0.0.1:49092', enabled: true });
     expect(proxies['orders->payments-v1-0']).toMatchObject({ listen: `127.0.0.1:${base + 1}`, upstream: '127.0.0.1:40013', enabled: true });
 
     // Chaos state set between runs survives a re-run (no proxy restarted or re-pointed).
@@ -129,6 +142,8 @@ describe('ComposeWorld (the scenario target) with a fake docker CLI', () => {
     await world.refresh();
     expect(world.state().instances.every((i) => i.app.pid === process.pid)).toBe(true);
 
+    // What its control plane loaded beside config/default (the generated deploy/mesh file): the reset keeps it.
+    expect(world.state().registrations).toEqual([{ name: 'mail-provider.yaml', text: worldConfigYaml() }]);
     await world.killInstance('payments-v1-0');
     const killed = world.state().instances.find((i) => i.id === 'payments-v1-0')!;
     expect(killed.app.pid).toBe(NOT_RUNNING_PID);

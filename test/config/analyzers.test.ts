@@ -240,8 +240,8 @@ describe('load-level messages', () => {
     const loaded = loadYaml(other, 't.yaml');
     expect(loaded.messages).toEqual([]);
     expect(loaded.objects.map((o) => [o.kind, o.metadata.name, o.ignored])).toEqual([['Frobnicator', 'f', 'Frobnicator plays no part in the mesh config meshlab reads']]);
-    const ef = loadYaml('apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: e\n', 't.yaml');
-    expect(ef.objects[0].ignored).toMatch(/^Istio kind EnvoyFilter is not supported by meshlab/);
+    const ef = loadYaml('apiVersion: networking.istio.io/v1beta1\nkind: WorkloadEntry\nmetadata:\n  name: e\n', 't.yaml');
+    expect(ef.objects[0].ignored).toMatch(/^Istio kind WorkloadEntry is not supported by meshlab/);
     const bad = DR_PAYMENTS.replace('networking.istio.io/v1', 'security.istio.io/v1');
     const m2 = only(lint(bad), 'ML0002');
     expect({ line: m2.line, column: m2.column }).toEqual(at(bad, 'apiVersion'));

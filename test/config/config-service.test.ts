@@ -95,15 +95,18 @@ describe('apply says per object what it did', () => {
     expect([out.ok, out.version, pushed.length, out.results.length]).toEqual([true, 0, 0, 4]);
   });
 
-  test('a Gateway is refused by name (ML0003: analyzed, not run), and nothing is applied', () => {
+  test('a ServiceEntry with a TLS port is refused naming the field (ML0003: the sidecar routes HTTP to external hosts), and nothing is applied; a Gateway is applied (the ingress gateway runs it)', () => {
     const { svc } = service();
-    const gw = `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: edge\nspec:\n  selector:\n    istio: ingressgateway\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]\n`;
-    const out = svc.apply([{ name: 'gw.yaml', text: `${gw}---\n${DR}` }]);
+    const se = `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: ext\nspec:\n  hosts: [api.example.com]\n  ports:\n  - {number: 443, name: https, protocol: TLS}\n  resolution: DNS\n`;
+    const out = svc.apply([{ name: 'se.yaml', text: `${se}---\n${DR}` }]);
     expect(out.ok).toBe(false);
     const m = out.messages.filter((x) => x.code === 'ML0003');
-    expect(m.map((x) => [x.resource, x.line])).toEqual([['Gateway default/edge', 2]]);
-    expect(m[0].message).toMatch(/Gateway is valid Istio and meshlab analyzes it/);
+    expect(m.map((x) => [x.resource, x.line, x.path])).toEqual([['ServiceEntry default/ext', 8, 'spec.ports[0].protocol']]);
+    expect(m[0].message).toMatch(/protocol TLS is not supported by meshlab for a ServiceEntry/);
     expect(svc.list()).toEqual([]);
+    const gw = `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: edge\nspec:\n  selector:\n    istio: ingressgateway\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]\n`;
+    expect(svc.apply([{ name: 'gw.yaml', text: gw }]).ok).toBe(true);
+    expect(svc.list().map((r) => r.kind)).toEqual(['Gateway']);
   });
 });
 

@@ -47,6 +47,7 @@ describe('Kubernetes manifests of the world beside its Istio config', () => {
     const noPayments: Topology = { ...DEFAULT_TOPOLOGY, services: DEFAULT_TOPOLOGY.services.filter((s) => s.name !== 'payments') };
     const b = analyze(config.resources, { objects: loadYaml(manifests(noPayments), 'k8s.yaml').objects });
     expect(b.map((m) => [m.code, m.resource])).toEqual([
+      ['IST0101', 'VirtualService default/meshlab-ingress'], // the edge route to payments
       ['IST0127', 'AuthorizationPolicy default/payments'],
       ['IST0174', 'DestinationRule default/payments'],
     ]);

@@ -92,11 +92,30 @@ describe('Bookinfo-style samples load with no messages and route as Istio would'
     expect(tp.loadBalancer).toEqual({ type: 'LEAST_REQUEST' });
   });
 
-  test('the default lab config (config/default) is valid: payments subsets, no split (every endpoint)', () => {
+  test('the default lab config (config/default) is valid: payments subsets, no split (every endpoint), the edge Gateway and its VirtualService', () => {
     const r = loadPath(path.join(REPO, 'config/default'));
     expect(r.messages).toEqual([]);
-    expect(analyze(r.resources, { instances: [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }] })).toEqual([]);
+    const instances = [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }, { service: 'orders', labels: { version: 'v1' } }, { service: 'notifications', labels: { version: 'v1' } }];
+    expect(analyze(r.resources, { instances })).toEqual([]);
     expect(effectiveRoutes(r.resources, 'payments')[0].destinations).toEqual([{ host: 'payments', weight: 100, percent: 100 }]);
+  });
+
+  test("api-gateway (the lab's YAML: Gateway with httpsRedirect, AuthorizationPolicy on requestPrincipals, claim-routing VirtualService, local rate limit EnvoyFilter) analyzes clean beside config/default's RequestAuthentication and DestinationRule", () => {
+    const r = loadPath(path.join(SAMPLES, 'api-gateway.yaml'));
+    expect(r.messages).toEqual([]);
+    expect(r.resources.map((x) => x.kind)).toEqual(['Gateway', 'AuthorizationPolicy', 'VirtualService', 'EnvoyFilter']);
+    const base = ['request-authentication.yaml', 'payments.yaml'].flatMap((f) => loadPath(path.join(REPO, 'config/default', f)).resources);
+    const instances = [{ service: 'payments', labels: { version: 'v1' } }, { service: 'payments', labels: { version: 'v2' } }, { service: 'orders', labels: { version: 'v1' } }, { service: 'notifications', labels: { version: 'v1' } }];
+    expect(analyze([...base, ...r.resources], { instances })).toEqual([]);
+    // Without the RequestAuthentication, the claim route is IST0149, as istioctl says.
+    expect(analyze(r.resources, { instances }).map((m) => m.code)).toContain('IST0149');
+  });
+
+  test("README's EnvoyFilter (The edge) is api-gateway.yaml's, byte for byte", () => {
+    const sample = fs.readFileSync(path.join(SAMPLES, 'api-gateway.yaml'), 'utf8').split(/^---$/m).find((d) => /^kind: EnvoyFilter$/m.test(d))!;
+    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const block = /```yaml\n(apiVersion: networking\.istio\.io\/v1alpha3\nkind: EnvoyFilter[\s\S]*?)```/.exec(readme);
+    expect(block?.[1].trim()).toBe(sample.slice(sample.indexOf('apiVersion')).trim());
   });
 
   test('the same samples load under v1alpha3 and v1beta1 apiVersions', () => {

@@ -229,20 +229,21 @@ spec:
 
 describe('unsupported Istio fields are rejected by path (ML0003)', () => {
   test.each<[string, string, string, string]>([
-    ['VirtualService tcp', vs(route()) + '  tcp:\n  - route: []\n', 'tcp:', 'spec.tcp'],
+    ['tcp match sourceSubnet', vs(route()) + '  tcp:\n  - match:\n    - sourceSubnet: 10.0.0.0/8\n    route:\n    - destination: {host: payments}\n', 'sourceSubnet', 'spec.tcp[0].match[0].sourceSubnet'],
+    ['tls match gateways', vs(route()) + '  tls:\n  - match:\n    - sniHosts: [a.example.com]\n      gateways: [gw]\n    route:\n    - destination: {host: payments}\n', 'gateways: [gw]', 'spec.tls[0].match[0].gateways'],
+    ['tcpKeepalive probes', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    connectionPool:\n      tcp:\n        tcpKeepalive:\n          time: 30s\n          probes: 3\n  subsets:'), 'probes', 'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes'],
     ['DR workloadSelector', DR_PAYMENTS.replace('  subsets:', '  workloadSelector:\n    matchLabels:\n      app: orders\n  subsets:'), 'workloadSelector', 'spec.workloadSelector'],
     ['VirtualService without hosts (a delegate)', vs(route()).replace('  hosts:\n  - payments\n', ''), 'spec:', 'spec.hosts'],
     ['HTTPRoute redirect', vs(route('    redirect:\n      uri: /x\n')), 'redirect', 'spec.http[0].redirect'],
     ['match authority', vs(`  - match:\n    - authority:\n        exact: x\n    route:\n    - destination:\n        host: payments\n`), 'authority', 'spec.http[0].match[0].authority'],
     ['abort grpcStatus', vs(route('    fault:\n      abort:\n        httpStatus: 503\n        grpcStatus: UNAVAILABLE\n')), 'grpcStatus', 'spec.http[0].fault.abort.grpcStatus'],
-    ['gateway other than mesh', vs(route()).replace('  http:', '  gateways:\n  - bookinfo-gateway\n  http:'), 'bookinfo-gateway', 'spec.gateways[0]'],
+    ['match per gateway', vs(route()).replace('  http:\n  - ', '  http:\n  - match:\n    - gateways: [mesh]\n    '), 'gateways', 'spec.http[0].match[0].gateways'],
     ['wildcard host', vs(route(), 'payments', '"*.example.com"'), '"*.example.com"', 'spec.hosts[0]'],
-    ['DR portLevelSettings', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    portLevelSettings: []\n  subsets:'), 'portLevelSettings', 'spec.trafficPolicy.portLevelSettings'],
     ['LB PASSTHROUGH', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    loadBalancer:\n      simple: PASSTHROUGH\n  subsets:'), 'simple', 'spec.trafficPolicy.loadBalancer.simple'],
-    ['TLS SIMPLE', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    tls:\n      mode: SIMPLE\n  subsets:'), 'mode', 'spec.trafficPolicy.tls.mode'],
+    ['TLS credentialName (Secrets)', DR_PAYMENTS.replace('  subsets:', '  trafficPolicy:\n    tls:\n      mode: SIMPLE\n      credentialName: mail-ca\n  subsets:'), 'credentialName', 'spec.trafficPolicy.tls.credentialName'],
     ['AuthorizationPolicy CUSTOM', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  rules:\n  - {}\n`, 'action', 'spec.action'],
     ['AuthorizationPolicy ipBlocks', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/8"]\n`, 'ipBlocks', 'spec.rules[0].from[0].source.ipBlocks'],
-    ['when key', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: jwt\nspec:\n  rules:\n  - when:\n    - key: request.auth.claims[iss]\n      values: ["x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
+    ['when key', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: jwt\nspec:\n  rules:\n  - when:\n    - key: request.auth.presenter\n      values: ["x"]\n`, 'key:', 'spec.rules[0].when[0].key'],
   ])('%s', (_name, y, needle, path) => {
     const m = expectAt(y, 'ML0003', needle);
     expect(m.path).toBe(path);

@@ -50,7 +50,7 @@ describe('control plane access: a rogue process on the machine gets nothing it w
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-cp-access-'));
-    cp = await startControlPlane({ host: '127.0.0.1', port: 0, dataDir: dir, services: ['orders', 'payments'], auth: { tokenKey: key, operatorToken } });
+    cp = await startControlPlane({ host: '127.0.0.1', port: 0, dataDir: dir, services: ['orders', 'payments', 'notifications'], auth: { tokenKey: key, operatorToken } });
     // The real payments-v1-0 sidecar, with the token its launcher issued.
     expect((await discover(node('payments-v1-0', 'payments'), payments)).status).toBe(200);
   });

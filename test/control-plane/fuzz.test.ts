@@ -53,7 +53,7 @@ describe('control plane: bad input gets a 4xx with a clear message and changes n
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-cp-fuzz-'));
-    cp = await startControlPlane({ host: '127.0.0.1', port: 0, dataDir: dir, services: ['orders', 'payments'] });
+    cp = await startControlPlane({ host: '127.0.0.1', port: 0, dataDir: dir, services: ['orders', 'payments', 'notifications'] });
     // One registered node, so refusals that name a node which exists are exercised too.
     const node = { id: 'fuzz-node-0', role: 'sidecar', service: 'payments', labels: { app: 'payments' }, inbound: { host: '127.0.0.1', port: 1 } };
     await new Promise<void>((resolve) => {

@@ -212,10 +212,11 @@ spec:
     await remove('VirtualService', 'payments', 'shop');
   });
 
-  test('a VirtualService written in default for short host "payments" is about payments.default, which does not exist: it does not route shop\'s payments', async () => {
-    await apply(abortFrom('default').replace('namespace: shop', 'namespace: default'));
+  test('a VirtualService written in default for short host "payments" is about payments.default, which does not exist: refused (IST0101, the world\'s services are the registry) and shop\'s payments still answer 10 of 10', async () => {
+    const out = cp.config.apply([{ name: 'ns-test.yaml', text: abortFrom('default').replace('namespace: shop', 'namespace: default') }]);
+    expect(out.ok).toBe(false);
+    expect(out.messages.filter((m) => m.code === 'IST0101').map((m) => m.message)).toEqual(['Referenced host not found: "payments"', 'Referenced host not found: "payments"']);
     expect(await statuses(10)).toEqual({ 200: 10 });
-    await remove('VirtualService', 'payments', 'default');
   });
 
   test('with every payments instance down, Host payments.shop still names the service (503 UH, 3 of 3), not an unknown host (404 NR)', async () => {

@@ -83,7 +83,7 @@ describe('control plane push', () => {
     expect(nodes).toHaveLength(6);
     for (const n of nodes) expect(n.synced).toBe(true);
     const config = (await json(`${world.controlPlaneUrl}/v1/config`)).body;
-    expect(config.resources.map((r: { kind: string; metadata: { name: string } }) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/payments', 'VirtualService/payments']);
+    expect(config.resources.map((r: { kind: string; metadata: { name: string } }) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'RequestAuthentication/meshlab-issuer', 'VirtualService/meshlab-ingress', 'VirtualService/payments']);
     expect(config.version).toBeGreaterThanOrEqual(1);
     expect(version).toBeGreaterThanOrEqual(1);
     expect((await json(`${world.gatewayUrl}/orders`, { body: { user_id: 'u', items: [{ sku: 'a', qty: 1, unit_price: 1 }] } })).status).toBe(201);

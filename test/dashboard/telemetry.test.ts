@@ -53,6 +53,18 @@ describe('telemetry from scrape deltas', () => {
     expect(t.edges(1000)[0]).toMatchObject({ requests: 20, rps: 20, errorRate: 0.5 });
   });
 
+  test('a broker edge (TCP only, istio_tcp_*): orders:v1 → rabbitmq:unknown 5 connections opened in the window (3 refused, UF,URX as flags) and 3,000 B/s', () => {
+    const tcp = (opened: number, refused: number, sent: number, received: number): string => {
+      const l = (flags: string): string => `reporter="source",source_workload="orders-v1",destination_workload="unknown",destination_version="unknown",destination_service_name="rabbitmq",request_protocol="tcp",response_flags="${flags}",connection_security_policy="unknown"`;
+      return [`istio_tcp_connections_opened_total{${l('-')}} ${opened}`, `istio_tcp_connections_opened_total{${l('UF,URX')}} ${refused}`, `istio_tcp_sent_bytes_total{${l('-')}} ${sent}`, `istio_tcp_received_bytes_total{${l('-')}} ${received}`].join('\n');
+    };
+    const t = new Telemetry();
+    t.tick(0, [{ node: ORDERS, text: tcp(1, 0, 100, 100) }]);
+    t.tick(1000, [{ node: ORDERS, text: tcp(2, 3, 1100, 2100) }]);
+    t.tick(2000, [{ node: ORDERS, text: tcp(3, 3, 2100, 4100) }]);
+    expect(t.edges(5000)).toEqual([expect.objectContaining({ source: 'orders:v1', target: 'rabbitmq:unknown', protocol: 'tcp', requests: 0, tcpConnections: 5, tcpBytesPerSec: 3000, flags: { 'UF,URX': 3 } })]);
+  });
+
   test('a counter that goes down is a restarted proxy: its whole value is new', () => {
     const t = new Telemetry();
     t.tick(0, [{ node: ORDERS, text: metrics(500, 0, 3) }]);

@@ -30,18 +30,25 @@ describe('meshlab analyze accepts the export', () => {
     expect(JSON.parse(r.out)).toEqual([]);
   });
 
-  it('the ingress routes, analyzed with the export, draw only ML0003 (valid Istio meshlab does not run), which is why they sit in ingress/', async () => {
-    const r = await analyzeDir(['-o', 'json', '-f', dir, '-f', path.join(dir, 'ingress')]);
-    const messages = JSON.parse(r.out) as { code: string; message: string }[];
-    expect(messages.length).toBeGreaterThan(0);
-    expect(messages.filter((m) => m.code !== 'ML0003').map((m) => `${m.code} ${m.message}`)).toEqual([]);
+  it('the export has no ingress/ folder any more: config/default\'s Gateway and VirtualService, which meshlab\'s own gateway runs, are the ingress', () => {
+    expect(fs.existsSync(path.join(dir, 'ingress'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'istio-default-gateway.yaml'), 'utf8')).toMatch(/kind: Gateway[\s\S]*kind: VirtualService/);
   });
 
-  it("the export's Istio config from config/default analyzes clean on its own (2 files, no message)", async () => {
+  it("the export's Istio config from config/default analyzes clean on its own (4 files, no message)", async () => {
     const files = fs.readdirSync(dir).filter((f) => f.startsWith('istio-default-')).map((f) => path.join(dir, f));
-    expect(files.length).toBe(2);
+    expect(files.length).toBe(4);
     const r = await analyzeDir(['-o', 'json', ...files.flatMap((f) => ['-f', f])]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toEqual([]);
+  });
+
+  it('the mail provider\'s cluster registration (egress/), analyzed with the export, draws only ML0003 — on credentialName (a Secret, where meshlab reads files) and the workloadSelector Istio needs for it — which is why it sits in egress/', async () => {
+    const r = await analyzeDir(['-o', 'json', '-f', dir, '-f', path.join(dir, 'egress')]);
+    const messages = JSON.parse(r.out) as { code: string; message: string; origin: string; path: string }[];
+    expect(messages.map((m) => `${m.code} ${m.origin} ${m.path}`)).toEqual([
+      'ML0003 DestinationRule default/mail-provider spec.workloadSelector',
+      'ML0003 DestinationRule default/mail-provider spec.trafficPolicy.portLevelSettings[0].tls.credentialName',
+    ]);
   });
 });

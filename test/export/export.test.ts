@@ -62,7 +62,7 @@ describe('meshlab export kubernetes: the objects', () => {
       const svc = byKind('Service').find((x) => x.metadata.name === s.name)!;
       expect(svc.spec).toEqual({ selector: { app: s.name }, ports: [{ name: 'http-api', port: POD_PORTS.app, targetPort: 'http-api', protocol: 'TCP', appProtocol: 'http' }] });
     }
-    for (const svc of byKind('Service')) for (const p of svc.spec.ports as { name: string; appProtocol: string }[]) expect(`${p.name} ${p.appProtocol}`).toMatch(/^(http-?\S* http|tcp-\S+ tcp)$/);
+    for (const svc of byKind('Service')) for (const p of svc.spec.ports as { name: string; appProtocol: string }[]) expect(`${p.name} ${p.appProtocol}`).toMatch(/^(http-?\S* http|https https|tcp-\S+ tcp)$/);
   });
 
   it('one Deployment per version (payments-v1 ×2, payments-v2 ×1), labelled app/version as the DestinationRule subsets select', () => {
@@ -106,7 +106,9 @@ describe('meshlab export kubernetes: the objects', () => {
       const env = d.spec.template.spec.containers[0].env as Env[];
       const id = `${d.metadata.name}-0`;
       // Every variable compose gives this service's app is set here too.
-      expect(env.map((e) => e.name).sort()).toEqual(Object.keys(compose[id].environment).filter((k) => k !== 'MESH_OUTBOUND_URL' || d.metadata.labels!.app === 'orders').sort());
+      expect(env.map((e) => e.name).sort()).toEqual(Object.keys(compose[id].environment).filter((k) => (k !== 'MESH_OUTBOUND_URL' || d.metadata.labels!.app === 'orders') && k !== 'MESH_TCP_REDIRECT').sort());
+      // Envoy's iptables capture the broker connections on a cluster: no capture table (compose's MESH_TCP_REDIRECT).
+      expect(env.find((e) => e.name === 'MESH_TCP_REDIRECT')).toBeUndefined();
       expect(env.find((e) => e.name === 'INSTANCE_ID')).toEqual({ name: 'INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
       const saved = { ...process.env };
       try {
@@ -154,10 +156,10 @@ describe('meshlab export kubernetes: the objects', () => {
   it('kustomization.yaml lists every other file once, in the order written, and the output is byte-stable', () => {
     const k = exported.files[exported.files.length - 1];
     expect(k.path).toBe('kustomization.yaml');
-    // This folder's files, then the ingress folder (its own kustomization.yaml lists routes.yaml).
-    expect((YAML.parse(k.text) as { resources: string[] }).resources).toEqual([...exported.files.slice(0, -1).filter((f) => !f.path.includes('/')).map((f) => f.path), 'ingress']);
-    const sub = exported.files.find((f) => f.path === 'ingress/kustomization.yaml')!;
-    expect((YAML.parse(sub.text) as { resources: string[] }).resources).toEqual(['routes.yaml']);
+    // This folder's files, then the egress folder (its own kustomization.yaml lists external.yaml).
+    expect((YAML.parse(k.text) as { resources: string[] }).resources).toEqual([...exported.files.slice(0, -1).filter((f) => !f.path.includes('/')).map((f) => f.path), 'egress']);
+    const sub = exported.files.find((f) => f.path === 'egress/kustomization.yaml')!;
+    expect((YAML.parse(sub.text) as { resources: string[] }).resources).toEqual(['external.yaml']);
     expect(kubernetesExport(DEFAULT_TOPOLOGY, { namespace: 'shop' })).toEqual(exported);
     // Derived from the topology: a third payments v2 instance is replicas 3, nothing else moves.
     const scaled = kubernetesExport(withInstances(DEFAULT_TOPOLOGY, 'payments', { v1: 2, v2: 3 }), { namespace: 'shop' });
@@ -165,12 +167,12 @@ describe('meshlab export kubernetes: the objects', () => {
     expect(changed).toEqual(['payments.yaml']);
   });
 
-  itWithKubectl('`kubectl kustomize DIR` builds the export: 23 objects, every namespaced one (Istio config included) in the -n namespace', () => {
+  itWithKubectl('`kubectl kustomize DIR` builds the export: 26 objects, every namespaced one (Istio config included) in the -n namespace', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-kustomize-'));
     try {
       writeExport(dir, exported.files);
       const built = YAML.parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30000 })).map((d) => d.toJS() as K8sObject);
-      expect(built.length).toBe(23);
+      expect(built.length).toBe(26);
       expect(built.filter((o) => o.kind !== 'Namespace').map((o) => `${ref(o)} ${o.metadata.namespace}`).filter((x) => !x.endsWith(' shop'))).toEqual([]);
       expect(built.find((o) => o.kind === 'AuthorizationPolicy')!.metadata.namespace).toBe('shop');
     } finally {
@@ -185,6 +187,45 @@ describe('meshlab export kubernetes: the objects', () => {
     expect(out.files.map((f) => f.path).filter((p) => p.startsWith('istio-live-'))).toEqual(['istio-live-peerauthentication-default.yaml', 'istio-live-peerauthentication-istio-system-default.yaml']);
     expect(YAML.parse(out.files.find((f) => f.path === 'istio-live-peerauthentication-istio-system-default.yaml')!.text).metadata).toEqual({ name: 'default', namespace: 'istio-system' });
     expect(out.notes.filter((n) => n.includes('istio-system/default'))).toEqual([expect.stringMatching(/moves it into the export's namespace/)]);
+  });
+
+  it('the mail provider: a MESH_EXTERNAL ServiceEntry resolved by DNS, and a DestinationRule for notifications whose CA is Secret mail-provider-ca (credentialName), no file path', () => {
+    const se = objects.find((o) => o.kind === 'ServiceEntry')!;
+    expect(se.file).toBe('egress/external.yaml');
+    expect(se.spec).toEqual({ hosts: ['api.mail.example'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 443 }] });
+    const dr = objects.find((o) => o.kind === 'DestinationRule' && o.metadata.name === 'mail-provider')!;
+    expect(dr.spec).toEqual({
+      host: 'api.mail.example',
+      // Istio reads credentialName at a sidecar only when the rule has a workloadSelector: the callers of the topology.
+      workloadSelector: { matchLabels: { app: 'notifications' } },
+      trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'SIMPLE', credentialName: 'mail-provider-ca', sni: 'api.mail.example', subjectAltNames: ['api.mail.example'] } }] },
+    });
+    expect(JSON.stringify(dr.spec)).not.toMatch(/caCertificates|\.pem/);
+    // The caller knows the provider by the same name the ServiceEntry declares.
+    const env = deployments().find((d) => d.metadata.labels?.app === 'notifications')!.spec.template.spec.containers[0].env as Env[];
+    expect(env.find((e) => e.name === 'MAIL_PROVIDER_HOST')?.value).toBe('api.mail.example');
+    expect(exported.notes).toEqual(expect.arrayContaining([expect.stringMatching(/create secret generic mail-provider-ca --from-file=cacert=/)]));
+  });
+
+  it("the brokers' Services are the cluster form of meshlab's broker announcement: TCP ports (tcp- names, appProtocol tcp), pods without a sidecar", () => {
+    for (const [name, port] of [['kafka', 9092], ['rabbitmq', 5672]] as const) {
+      const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === name)!;
+      expect((svc.spec.ports as { name: string; port: number; appProtocol: string }[]).find((p) => p.port === port)).toMatchObject({ name: expect.stringMatching(/^tcp-/), appProtocol: 'tcp' });
+      const workload = objects.find((o) => (o.kind === 'StatefulSet' || o.kind === 'Deployment') && o.metadata.name === name)!;
+      expect(workload.spec.template.metadata.labels).toMatchObject({ app: name, 'sidecar.istio.io/inject': 'false' });
+    }
+  });
+
+  it("a running world's own registration of the provider (127.0.0.1, a local CA file) is not exported as live config: egress/ has its cluster form", () => {
+    const live = [
+      { kind: 'ServiceEntry' as const, apiVersion: 'networking.istio.io/v1', metadata: { name: 'mail-provider', namespace: 'default' }, spec: { hosts: ['api.mail.example'], location: 'MESH_EXTERNAL', resolution: 'STATIC', endpoints: [{ address: '127.0.0.1' }] } },
+      { kind: 'DestinationRule' as const, apiVersion: 'networking.istio.io/v1', metadata: { name: 'mail-provider', namespace: 'default' }, spec: { host: 'api.mail.example', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/home/u/.meshlab/data/external/mail-provider/ca.pem' } } } },
+      { kind: 'VirtualService' as const, apiVersion: 'networking.istio.io/v1', metadata: { name: 'payments', namespace: 'default' }, spec: { hosts: ['payments'] } },
+    ];
+    const out = kubernetesExport(DEFAULT_TOPOLOGY, { live: [...loadPath(DEFAULT_CONFIG_DIR).resources, ...live] });
+    expect(out.files.map((f) => f.path).filter((p) => p.startsWith('istio-live-'))).toEqual(['istio-live-virtualservice-payments.yaml']);
+    expect(out.files.some((f) => f.text.includes('.meshlab/data'))).toBe(false);
+    expect(out.notes.filter((n) => n.startsWith('left out the live'))).toHaveLength(2);
   });
 
   it('the export is pinned: its files and objects in this order', () => {
@@ -208,11 +249,14 @@ describe('meshlab export kubernetes: the objects', () => {
       'ingress-gateway.yaml ServiceAccount/istio-ingressgateway',
       'ingress-gateway.yaml Service/istio-ingressgateway',
       'ingress-gateway.yaml Deployment/istio-ingressgateway',
+      'istio-default-gateway.yaml Gateway/meshlab-gateway',
+      'istio-default-gateway.yaml VirtualService/meshlab-ingress',
       'istio-default-payments-authz.yaml AuthorizationPolicy/payments',
       'istio-default-payments.yaml DestinationRule/payments',
-      'ingress/routes.yaml Gateway/meshlab-gateway',
-      'ingress/routes.yaml VirtualService/meshlab-ingress',
-      'ingress/kustomization.yaml Kustomization',
+      'istio-default-request-authentication.yaml RequestAuthentication/meshlab-issuer',
+      'egress/external.yaml ServiceEntry/mail-provider',
+      'egress/external.yaml DestinationRule/mail-provider',
+      'egress/kustomization.yaml Kustomization',
       'kustomization.yaml Kustomization',
     ]);
   });
@@ -247,10 +291,10 @@ describe('meshlab export kubernetes: the command, with a real control plane', ()
     const out = path.join(dir, 'k8s');
     const { io, out: stdout } = capture();
     expect(await exportCommand(['kubernetes', '-o', out, '--cp', cp.url], io)).toBe(0);
-    expect(stdout.join('')).toMatch(/with 3 live Istio resource\(s\)/);
+    expect(stdout.join('')).toMatch(/with 6 live Istio resource\(s\)/);
     const files = fs.readdirSync(out).sort();
     expect(files).toContain('istio-live-virtualservice-payments.yaml');
-    expect(files.filter((f) => f.startsWith('istio-'))).toEqual(['istio-default-payments-authz.yaml', 'istio-default-payments.yaml', 'istio-live-virtualservice-payments.yaml']);
+    expect(files.filter((f) => f.startsWith('istio-'))).toEqual(['istio-default-gateway.yaml', 'istio-default-payments-authz.yaml', 'istio-default-payments.yaml', 'istio-default-request-authentication.yaml', 'istio-live-virtualservice-payments.yaml']);
     const live = YAML.parse(fs.readFileSync(path.join(out, 'istio-live-virtualservice-payments.yaml'), 'utf8')) as K8sObject;
     const sample = loadPath(path.join(ROOT, 'config', 'samples', 'virtual-service-payments-90-10.yaml')).resources[0];
     expect(live).toEqual({ apiVersion: sample.apiVersion, kind: 'VirtualService', metadata: { name: 'payments' }, spec: sample.spec });
@@ -267,7 +311,7 @@ describe('meshlab export kubernetes: the command, with a real control plane', ()
     expect(err.join('')).toMatch(/left out config\/default\/payments-authz.yaml: the control plane's AuthorizationPolicy payments differs/);
     expect(fs.existsSync(path.join(out, 'istio-default-payments-authz.yaml'))).toBe(false);
     expect(fs.readFileSync(path.join(out, 'kustomization.yaml'), 'utf8')).not.toContain('payments-authz');
-    expect(fs.readdirSync(path.join(out, 'ingress')).sort()).toEqual(['kustomization.yaml', 'routes.yaml']);
+    expect(fs.existsSync(path.join(out, 'ingress'))).toBe(false);
   });
 
   it('an unreachable --cp is an error and writes nothing; a foreign directory is refused', async () => {

@@ -24,7 +24,7 @@ describe('README: From meshlab to a cluster', () => {
     // A running world: config/default as loaded, plus one VirtualService applied live.
     const live = [...loadPath(DEFAULT_CONFIG_DIR).resources, { kind: 'VirtualService' as const, apiVersion: 'networking.istio.io/v1', metadata: { name: 'payments', namespace: 'default' }, spec: { hosts: ['payments'] } }];
     const written = kubernetesExport(undefined, { live }).files.map((f) => f.path);
-    expect(written.filter((f) => f.startsWith('istio-'))).toEqual(['istio-default-payments-authz.yaml', 'istio-default-payments.yaml', 'istio-live-virtualservice-payments.yaml']);
+    expect(written.filter((f) => f.startsWith('istio-'))).toEqual(['istio-default-gateway.yaml', 'istio-default-payments-authz.yaml', 'istio-default-payments.yaml', 'istio-default-request-authentication.yaml', 'istio-live-virtualservice-payments.yaml']);
     const glob = (p: string): RegExp => new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\*/g, '.*')}$`);
     expect(written.filter((f) => !named.some((n) => glob(n).test(f)))).toEqual([]);
     expect(named.filter((n) => !written.some((f) => glob(n).test(f)))).toEqual([]);
@@ -37,8 +37,8 @@ describe('README: From meshlab to a cluster', () => {
     try {
       // The same command line, run where the repository's bin/ is reachable (cwd decides where -o writes).
       const out = execFileSync(path.join(ROOT, 'bin', 'meshlab'), ['export', 'kubernetes', '-o', cmd![1]], { cwd, encoding: 'utf8', env: withoutCp() });
-      expect(out).toMatch(new RegExp(`wrote 13 files to ${cmd![1]}`));
-      expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(12); // 11 files and the ingress folder
+      expect(out).toMatch(new RegExp(`wrote 15 files to ${cmd![1]}`));
+      expect(fs.readdirSync(path.join(cwd, cmd![1])).length).toBe(14); // 13 files and the egress folder
       // And the analyze line below it, on what the export wrote.
       const analyze = section.match(/^bin\/meshlab (analyze -f \S+)/m);
       expect(analyze![1]).toBe(`analyze -f ${cmd![1]}`);

@@ -20,13 +20,15 @@ describe('exported manifests against the official schemas', () => {
     validators = istioCrdValidators();
   });
 
-  it('each namespace gets 19 Kubernetes objects (Namespace, PVC, Kafka 2, RabbitMQ 2, per service SA + Service + a Deployment per version, ingress 3) and 4 Istio ones', () => {
+  it('each namespace gets 19 Kubernetes objects (Namespace, PVC, Kafka 2, RabbitMQ 2, per service SA + Service + a Deployment per version, ingress 3) and 7 Istio ones', () => {
     const perService = DEFAULT_TOPOLOGY.services.reduce((n, s) => n + 2 + Object.keys(s.versions).length, 0);
     expect(perService).toBe(10);
     expect(objects.filter((o) => !isIstio(o)).length).toBe(2 * (1 + 1 + 2 + 2 + perService + 3));
-    // config/default's DestinationRule and AuthorizationPolicy, the ingress Gateway and VirtualService.
-    expect(objects.filter(isIstio).map(ref).slice(0, 4).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'VirtualService/meshlab-ingress']);
-    expect(objects.length).toBe(2 * 23);
+    // config/default's DestinationRule, AuthorizationPolicy, RequestAuthentication, the ingress Gateway and VirtualService.
+    expect(objects.filter(isIstio).map(ref).slice(0, 5).sort()).toEqual(['AuthorizationPolicy/payments', 'DestinationRule/payments', 'Gateway/meshlab-gateway', 'RequestAuthentication/meshlab-issuer', 'VirtualService/meshlab-ingress']);
+    // …and the mail provider's ServiceEntry and DestinationRule (egress/).
+    expect(objects.filter(isIstio).map(ref).slice(5, 7)).toEqual(['ServiceEntry/mail-provider', 'DestinationRule/mail-provider']);
+    expect(objects.length).toBe(2 * 26);
   });
 
   it('every object passes validate() of its kubernetes-models / @kubernetes-models/istio class', () => {

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Sidecar } from '../../mesh/sidecar/sidecar';
@@ -87,6 +89,11 @@ export async function startSidecar(): Promise<Sidecar> {
 
 let version = 1;
 /** Applies YAML config plus endpoints to a sidecar, as a control-plane push would. */
+/** config/default/gateway.yaml: the default Gateway and its edge VirtualService (an in-process gateway needs them to route). */
+export const DEFAULT_GATEWAY_YAML = fs.readFileSync(path.join(__dirname, '../../../config/default/gateway.yaml'), 'utf8');
+/** The labels Istio's ingress gateway pods carry, which the default Gateway selects. */
+export const GATEWAY_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
+
 export function push(sidecar: Sidecar, yaml: string, endpoints: Record<string, Endpoint[]>): void {
   const loaded = yaml.trim() ? loadYaml(yaml, 'test.yaml') : { resources: [], messages: [] };
   const errors = loaded.messages.filter((m) => m.level === 'Error');

@@ -5,7 +5,7 @@ import { json } from '../support/http';
 describe('dashboard links to the observability backends', () => {
   let cp: ControlPlane;
   beforeAll(async () => {
-    cp = await startControlPlane({ host: '127.0.0.1', port: 0, services: ['orders'] });
+    cp = await startControlPlane({ host: '127.0.0.1', port: 0, services: ['orders', 'payments', 'notifications'] });
   });
   afterAll(async () => {
     await cp?.close();

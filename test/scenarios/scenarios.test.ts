@@ -92,9 +92,9 @@ describe('scenarios on their own world (--quick, seed 7)', () => {
   });
 });
 
-/** A lab that starts a world of its own: another topology, bus or broker, or the real observability backends. */
+/** A lab that starts a world of its own: another topology, bus or broker, the real observability backends, or the external systems. */
 function ownWorld(s: (typeof SCENARIOS)[number]): boolean {
-  return !!(s.topology || s.bus || s.ownBroker || s.observability);
+  return !!(s.topology || s.bus || s.ownBroker || s.observability || s.externals);
 }
 
 function verdict(report: Awaited<ReturnType<typeof runScenario>>, lines: string[], benchmark = false): void {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Sidecar } from '../../mesh/sidecar/sidecar';
 import { normalizePath, parsePathNormalization, type PathNormalization } from '../../mesh/path-normalization';
-import { Upstream, push, closeAgent, call, metric } from '../mesh/harness';
+import { Upstream, push, closeAgent, call, metric, DEFAULT_GATEWAY_YAML, GATEWAY_LABELS } from '../mesh/harness';
 
 /** Envoy's canonicalization (path_utility_test.cc cases, restated) plus Istio's modes. */
 describe('normalizePath: Envoy normalize_path (RFC 3986) and Istio pathNormalization modes', () => {
@@ -199,9 +199,8 @@ describe('a DENY cannot be walked around: the sidecar normalizes the path before
     const payments = await sidecar('payments');
     payments.setAppPort(app.port);
     push(payments, DENY_VALIDATE, {});
-    const gateway = await start(new Sidecar({ role: 'gateway', service: 'istio-ingressgateway', version: 'v1', instance: 'gw-0', labels: {}, host: '127.0.0.1', ports: { inbound: 0, outbound: 0, admin: 0 }, controlPlaneUrl: 'http://127.0.0.1:9',
-      gatewayRoutes: [{ prefix: '/orders', service: 'orders' }, { prefix: '/api/payments', service: 'payments' }] }));
-    push(gateway, '', {
+    const gateway = await start(new Sidecar({ role: 'gateway', service: 'istio-ingressgateway', version: 'v1', instance: 'gw-0', labels: GATEWAY_LABELS, host: '127.0.0.1', ports: { inbound: 0, outbound: 0, admin: 0 }, controlPlaneUrl: 'http://127.0.0.1:9' }));
+    push(gateway, DEFAULT_GATEWAY_YAML, {
       payments: [{ instance: 'payments-v1-0', service: 'payments', labels: { app: 'payments', version: 'v1' }, host: '127.0.0.1', port: payments.ports.inbound }],
       orders: [orders.endpoint('orders')],
     });

@@ -151,10 +151,10 @@ describe('validation errors name the policy and field', () => {
       'AuthorizationPolicy default/w: spec.rules[0].to[0].operation.paths[0] "/a*b": "*" is allowed only alone, as a prefix ("*abc") or as a suffix ("abc*")',
     ]);
     expect(validateAuthorizationPolicy(pol('f', { rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4'] } as never }] }] }))[0]).toBe(
-      'AuthorizationPolicy default/f: spec.rules[0].from[0].source.ipBlocks is not supported by meshlab (supported: principals, notPrincipals, namespaces, notNamespaces)',
+      'AuthorizationPolicy default/f: spec.rules[0].from[0].source.ipBlocks is not supported by meshlab (supported: principals, notPrincipals, requestPrincipals, notRequestPrincipals, namespaces, notNamespaces)',
     );
-    expect(validateAuthorizationPolicy(pol('k', { rules: [{ when: [{ key: 'request.auth.claims[iss]', values: ['x'] }] }] }))[0]).toMatch(
-      /spec\.rules\[0\]\.when\[0\]\.key "request\.auth\.claims\[iss\]" is not supported/,
+    expect(validateAuthorizationPolicy(pol('k', { rules: [{ when: [{ key: 'request.auth.presenter', values: ['x'] }] }] }))[0]).toMatch(
+      /spec\.rules\[0\]\.when\[0\]\.key "request\.auth\.presenter" is not supported/,
     );
     expect(validateAuthorizationPolicy(pol('t', { rules: [{ form: [] } as never] }))).toEqual([
       'AuthorizationPolicy default/t: spec.rules[0].form is not a rule field (expected from, to, when)',

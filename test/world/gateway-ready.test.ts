@@ -5,6 +5,8 @@ import path from 'node:path';
 import { tempWorldDir } from '../../world/world';
 import { Sidecar } from '../../mesh/sidecar/sidecar';
 import { STARTING_BODY } from '../../mesh/sidecar/starting-gate';
+import { loadYaml } from '../../mesh/config/load';
+import { DEFAULT_GATEWAY_YAML, GATEWAY_LABELS } from '../mesh/harness';
 import { json, ORDER } from '../support/http';
 
 /** The compiled CLI (`npm start` runs `node dist/cli/meshlab.js start`); tests run from dist/test/world. */
@@ -119,18 +121,17 @@ describe('the starting gate of an in-process gateway (orders known, none of its 
       service: 'istio-ingressgateway',
       version: 'v1',
       instance: 'gateway',
-      labels: {},
+      labels: GATEWAY_LABELS,
       host: '127.0.0.1',
       ports: { inbound: 0, outbound: 0, admin: 0 },
       controlPlaneUrl: 'http://127.0.0.1:9',
-      gatewayRoutes: [{ prefix: '/orders', service: 'orders' }],
       holdUntilOpen,
     });
     (g.accessLog as unknown as { fd: number }).fd = -1;
     gateways.push(g);
     await g.start();
     // A snapshot that knows orders but none of its endpoints is ready yet: the start-up moment.
-    g.applySnapshot({ version: 1, endpoints: { orders: [] }, resources: [] });
+    g.applySnapshot({ version: 1, endpoints: { orders: [] }, resources: loadYaml(DEFAULT_GATEWAY_YAML, 'gateway.yaml').resources });
     return g;
   }
 

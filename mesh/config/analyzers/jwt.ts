@@ -14,7 +14,11 @@ const CLAIM = /^@request\.auth\.claims(\.|\[)/;
 
 export const jwtClaimRoutes: Analyzer = (resources, ctx) => {
   const inv = ctx.inventory!;
-  const ras = (ctx.objects ?? []).filter((o) => o.kind === 'RequestAuthentication');
+  // RequestAuthentications are resources now (meshlab runs them); objects of that kind only in older callers.
+  const ras = [
+    ...resources.filter((r) => r.kind === 'RequestAuthentication').map((r) => ({ metadata: r.metadata, raw: { spec: r.spec } })),
+    ...(ctx.objects ?? []).filter((o) => o.kind === 'RequestAuthentication'),
+  ];
   const out: Message[] = [];
   for (const vs of resources) {
     if (vs.kind !== 'VirtualService') continue;

@@ -35,6 +35,9 @@ export const subsetsSelectPods: Analyzer = (resources, ctx) => {
     const svc = inv.services.find((s) => s.fqdn === entry.host && !entry.from);
     const base: Record<string, string> | undefined = entry.from ? strMap(objOf(objOf(entry.from.spec).workloadSelector).labels) : svc?.selector;
     const pool = inv.workloads.filter((w) => (svc ? w.namespace === svc.namespace : true) && selectsLabels(base, w.labels));
+    // The running world's store knows its declared services before any instance connects: no pod yet is
+    // not "no pod matches" (ctx.services without ctx.instances: pods unknown, not absent).
+    if (!inv.workloadsKnown && ctx.services) continue;
     asArray(spec.subsets).forEach((s, i) => {
       const sub = objOf(s);
       if (typeof sub.name !== 'string') return;

@@ -1,7 +1,8 @@
 /**
- * Schema of Gateway, ServiceEntry and Sidecar: validated and analyzed like istioctl does, not yet run
- * by the sidecars (apply refuses them with ML0003; their runtime comes with the edge and egress
- * work). The fields the analyzers read are typed; the rest of each subtree is accepted as written.
+ * Schema of Gateway, ServiceEntry and Sidecar, validated and analyzed like istioctl does. Gateway is run by
+ * the ingress gateway (mesh/gateway/); ServiceEntry and Sidecar are not yet run by the sidecars (apply
+ * refuses them with ML0003; their runtime comes with the egress work). The fields the analyzers read are
+ * typed; the rest of each subtree is accepted as written.
  */
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
@@ -14,6 +15,43 @@ const strings = arr(anyStr);
 
 const port: Rule = obj({ number: int(0, 65535), protocol: anyStr, name: anyStr, targetPort: int(0, 65535) });
 
+// Gateway: run by the ingress gateway (mesh/gateway/). HTTP and HTTPS servers, TLS SIMPLE and MUTUAL from a
+// credentialName or files; what else Istio accepts is ML0003 by name.
+const gatewayTls: Rule = obj(
+  {
+    httpsRedirect: bool,
+    mode: oneOfEnum(['SIMPLE', 'MUTUAL'], {
+      unsupported: {
+        PASSTHROUGH: 'the gateway terminates TLS (SIMPLE, MUTUAL); SNI passthrough is not run',
+        AUTO_PASSTHROUGH: 'no multi-network passthrough in the lab',
+        ISTIO_MUTUAL: 'the gateway terminates TLS with its own credential (SIMPLE, MUTUAL)',
+        OPTIONAL_MUTUAL: 'use MUTUAL (a client certificate required) or SIMPLE',
+      },
+    }),
+    serverCertificate: anyStr,
+    privateKey: anyStr,
+    caCertificates: anyStr,
+    credentialName: anyStr,
+  },
+  {
+    unsupported: {
+      caCrl: '',
+      credentialNames: 'use credentialName',
+      caCertCredentialName: 'put ca.crt in the credentialName Secret (or NAME-cacert)',
+      tlsCertificates: 'use credentialName',
+      subjectAltNames: '',
+      verifyCertificateSpki: '',
+      verifyCertificateHash: '',
+      minProtocolVersion: "Node's TLS defaults (1.2 and 1.3)",
+      maxProtocolVersion: "Node's TLS defaults (1.2 and 1.3)",
+      cipherSuites: '',
+      ecdhCurves: '',
+      insecureSkipVerify: '',
+    },
+  },
+);
+
+// Sidecar ingress tls: analyzed only.
 const serverTls: Rule = obj({
   httpsRedirect: bool,
   mode: oneOfEnum(['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL']),
@@ -35,10 +73,32 @@ const serverTls: Rule = obj({
   insecureSkipVerify: bool,
 });
 
-// Istio's ValidateGateway: every server needs a port and at least one host.
+const RUN_PROTOCOLS = ['HTTP', 'HTTPS'];
+const ISTIO_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'REDIS', 'MYSQL', 'TCP', 'TLS', 'UDP'];
+
+// Istio's ValidateGateway: every server needs a port and at least one host; HTTPS needs tls, tls needs a credential.
 const server: Rule = obj(
-  { port, bind: anyStr, hosts: arr(str(), undefined, 1), tls: serverTls, defaultEndpoint: anyStr, name: anyStr },
-  { required: ['port', 'hosts'] },
+  { port: obj({ number: int(0, 65535), protocol: anyStr, name: anyStr }, { unsupported: { targetPort: 'deprecated in Istio' } }), hosts: arr(str(), undefined, 1), tls: gatewayTls, name: anyStr },
+  {
+    required: ['port', 'hosts'],
+    unsupported: { bind: 'the gateway listens on the world host', defaultEndpoint: '' },
+    check: (v: Record<string, unknown>, path, r) => {
+      const p = v.port as { protocol?: unknown } | undefined;
+      const proto = typeof p?.protocol === 'string' ? p.protocol.toUpperCase() : '';
+      const at = joinPath(joinPath(path, 'port'), 'protocol');
+      if (proto && !ISTIO_PROTOCOLS.includes(proto)) r.report(S, at, `${at}: unrecognized protocol ${JSON.stringify(p?.protocol)}`);
+      else if (proto && !RUN_PROTOCOLS.includes(proto)) r.report(Codes.UnsupportedField, at, `${at}: protocol ${proto} is valid Istio, not run by meshlab's gateway (HTTP, HTTPS)`);
+      const tls = v.tls as Record<string, unknown> | undefined;
+      if (proto === 'HTTPS' && !tls) r.report(S, path, `${path}: server must have TLS settings for HTTPS/TLS protocols`);
+      if (proto === 'HTTPS' && tls && tls.httpsRedirect) r.report(S, joinPath(path, 'tls'), `${joinPath(path, 'tls')}: httpsRedirect applies to HTTP servers`);
+      if (tls && (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL') && !tls.credentialName && !(tls.serverCertificate && tls.privateKey)) {
+        r.report(S, joinPath(path, 'tls'), `${joinPath(path, 'tls')}: SIMPLE TLS requires a private key and server certificate, or a credentialName`);
+      }
+      if (tls && tls.mode === 'MUTUAL' && !tls.credentialName && !tls.caCertificates) {
+        r.report(S, joinPath(path, 'tls'), `${joinPath(path, 'tls')}: MUTUAL TLS requires client CA certificates (caCertificates or a credentialName with ca.crt)`);
+      }
+    },
+  },
 );
 
 // Istio's ValidateGateway: at least one server, port names unique across the servers.

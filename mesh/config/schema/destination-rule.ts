@@ -1,7 +1,7 @@
 /** Schema of the DestinationRule fields meshlab implements. */
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
-import { arr, bool, dur, int, map, num, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
+import { anyStr, arr, bool, dur, int, map, num, obj, oneOfEnum, str, type Check, type Rule } from './dsl';
 import { exportTo, labels, meshHost } from './common';
 
 const S = Codes.SchemaValidationError;
@@ -138,8 +138,15 @@ const loadBalancer: Rule = obj(
 const connectionPool: Rule = obj(
   {
   tcp: obj(
-    { maxConnections: int(0), connectTimeout: dur() },
-    { unsupported: { tcpKeepalive: '', maxConnectionDuration: '', idleTimeout: '' } },
+    {
+      maxConnections: int(0),
+      connectTimeout: dur(),
+      // Node sets SO_KEEPALIVE and TCP_KEEPIDLE only (socket.setKeepAlive(true, time)): probes and interval stay the kernel's.
+      tcpKeepalive: obj({ time: dur() }, { unsupported: { probes: "Node's sockets cannot set TCP_KEEPCNT", interval: "Node's sockets cannot set TCP_KEEPINTVL" } }),
+      // Envoy's tcp_proxy idle_timeout for TCP routes (mesh/tcp/); 0s disables it.
+      idleTimeout: dur({ allowZero: true }),
+    },
+    { unsupported: { maxConnectionDuration: 'the upstream pools do not cap a connection\'s age' } },
   ),
   http: obj(
     {
@@ -181,30 +188,44 @@ const outlierDetection: Rule = obj(
   },
 );
 
+// SIMPLE / MUTUAL are TLS origination to a host outside the mesh (mesh/egress/tls-origination.ts): files the
+// sidecar reads, as Envoy reads the paths Istio puts in its UpstreamTlsContext. Secrets (credentialName) are not run.
 const tls: Rule = obj(
   {
-    mode: oneOfEnum(['ISTIO_MUTUAL', 'DISABLE'], {
-      unsupported: { SIMPLE: 'only ISTIO_MUTUAL or DISABLE', MUTUAL: 'only ISTIO_MUTUAL or DISABLE' },
-    }),
+    mode: oneOfEnum(['ISTIO_MUTUAL', 'DISABLE', 'SIMPLE', 'MUTUAL']),
+    clientCertificate: anyStr,
+    privateKey: anyStr,
+    caCertificates: anyStr,
+    subjectAltNames: arr(anyStr),
+    sni: anyStr,
+    insecureSkipVerify: bool,
   },
   {
     unsupported: {
-      clientCertificate: '',
-      privateKey: '',
-      caCertificates: '',
-      credentialName: '',
-      subjectAltNames: '',
-      sni: '',
-      insecureSkipVerify: '',
+      credentialName: 'meshlab reads no Kubernetes Secrets: give the files (clientCertificate, privateKey, caCertificates)',
       caCrl: '',
+    },
+    // Istio's validateTLSSettings: MUTUAL needs a client certificate and key (or a credentialName).
+    check: (v: Record<string, unknown>, path, r) => {
+      if (v.mode === 'MUTUAL' && v.credentialName === undefined) {
+        if (!v.clientCertificate) r.report(S, joinPath(path, 'clientCertificate'), `${joinPath(path, 'clientCertificate')}: client certificate required for mutual tls`);
+        if (!v.privateKey) r.report(S, joinPath(path, 'privateKey'), `${joinPath(path, 'privateKey')}: private key required for mutual tls`);
+      }
     },
   },
 );
 
+// Per-port policy: run for ServiceEntry hosts, whose ports are clusters of their own (a mesh service has one
+// port in the lab: apply refuses it there, mesh/egress/runtime-support.ts). Istio: each entry needs its port.
+const portTrafficPolicy: Rule = obj(
+  { port: obj({ number: int(1, 65535) }, { required: ['number'] }), loadBalancer, connectionPool, outlierDetection, tls },
+  { required: ['port'] },
+);
+
 export const trafficPolicy: Rule = obj(
-  { loadBalancer, connectionPool, outlierDetection, tls },
+  { loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings: arr(portTrafficPolicy) },
   {
-    unsupported: { portLevelSettings: 'each service has one port in the lab', tunnel: '', proxyProtocol: '', retryBudget: '' },
+    unsupported: { tunnel: '', proxyProtocol: '', retryBudget: '' },
     check: (v: { loadBalancer?: { localityLbSetting?: { failover?: unknown[]; failoverPriority?: unknown[] } }; outlierDetection?: unknown }, path, r) => {
       notEmpty('traffic policy')(v, path, r);
       const l = v.loadBalancer?.localityLbSetting;

@@ -39,15 +39,16 @@ export const peerAuthenticationSpec: Rule = obj(
 
 /** Attribute keys meshlab's authorization filter can evaluate in `when` conditions. */
 // Istio has no request.method or request.path condition keys (methods and paths belong in `to.operation`).
-export const SUPPORTED_WHEN_KEYS = ['request.headers[<name>]', 'source.principal', 'source.namespace'];
+export const SUPPORTED_WHEN_KEYS = ['request.headers[<name>]', 'source.principal', 'source.namespace', 'request.auth.principal', 'request.auth.audiences', 'request.auth.claims[<claim>]'];
 
 /** Condition keys Istio accepts (pkg/config/security ValidateAttribute) that meshlab does not evaluate. */
-const ISTIO_WHEN_KEYS = ['source.ip', 'remote.ip', 'source.serviceAccount', 'source.trustDomain', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter', 'destination.ip', 'destination.port', 'connection.sni'];
+const ISTIO_WHEN_KEYS = ['source.ip', 'remote.ip', 'source.serviceAccount', 'source.trustDomain', 'request.auth.presenter', 'destination.ip', 'destination.port', 'connection.sni'];
 
 const whenKey: Check = (v: string, path, r) => {
   if (/^request\.headers\[[^\]]+\]$/.test(v)) return;
-  if (['source.principal', 'source.namespace'].includes(v)) return;
-  if (ISTIO_WHEN_KEYS.includes(v) || /^request\.auth\.claims\[.+\]$/.test(v) || v.startsWith('experimental.envoy.filters.')) {
+  if (['source.principal', 'source.namespace', 'request.auth.principal', 'request.auth.audiences'].includes(v)) return;
+  if (/^request\.auth\.claims(\[[^\]]+\])+$/.test(v)) return;
+  if (ISTIO_WHEN_KEYS.includes(v) || v.startsWith('experimental.envoy.filters.')) {
     r.report(Codes.UnsupportedField, path, `${path}: condition key ${JSON.stringify(v)} is valid Istio, not supported by meshlab; supported: ${SUPPORTED_WHEN_KEYS.join(', ')}`);
     return;
   }
@@ -55,7 +56,7 @@ const whenKey: Check = (v: string, path, r) => {
   if (v === 'destination.namespace') r.report(S, path, `${path}: attribute ${v} is replaced by the metadata.namespace`);
   else if (/^destination\.labels/.test(v)) r.report(S, path, `${path}: attribute ${v} is replaced by the workload selector`);
   else if (v === 'destination.name' || v === 'destination.user') r.report(S, path, `${path}: deprecated attribute ${v}: only supported in v1alpha1`);
-  else r.report(S, path, `${path}: unknown attribute: ${v} (Istio's condition keys: request.headers[<name>], source.principal, source.namespace, ${ISTIO_WHEN_KEYS.join(', ')}, request.auth.claims[<claim>])`);
+  else r.report(S, path, `${path}: unknown attribute: ${v} (Istio's condition keys: ${SUPPORTED_WHEN_KEYS.join(', ')}, ${ISTIO_WHEN_KEYS.join(', ')})`);
 };
 
 const strings = arr(str());
@@ -64,11 +65,9 @@ const rule: Rule = obj({
   from: arr(
     obj({
       source: obj(
-        { principals: strings, notPrincipals: strings, namespaces: strings, notNamespaces: strings },
+        { principals: strings, notPrincipals: strings, requestPrincipals: strings, notRequestPrincipals: strings, namespaces: strings, notNamespaces: strings },
         {
           unsupported: {
-            requestPrincipals: 'no JWT authentication in the lab',
-            notRequestPrincipals: 'no JWT authentication in the lab',
             ipBlocks: '',
             notIpBlocks: '',
             remoteIpBlocks: '',

@@ -11,6 +11,8 @@ import { destinationRuleSpec } from './destination-rule';
 import { authorizationPolicySpec, peerAuthenticationSpec } from './security';
 import { gatewaySpec, serviceEntrySpec, sidecarSpec } from './analyzed-only';
 import { telemetrySpec } from './telemetry';
+import { requestAuthenticationSpec } from './request-authentication';
+import { envoyFilterSpec } from './envoy-filter';
 
 export const SPEC_RULES: Record<Kind, Rule> = {
   VirtualService: virtualServiceSpec,
@@ -21,6 +23,8 @@ export const SPEC_RULES: Record<Kind, Rule> = {
   ServiceEntry: serviceEntrySpec,
   Sidecar: sidecarSpec,
   Telemetry: telemetrySpec,
+  RequestAuthentication: requestAuthenticationSpec,
+  EnvoyFilter: envoyFilterSpec,
 };
 
 /** "VirtualService default/payments" — how istioctl names a resource in messages (`<type> <namespace>/<name>`). */

@@ -2,7 +2,8 @@
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
 import { arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
-import { destination, exportTo, headers, labels, meshHost, percent, stringMatch } from './common';
+import { destination, exportTo, headers, labels, meshHost, percent, stringMatch, wildcardDomainError } from './common';
+import { isWildcard } from '../hosts';
 
 const S = Codes.SchemaValidationError;
 
@@ -67,7 +68,7 @@ const match: Rule = obj(
       scheme: '',
       authority: '',
       port: 'each service has one port in the lab',
-      gateways: 'only the mesh gateway exists',
+      gateways: 'a match per gateway is not supported; bind the whole VirtualService with spec.gateways',
       statPrefix: '',
     },
   },
@@ -164,26 +165,74 @@ const httpRoute: Rule = obj(
   },
 );
 
+// ---- L4: tcp and tls routes (Istio's TCPRoute / TLSRoute, run by mesh/tcp/) ----
+
+/** Istio's ValidateIPSubnet: an IPv4/IPv6 address or CIDR. */
+const subnetCheck: Check = (v: string, path, r) => {
+  const [ip, bits, extra] = v.split('/');
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  const ok4 = !!v4 && v4.slice(1).every((o) => Number(o) <= 255);
+  const ok6 = !ok4 && ip.includes(':') && /^[0-9a-fA-F:.]+$/.test(ip);
+  const max = ok4 ? 32 : 128;
+  const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= max);
+  if (!(ok4 || ok6) || !okBits || extra !== undefined) r.report(S, path, `${path}: ${JSON.stringify(v)} is not a valid IP address or CIDR (e.g. 10.0.0.0/8)`);
+  else if (ok6) r.report(Codes.UnsupportedField, path, `${path}: IPv6 subnet ${JSON.stringify(v)} is valid Istio, not supported by meshlab (everything runs on 127.0.0.0/8)`);
+};
+
+const l4Unsupported = {
+  gateways: 'only the mesh gateway exists',
+  sourceSubnet: 'meshlab does not match on the source address',
+};
+
+const l4Match: Rule = obj(
+  { destinationSubnets: arr(str(subnetCheck)), port: int(1, 65535), sourceLabels: labels, sourceNamespace: str() },
+  { unsupported: l4Unsupported },
+);
+
+const sniHost: Check = (v: string, path, r) => {
+  const err = wildcardDomainError(v);
+  if (err) r.report(S, path, `${path}: ${err}`);
+};
+
+const tlsMatch: Rule = obj(
+  { sniHosts: arr(str(sniHost), undefined, 1), destinationSubnets: arr(str(subnetCheck)), port: int(1, 65535), sourceLabels: labels, sourceNamespace: str() },
+  { required: ['sniHosts'], unsupported: { gateways: l4Unsupported.gateways } },
+);
+
+const l4Destination: Rule = obj({ destination, weight: int(0) }, { required: ['destination'] });
+
+const tcpRoute: Rule = obj({ match: arr(l4Match), route: arr(l4Destination, weightsCheck, 1) }, { required: ['route'] });
+const tlsRoute: Rule = obj(
+  { match: arr(tlsMatch, undefined, 1), route: arr(l4Destination, weightsCheck, 1) },
+  { required: ['match', 'route'] },
+);
+
+// Istio's gateway names: `mesh`, `name` (the VirtualService's namespace), `ns/name`, or `name.ns.svc.cluster.local`.
+// Whether it exists is the analyzers' question (IST0101).
 const gatewaysCheck: Check = (v: unknown[], path, r) => {
   v.forEach((g, i) => {
-    if (g !== 'mesh') {
-      r.report(Codes.UnsupportedField, joinPath(path, i), `${joinPath(path, i)}: gateway ${JSON.stringify(g)} is not supported by meshlab; only "mesh" (sidecars) exists`);
+    if (typeof g === 'string' && g !== 'mesh' && !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g)) {
+      r.report(S, joinPath(path, i), `${joinPath(path, i)}: invalid gateway name ${JSON.stringify(g)}; use mesh, NAME or NAMESPACE/NAME`);
     }
   });
 };
 
 export const virtualServiceSpec: Rule = obj(
   {
-    hosts: arr(str(meshHost)),
+    // Wildcard hosts are the gateway's to route (bound through `gateways`); the check below refuses them for sidecars.
+    hosts: arr(
+      str((v: string, path, r) => {
+        const err = /^(\d{1,3}\.){3}\d{1,3}$/.test(v) ? undefined : wildcardDomainError(v);
+        if (err) r.report(S, path, `${path}: ${err}`);
+      }),
+    ),
     gateways: arr(str(), gatewaysCheck),
     http: arr(httpRoute),
+    tcp: arr(tcpRoute),
+    tls: arr(tlsRoute),
     exportTo,
   },
   {
-    unsupported: {
-      tcp: 'meshlab routes HTTP only',
-      tls: 'meshlab routes HTTP only',
-    },
     check: (v: Record<string, unknown>, path, r) => {
       const has = (k: string) => Array.isArray(v[k]) && (v[k] as unknown[]).length > 0;
       if (!has('http') && !has('tcp') && !has('tls')) r.report(S, path, `${path}: http, tcp or tls must be provided in virtual service`);
@@ -195,7 +244,9 @@ export const virtualServiceSpec: Rule = obj(
       const gw = Array.isArray(v.gateways) ? (v.gateways as unknown[]) : [];
       const mesh = gw.length === 0 || gw.includes('mesh');
       hosts.forEach((h, i) => {
-        if (mesh && h === '*') r.report(S, joinPath(joinPath(path, 'hosts'), i), `${joinPath(joinPath(path, 'hosts'), i)}: wildcard host * is not allowed for virtual services bound to the mesh gateway`);
+        const at = joinPath(joinPath(path, 'hosts'), i);
+        if (mesh && h === '*') r.report(S, at, `${at}: wildcard host * is not allowed for virtual services bound to the mesh gateway`);
+        else if (mesh && typeof h === 'string' && isWildcard(h) && !wildcardDomainError(h)) meshHost(h, at, r);
       });
     },
   },

@@ -15,6 +15,9 @@ export interface ScrapedNode {
 
 /** Requests on one edge during one scrape interval. */
 export interface EdgeDelta {
+  /** TCP edges (the brokers through the mesh): connections opened and bytes both ways (istio_tcp_*). */
+  tcpConnections?: number;
+  tcpBytes?: number;
   requests: number;
   errors: number;
   mtls: number;
@@ -45,6 +48,10 @@ export interface EdgeStats {
   reporter: 'source' | 'destination';
   codes: Record<string, number>;
   flags: Record<string, number>;
+  /** 'tcp' for an edge only TCP metrics saw (a broker): its connections and bytes/s instead of requests. */
+  protocol: 'http' | 'tcp';
+  tcpConnections: number;
+  tcpBytesPerSec: number;
 }
 
 interface Tick {
@@ -56,7 +63,9 @@ interface Tick {
 
 const REQUESTS = 'istio_requests_total';
 const BUCKET = 'istio_request_duration_milliseconds_bucket';
-const NAMES = new Set([REQUESTS, BUCKET]);
+const TCP_OPENED = 'istio_tcp_connections_opened_total';
+const TCP_BYTES = new Set(['istio_tcp_sent_bytes_total', 'istio_tcp_received_bytes_total']);
+const NAMES = new Set([REQUESTS, BUCKET, TCP_OPENED, ...TCP_BYTES]);
 
 export const GATEWAY_NODE = 'istio-ingressgateway';
 
@@ -131,7 +140,13 @@ export class Telemetry {
         }
         let e = edges.get(key);
         if (!e) edges.set(key, (e = { requests: 0, errors: 0, mtls: 0, codes: {}, flags: {}, le: {} }));
-        if (s.name === REQUESTS) {
+        if (s.name === TCP_OPENED) {
+          e.tcpConnections = (e.tcpConnections ?? 0) + delta;
+          const flags = s.labels.response_flags ?? '-';
+          if (flags !== '-') e.flags[flags] = (e.flags[flags] ?? 0) + delta;
+        } else if (TCP_BYTES.has(s.name)) {
+          e.tcpBytes = (e.tcpBytes ?? 0) + delta;
+        } else if (s.name === REQUESTS) {
           const code = s.labels.response_code ?? '0';
           e.requests += delta;
           if (isError(code)) e.errors += delta;
@@ -180,6 +195,8 @@ export class Telemetry {
         s.requests += d.requests;
         s.errors += d.errors;
         s.mtls += d.mtls;
+        if (d.tcpConnections) s.tcpConnections = (s.tcpConnections ?? 0) + d.tcpConnections;
+        if (d.tcpBytes) s.tcpBytes = (s.tcpBytes ?? 0) + d.tcpBytes;
         for (const [k, v] of Object.entries(d.codes)) s.codes[k] = (s.codes[k] ?? 0) + v;
         for (const [k, v] of Object.entries(d.flags)) s.flags[k] = (s.flags[k] ?? 0) + v;
         for (const [k, v] of Object.entries(d.le)) s.le[k] = (s.le[k] ?? 0) + v;
@@ -209,6 +226,9 @@ export class Telemetry {
         reporter: fromSource ? 'source' : 'destination',
         codes: s.codes,
         flags: s.flags,
+        protocol: s.requests === 0 && (s.tcpConnections !== undefined || s.tcpBytes !== undefined) ? 'tcp' : 'http',
+        tcpConnections: s.tcpConnections ?? 0,
+        tcpBytesPerSec: seconds > 0 ? (s.tcpBytes ?? 0) / seconds : 0,
       };
     });
   }
