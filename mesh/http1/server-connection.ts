@@ -11,7 +11,8 @@ import type { Deadline } from './deadlines';
  * HTTP/1 ServerConnectionImpl and the connection-level half of its connection manager. One request
  * at a time (as Envoy's codec, it reads the next pipelined request only once the current response
  * is done, so responses leave in order), keep-alive, `Expect: 100-continue` answered at once (as
- * Node's http.Server does by default), head and body in one corked write, bodies framed by what the
+ * Node's http.Server does by default), head and body in one write (a small body copied behind the
+ * head, a large one corked beside it), bodies framed by what the
  * response says (Content-Length, else chunked, else to the close for HTTP/1.0; none for HEAD, 1xx,
  * 204, 304), 400/431 and close on any parse error, and no timer of its own: the listener's
  * Deadlines sweep asks `deadline()` (headers timeout while a head is arriving, idle timeout mid
