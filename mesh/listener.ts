@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { MtlsServer } from './security/mtls';
+import { Http1Server, type Http1Handler } from './http1/server';
 
 /** Limits that keep a sidecar standing whatever a client sends (Envoy's defaults where it has one). */
 export const LISTENER_LIMITS = {
@@ -19,7 +20,8 @@ export const LISTENER_LIMITS = {
 };
 
 export interface Listener {
-  server: http.Server;
+  /** Takes accepted sockets by `emit('connection', socket)` (the mTLS sniffer hands them over this way). */
+  server: net.Server;
   port: number;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
   drain(graceMs: number, inFlight: () => number): Promise<void>;
@@ -49,9 +51,49 @@ export function limitedServer(handler: http.RequestListener): http.Server {
   return server;
 }
 
+/**
+ * The downstream HTTP/1.1 path: our own codec on raw sockets (mesh/http1/server.ts), or Node's http.Server with
+ * MESH_DOWNSTREAM=node, kept only for the bench's A/B of the two (#15).
+ */
+const NODE_DOWNSTREAM = process.env.MESH_DOWNSTREAM === 'node';
+
+/** What drain needs from either server. */
+interface Downstream {
+  server: net.Server;
+  draining(): void;
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+}
+
+function downstream(handler: http.RequestListener): Downstream {
+  if (NODE_DOWNSTREAM) {
+    const server = limitedServer(handler);
+    return { server, draining: () => undefined, closeIdleConnections: () => server.closeIdleConnections(), closeAllConnections: () => server.closeAllConnections() };
+  }
+  // The request and response objects carry the part of IncomingMessage/ServerResponse the connection manager uses.
+  const h1 = new Http1Server(LISTENER_LIMITS, handler as unknown as Http1Handler);
+  return {
+    server: h1.server,
+    draining: () => {
+      h1.draining = true;
+    },
+    closeIdleConnections: () => h1.closeIdleConnections(),
+    closeAllConnections: () => h1.closeAllConnections(),
+  };
+}
+
+async function drainDownstream(d: Downstream, graceMs: number, inFlight: () => number): Promise<void> {
+  d.draining();
+  d.closeIdleConnections();
+  const deadline = Date.now() + graceMs;
+  while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  d.closeAllConnections();
+}
+
 /** An HTTP/1.1 listener on `host:port` (0 = ephemeral) feeding `handler`. */
 export async function listen(name: string, host: string, port: number, handler: http.RequestListener): Promise<Listener> {
-  const server = limitedServer(handler);
+  const d = downstream(handler);
+  const server = d.server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`${name} listener could not bind ${host}:${port}: ${err.message}`)));
     server.listen(port, host, resolve);
@@ -62,10 +104,7 @@ export async function listen(name: string, host: string, port: number, handler: 
     port: bound,
     drain: async (graceMs, inFlight) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const deadline = Date.now() + graceMs;
-      while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      server.closeAllConnections();
+      await drainDownstream(d, graceMs, inFlight);
       await closed;
     },
   };
@@ -85,12 +124,13 @@ export interface InboundListener extends Listener {
 }
 
 export async function listenInbound(name: string, host: string, port: number, handler: http.RequestListener, opts: { requireSecure: boolean }): Promise<InboundListener> {
-  const server = limitedServer(handler);
-  // Sockets reach `server` by emit('connection'), never by listen(): start its connection tracking (headers and
-  // idle timeouts) by hand, as listen() would.
-  server.emit('listening');
+  const d = downstream(handler);
+  const server = d.server;
+  // Sockets reach `server` by emit('connection'), never by listen(): Node's http.Server starts its connection tracking
+  // (headers and idle timeouts) on 'listening', so it is emitted by hand, as listen() would.
+  if (NODE_DOWNSTREAM) server.emit('listening');
   let mtls: MtlsServer | undefined;
-  const raw = net.createServer({ noDelay: true }, (socket) => {
+  const raw = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (mtls) mtls.server.emit('connection', socket);
     else if (opts.requireSecure) socket.destroy();
     else server.emit('connection', socket);
@@ -110,11 +150,8 @@ export async function listenInbound(name: string, host: string, port: number, ha
     },
     drain: async (graceMs, inFlight) => {
       const closed = new Promise<void>((resolve) => raw.close(() => resolve()));
-      server.close();
-      server.closeIdleConnections();
-      const deadline = Date.now() + graceMs;
-      while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      server.closeAllConnections();
+      if (NODE_DOWNSTREAM) server.close();
+      await drainDownstream(d, graceMs, inFlight);
       await mtls?.close();
       await closed;
     },

@@ -57,6 +57,11 @@ export class RequestDecoder {
     return this.head.chunked ? this.chunked.trailers : null;
   }
 
+  /** Bytes held for a request not yet parsed (a head cut short, or bytes that arrived while paused). */
+  get held(): number {
+    return this.pending.length;
+  }
+
   /** Stop after the current request completes; later bytes are held until resume(). */
   pause(): void {
     this.paused = true;

@@ -76,13 +76,16 @@ class Exchange implements Dispatcher.DispatchController {
     this.reason = reason;
     this.conn.abortExchange(this, reason);
   }
+  /** Backpressure from the handler: holds the socket's reads, only while this is the connection's live exchange. */
   pause(): void {
+    if (this.done) return;
     this.paused = true;
     this.conn.socket?.pause();
   }
   resume(): void {
+    if (!this.paused) return;
     this.paused = false;
-    this.conn.socket?.resume();
+    if (!this.done) this.conn.socket?.resume();
   }
 }
 
@@ -288,6 +291,13 @@ class Connection {
     ex.done = true;
     this.exchange = undefined;
     this.served++;
+    // The last bytes came in the same read as a pause (a handler whose downstream was full): the exchange is over,
+    // so is its pause. A connection released paused never reads its next response (the hang 05a1205 reported, with a
+    // >16 KiB response through Node's ServerResponse, whose 'drain' never comes once the response has ended).
+    if (ex.paused) {
+      ex.paused = false;
+      this.socket?.resume();
+    }
     const reusable = keepAlive && ex.sentWhole && this.keepAliveMs > 0 && !this.pool.closed && (!this.pool.maxRequests || this.served < this.pool.maxRequests);
     if (!reusable) this.socket?.destroy();
     ex.job.handler.onResponseEnd?.(ex, {});

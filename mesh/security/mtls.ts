@@ -14,7 +14,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import * as http from 'node:http';
 import type { buildConnector } from 'undici';
 import type { WorkloadCertManager } from './workload-cert';
 import { parseSpiffeId, TRUST_DOMAIN } from './identity';
@@ -56,8 +55,8 @@ export interface RefusedEvent {
 export interface MtlsServerOptions {
   mode: MtlsMode;
   certs: WorkloadCertManager;
-  /** Where accepted sockets go: an http.Server (fed with emit('connection')) or a callback. */
-  handler: http.Server | ((socket: net.Socket, info: ConnInfo) => void);
+  /** Where accepted sockets go: a server fed with emit('connection') (an http.Server, or the listener's raw one) or a callback. */
+  handler: net.Server | ((socket: net.Socket, info: ConnInfo) => void);
   /** Extra gate on the peer SPIFFE id (default: any id in the trust domain). */
   acceptPeer?: (spiffeId: string) => boolean;
   trustDomain?: string;

@@ -61,6 +61,41 @@ describe('mesh/http1 UpstreamPool (the sidecar\'s upstream connections, a drop-i
     await pool.close();
   });
 
+  it('a handler that paused a 64 KiB response and was never resumed once it ended (a downstream whose drain never came) leaves no paused socket: the next request on the connection completes', async () => {
+    const big = http.createServer((_req, res) => res.end(Buffer.alloc(64 * 1024, 0x61)));
+    const bigPort = await listen(big);
+    const pool = new UpstreamPool(`http://127.0.0.1:${bigPort}`, { connections: 1 });
+    try {
+      const paused = (): Promise<number> =>
+        new Promise((resolve, reject) => {
+          let size = 0;
+          let ended = false;
+          pool.dispatch({ path: '/', method: 'GET', headers: ['host', 'up'], body: null } as Dispatcher.DispatchOptions, {
+            onResponseStart: () => undefined,
+            // As forward.ts with Node's ServerResponse: pause on a full downstream, resume on its 'drain', which
+            // never comes once the response has ended.
+            onResponseData: (c, chunk) => {
+              size += chunk.length;
+              c.pause();
+              setImmediate(() => ended || c.resume());
+            },
+            onResponseEnd: () => {
+              ended = true;
+              resolve(size);
+            },
+            onResponseError: (_c, err) => reject(err),
+          });
+        });
+      expect(await paused()).toBe(64 * 1024);
+      expect(await paused()).toBe(64 * 1024);
+      expect((await request(pool)).status).toBe(200);
+    } finally {
+      await pool.close();
+      big.closeAllConnections();
+      await close(big);
+    }
+  });
+
   it('with connections: 1, 5 concurrent requests queue and share one connection', async () => {
     const pool = new UpstreamPool(`http://127.0.0.1:${port}`, { connections: 1 });
     const all = await Promise.all(Array.from({ length: 5 }, () => request(pool)));
