@@ -100,12 +100,12 @@ export default defineScenario({
       await ctx.load(name, { method: 'POST', path: '/orders', body: ORDER, headers: auth(token), rps: 50, count: n, concurrency: 4, https });
       return gatewayLog(ctx, t0, Date.now() + 1, '/orders');
     };
-    const ordersBefore = await ordersInbound(ctx);
+    const ordersFrom = Date.now();
     const none = await phase('no token', undefined);
     const invalid = await phase('expired token', expired);
     const byAlice = await phase("alice's token", alice);
     const byBob = await phase("bob's token", bob);
-    const reached = (await ordersInbound(ctx)) - ordersBefore;
+    const reached = await ordersInbound(ctx, ordersFrom, Date.now() + 1);
     ctx.expectEqual(`no token: denied by requestPrincipals (gateway log: 403 rbac_access_denied, of ${n})`, count(none, (e) => e.response_code === 403 && e.response_code_details.startsWith('rbac_access_denied')), n);
     ctx.expectEqual(`invalid (expired) token: 401 by RequestAuthentication (gateway log: jwt_authn_access_denied{Jwt_is_expired}, of ${n})`, count(invalid, (e) => e.response_code === 401 && e.response_code_details === 'jwt_authn_access_denied{Jwt_is_expired}'), n);
     ctx.expectEqual(`alice's token: order placed (gateway log: 201, of ${n})`, count(byAlice, (e) => e.response_code === 201), n);
@@ -128,11 +128,10 @@ export default defineScenario({
     await ctx.applyPolicy(RATE_LIMIT, `EnvoyFilter: local rate limit ${RATE} rps, burst ${BURST}`);
     const offered = 2 * RATE;
     const total = ctx.pick(400, 200);
-    const reachedBefore = await ordersInbound(ctx);
     from = Date.now();
     await ctx.load('rate limited', { method: 'POST', path: '/orders', body: ORDER, headers: auth(alice), rps: offered, count: total, concurrency: 16, https });
     log = await gatewayLog(ctx, from, Date.now() + 1, '/orders');
-    const reachedRl = (await ordersInbound(ctx)) - reachedBefore;
+    const reachedRl = await ordersInbound(ctx, from, Date.now() + 1);
     const starts = log.map((e) => Date.parse(e.start_time)).sort((a, b) => a - b);
     const spanMs = starts.length > 1 ? starts[starts.length - 1] - starts[0] : 0;
     // Envoy's bucket: full (the burst) at the first request, then one token per fill_interval.
@@ -146,8 +145,15 @@ export default defineScenario({
   },
 });
 
-/** POST /orders requests orders' sidecar saw inbound (its own metric, reported by the destination). */
-async function ordersInbound(ctx: ScenarioContext): Promise<number> {
+/**
+ * POST /orders requests orders' sidecar saw inbound between two wall-clock instants (its access log's start
+ * times: the log keeps its newest 5,000 entries, so on a world earlier labs filled, a count before minus a
+ * count after is not what arrived in between).
+ */
+async function ordersInbound(ctx: ScenarioContext, fromWall: number, toWall: number): Promise<number> {
   const entries = await ctx.accessLog('orders-v1-0');
-  return entries.filter((e) => e.direction === 'inbound' && e.method === 'POST' && e.path === '/orders').length;
+  return entries.filter((e) => {
+    const t = Date.parse(e.start_time);
+    return e.direction === 'inbound' && e.method === 'POST' && e.path === '/orders' && t >= fromWall && t <= toWall;
+  }).length;
 }
