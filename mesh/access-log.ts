@@ -173,7 +173,7 @@ function entryOf(info: StreamInfo, iso: string): AccessLogEntry {
     start_time: iso,
     route_name: info.routeName,
     method: info.method,
-    path: info.path,
+    path: info.originalPath || info.path,
     protocol: 'HTTP/1.1',
     response_code: info.status,
     response_flags: info.responseFlags,

@@ -8,6 +8,7 @@ import { compileMatches, sourceLabelsMatch, type RequestTest } from './route-mat
 import { RetryPolicy } from './retry-policy';
 import { compileHeaderOps, mergeHeaderOps, type HeaderOps } from './header-ops';
 import type { FaultPolicy } from './route-table';
+import { compileRewrite, type RouteRewrite } from './rewrite';
 import { exportedTo } from './config/runtime-view';
 import { destinationRuleForPort, externalClusterName, externalKey, externalServices, type ExternalService } from './egress/service-entry';
 import { DEFAULT_SCOPE, sidecarScope, type OutboundMode } from './egress/sidecar-scope';
@@ -55,6 +56,8 @@ export interface RouteSpec {
   retry: RetryPolicy;
   fault?: FaultPolicy;
   mirror?: { cluster: string; percent: number };
+  /** Istio's HTTPRewrite, compiled against the match blocks this proxy kept (mesh/rewrite.ts). */
+  rewrite?: RouteRewrite;
 }
 
 /** The routes for one host (service): a VirtualService's http rules, or undefined for Istio's default route. */
@@ -293,6 +296,7 @@ export function compileConfig(resources: readonly unknown[], endpoints: Record<s
         retry,
         fault: compileFault(vs, i, http, eff),
         mirror: eff.mirror ? { cluster: ensureCluster(destinationKey(eff.mirror.host, undefined, ext?.port), eff.mirror.subset), percent: eff.mirror.percent } : undefined,
+        rewrite: compileRewrite(http.rewrite, blocks),
       });
     });
     hosts.set(service, { service, aliases, defaultCluster, routes, ...(external ? { external } : {}) });

@@ -44,6 +44,8 @@ export interface RequestHead {
   b3: B3Headers | undefined;
   peer: string | undefined;
   userAgent: string | undefined;
+  /** x-envoy-original-path: set by the caller's sidecar when its route rewrote the path (mesh/rewrite.ts). */
+  originalPath: string | undefined;
 }
 
 /** Repeated header values as Node's IncomingMessage joins them for headers it does not discard. */
@@ -64,6 +66,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
   let traceparent: string | undefined;
   let peer: string | undefined;
   let userAgent: string | undefined;
+  let originalPath: string | undefined;
   let b3: B3Headers | undefined;
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -72,6 +75,9 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
     switch (name) {
       case 'host':
         host ??= value;
+        break;
+      case 'x-envoy-original-path':
+        originalPath ??= value;
         break;
       case 'content-length':
         contentLength ??= value;
@@ -132,7 +138,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
     requestId = randomUUID();
     list.push('x-request-id', requestId);
   }
-  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, b3, peer, userAgent };
+  return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, b3, peer, userAgent, originalPath };
 }
 
 /** Response headers from upstream, less hop-by-hop ones, as an object `writeHead` accepts. */

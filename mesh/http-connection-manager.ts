@@ -9,6 +9,7 @@ import type { RouteResult, RouteTable } from './route-table';
 import type { MeshStats } from './stats';
 import type { AccessLog } from './access-log';
 import { applyToFlat } from './header-ops';
+import { applyRewrite } from './rewrite';
 import { Tracer } from './telemetry/tracer';
 import { meshRandom, type Rng } from './rng';
 import { connectionInfo } from './security/mtls';
@@ -114,6 +115,7 @@ export class HttpConnectionManager {
     info.method = req.method ?? 'GET';
     info.path = req.url ?? '/';
     info.authority = head.host ?? '';
+    if (head.originalPath !== undefined) info.originalPath = head.originalPath;
     info.userAgent = head.userAgent ?? '';
     info.bytesReceived = Number(head.contentLength ?? 0) || 0;
     this.inFlight++;
@@ -196,6 +198,7 @@ export class HttpConnectionManager {
       return this.localReply(res, info, route.policy.directResponse.status, Flags.NONE, '');
     }
     if (route.policy.requestOps) headers = applyToFlat(headers, route.policy.requestOps);
+    if (route.policy.rewrite) headers = applyRewrite(route.policy.rewrite, req, headers, info);
 
     const fault = route.policy.fault;
     if (fault) {

@@ -4,6 +4,7 @@ import type { StreamInfo } from './stream-info';
 import { RetryPolicy } from './retry-policy';
 import { DEFAULT_RETRY } from './config/defaults';
 import type { HeaderOps } from './header-ops';
+import type { RouteRewrite } from './rewrite';
 
 /** Fault injection of one route, decided per request before routing (client side, like Istio). */
 export interface FaultPolicy {
@@ -20,6 +21,8 @@ export interface RoutePolicy {
   mirror?: { cluster: Cluster; percent: number };
   requestOps?: HeaderOps;
   responseOps?: HeaderOps;
+  /** Istio's HTTPRewrite: the upstream path and Host (mesh/rewrite.ts). */
+  rewrite?: RouteRewrite;
   /** Envoy's direct_response: answered by the proxy, nothing sent upstream (Istio's block_all, 502). */
   directResponse?: { status: number };
 }

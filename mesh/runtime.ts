@@ -119,7 +119,7 @@ export class MeshRuntime implements RouteTable {
   buildRoute(r: RouteSpec): RuntimeRoute {
     const mirror = r.mirror ? { cluster: this.clusters.get(r.mirror.cluster)!, percent: r.mirror.percent } : undefined;
     const results = r.destinations.map<RouteResult>((d) => {
-      const policy: RoutePolicy = { timeoutMs: r.timeoutMs, retry: r.retry, fault: r.fault, mirror, requestOps: d.requestOps, responseOps: d.responseOps };
+      const policy: RoutePolicy = { timeoutMs: r.timeoutMs, retry: r.retry, fault: r.fault, mirror, requestOps: d.requestOps, responseOps: d.responseOps, ...(r.rewrite ? { rewrite: r.rewrite } : {}) };
       return { name: r.name, cluster: this.clusters.get(d.cluster)!, policy };
     });
     return { match: r.match, results, weights: r.destinations.map((d) => d.weight), total: r.totalWeight };

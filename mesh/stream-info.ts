@@ -16,6 +16,8 @@ export class StreamInfo {
   requestId = '';
   method = '';
   path = '';
+  /** x-envoy-original-path: the path before a route's rewrite, which the access log shows (Istio's %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%). */
+  originalPath = '';
   authority = '';
   /** The service the request is for (outbound: from Host; inbound: this sidecar's service). */
   destinationService = '';

@@ -50,10 +50,11 @@ function syntaxOnly(pattern: string): string {
 }
 
 /**
- * Checks an RE2 pattern and returns an equivalent JavaScript RegExp that matches whole strings.
+ * Checks an RE2 pattern and returns an equivalent JavaScript RegExp that matches whole strings (or, with
+ * `global`, finds every match, for a substitution).
  * Throws RegexError naming the unsupported construct.
  */
-export function compileRe2(pattern: string): RegExp {
+export function compileRe2(pattern: string, mode: 'whole' | 'global' = 'whole'): RegExp {
   let body = pattern;
   let flags = '';
   const lead = /^\(\?([a-zA-Z]+)\)/.exec(body);
@@ -77,7 +78,8 @@ export function compileRe2(pattern: string): RegExp {
   // RE2 writes named groups as (?P<name>...); JavaScript as (?<name>...).
   const js = body.replace(/\(\?P</g, '(?<');
   try {
-    return new RegExp(`^(?:${js})$`, flags);
+    // 'global': every match anywhere, as RE2::GlobalReplace finds them (Envoy's regex_rewrite).
+    return mode === 'global' ? new RegExp(js, `${flags}g`) : new RegExp(`^(?:${js})$`, flags);
   } catch (e) {
     throw new RegexError(`invalid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
   }

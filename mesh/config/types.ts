@@ -126,6 +126,14 @@ export interface HTTPRoute {
   mirror?: Destination;
   mirrorPercentage?: Percent;
   headers?: Headers;
+  rewrite?: HTTPRewrite;
+}
+
+/** Istio's HTTPRewrite: the path (uri or uriRegexRewrite, not both) and the authority, rewritten before forwarding. */
+export interface HTTPRewrite {
+  uri?: string;
+  uriRegexRewrite?: { match: string; rewrite: string };
+  authority?: string;
 }
 
 /** Istio's L4MatchAttributes (tcp routes). */

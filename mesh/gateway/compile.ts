@@ -166,7 +166,7 @@ export function compileGateway(resources: readonly MeshResource[], endpoints: Re
     const routes = (spec?.routes ?? []).map((r) => {
       const h = rules.get(r.name);
       const d = h?.route?.[0]?.destination;
-      const plain = h && h.route?.length === 1 && d && !d.subset && !h.timeout && !h.retries && !h.fault && !h.mirror && !h.headers && !h.route[0].headers;
+      const plain = h && h.route?.length === 1 && d && !d.subset && !h.timeout && !h.retries && !h.fault && !h.mirror && !h.headers && !h.route[0].headers && !h.rewrite;
       return plain ? { ...r, plainService: compiled.clusters.get(r.destinations[0].cluster)?.service } : r;
     });
     for (const s of servers) {

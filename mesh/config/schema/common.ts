@@ -7,7 +7,7 @@ import { anyStr, arr, int, map, num, obj, str, type Check, type Rule } from './d
 
 const S = Codes.SchemaValidationError;
 
-const regexCheck: Check = (v: string, path, r) => {
+export const regexCheck: Check = (v: string, path, r) => {
   try {
     compileRe2(v);
   } catch (e) {

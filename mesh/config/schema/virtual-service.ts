@@ -1,8 +1,8 @@
 /** Schema of the VirtualService fields meshlab implements (HTTP routing for the sidecar). */
 import { Codes } from '../messages';
 import { joinPath } from '../positions';
-import { arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
-import { destination, exportTo, headers, labels, meshHost, percent, stringMatch, wildcardDomainError } from './common';
+import { anyStr, arr, bool, dur, int, map, obj, str, type Check, type Rule } from './dsl';
+import { destination, exportTo, headers, labels, meshHost, percent, regexCheck, stringMatch, wildcardDomainError } from './common';
 import { isWildcard } from '../hosts';
 
 const S = Codes.SchemaValidationError;
@@ -132,6 +132,44 @@ const fault: Rule = obj(
   },
 );
 
+/**
+ * Istio's HTTPRewrite (validateHTTPRewrite, validateURIRegexRewrite, validateAuthorityRewrite): uri and
+ * uriRegexRewrite exclude each other, one of the three is required (an empty string is unset, as in proto3),
+ * uriRegexRewrite needs both match and rewrite, and the authority is rewritten in one place only.
+ */
+const rewrite: Rule = obj(
+  { uri: anyStr, uriRegexRewrite: obj({ match: anyStr, rewrite: anyStr }), authority: anyStr },
+  {
+    check: (v: { uri?: string; uriRegexRewrite?: { match?: string; rewrite?: string }; authority?: string }, path, r) => {
+      const rx = v.uriRegexRewrite;
+      if (v.uri && rx) r.report(S, joinPath(path, 'uriRegexRewrite'), `${path}: rewrite may only contain one of URI or UriRegexRewrite`);
+      if (!v.uri && !rx && !v.authority) {
+        r.report(S, path, `${path}: rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified`);
+      }
+      if (rx && typeof rx === 'object') {
+        const at = joinPath(path, 'uriRegexRewrite');
+        if (!rx.match || !rx.rewrite) r.report(S, at, `${at}: UriRegexRewrite requires both Rewrite and Match fields to be specified`);
+        else if (typeof rx.match === 'string') regexCheck(rx.match, joinPath(at, 'match'), r);
+      }
+    },
+  },
+);
+
+/** Istio's validateAuthorityRewrite: rewrite.authority and a request header op on Host/:authority exclude each other. */
+const authorityOnce: Check = (v: { rewrite?: { authority?: unknown }; headers?: { request?: { set?: object; add?: object } } }, path, r) => {
+  let current = typeof v.rewrite?.authority === 'string' ? v.rewrite.authority : '';
+  for (const op of ['set', 'add'] as const) {
+    const ops = v.headers?.request?.[op];
+    if (!ops || typeof ops !== 'object') continue;
+    for (const [k, val] of Object.entries(ops)) {
+      if (k.toLowerCase() !== 'host' && k.toLowerCase() !== ':authority') continue;
+      const at = joinPath(joinPath(joinPath(joinPath(path, 'headers'), 'request'), op), k);
+      if (current) r.report(S, at, `${at}: authority header cannot be set multiple times: have ${JSON.stringify(current)}, attempting to set ${JSON.stringify(String(val))}`);
+      current = String(val);
+    }
+  }
+};
+
 const httpRoute: Rule = obj(
   {
     name: str(),
@@ -143,9 +181,11 @@ const httpRoute: Rule = obj(
     mirror: destination,
     mirrorPercentage: percent,
     headers,
+    rewrite,
   },
   {
     check: (v: Record<string, unknown>, path, r) => {
+      authorityOnce(v, path, r);
       const routes = Array.isArray(v.route) ? v.route.length : 0;
       if (routes === 0 && !v.redirect && !v.directResponse && !v.delegate) {
         r.report(S, path, `${path}: HTTP route, redirect or direct_response is required`);
@@ -156,7 +196,6 @@ const httpRoute: Rule = obj(
       redirect: '',
       directResponse: '',
       delegate: '',
-      rewrite: '',
       corsPolicy: '',
       mirrors: 'use the single mirror field',
       mirrorPercent: 'use mirrorPercentage: {value: N}',
