@@ -293,3 +293,49 @@ describe("Gateway: Istio's ValidateGateway rules", () => {
     expect(lint(gw('\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]\n'))).toEqual([]);
   });
 });
+
+describe("HTTPRewrite: Istio's validateHTTPRewrite, validateURIRegexRewrite and validateAuthorityRewrite (IST0106 at the field)", () => {
+  test('uri, uriRegexRewrite and authority each load without a message', () => {
+    for (const rw of ['uri: /v2', 'authority: pay.internal.test', 'uriRegexRewrite: {match: "^/a/(.*)$", rewrite: "/\\\\1"}']) {
+      const y = vs(route(`    rewrite: {${rw}}\n`));
+      expect(lint(y).filter((m) => m.code === 'IST0106' || m.code === 'ML0003')).toEqual([]);
+    }
+  });
+
+  test('uri and uriRegexRewrite together are refused at uriRegexRewrite', () => {
+    const y = vs(route('    rewrite:\n      uri: /v2\n      uriRegexRewrite: {match: "^/a$", rewrite: /b}\n'));
+    const m = expectAt(y, 'IST0106', 'uriRegexRewrite');
+    expect(m.path).toBe('spec.http[0].rewrite.uriRegexRewrite');
+    expect(m.message).toBe('spec.http[0].rewrite: rewrite may only contain one of URI or UriRegexRewrite');
+  });
+
+  test('an empty rewrite (uri "" is unset, as in proto3) is refused: one of URI, UriRegexRewrite or authority is required', () => {
+    const y = vs(route('    rewrite: {uri: ""}\n'));
+    const m = expectAt(y, 'IST0106', 'rewrite');
+    expect(m.path).toBe('spec.http[0].rewrite');
+    expect(m.message).toMatch(/^spec.http\[0\].rewrite: rewrite must specify at least one of URI, UriRegexRewrite, or authority/);
+  });
+
+  test('uriRegexRewrite needs both match and rewrite; its match must be valid RE2', () => {
+    const y = vs(route('    rewrite:\n      uriRegexRewrite: {match: "^/a$"}\n'));
+    const m = expectAt(y, 'IST0106', 'uriRegexRewrite');
+    expect(m.message).toBe('spec.http[0].rewrite.uriRegexRewrite: UriRegexRewrite requires both Rewrite and Match fields to be specified');
+    const bad = vs(route('    rewrite:\n      uriRegexRewrite: {match: "(?=x)", rewrite: /b}\n'));
+    const m2 = only(lint(bad), 'IST0106');
+    expect(m2.path).toBe('spec.http[0].rewrite.uriRegexRewrite.match');
+    expect(m2.message).toMatch(/not valid RE2: lookahead/);
+  });
+
+  test('rewrite.authority plus a request header set of Host is refused at the header: the authority is set in one place', () => {
+    const y = vs(route('    rewrite: {authority: a.test}\n    headers:\n      request:\n        set: {Host: b.test}\n'));
+    const m = expectAt(y, 'IST0106', 'Host');
+    expect(m.path).toBe('spec.http[0].headers.request.set.Host');
+    expect(m.message).toBe('spec.http[0].headers.request.set.Host: authority header cannot be set multiple times: have "a.test", attempting to set "b.test"');
+  });
+
+  test('an unknown HTTPRewrite field is refused naming it', () => {
+    const y = vs(route('    rewrite: {uri: /v2, scheme: https}\n'));
+    const m = expectAt(y, 'IST0106', 'scheme');
+    expect(m.path).toBe('spec.http[0].rewrite.scheme');
+  });
+});
