@@ -136,3 +136,12 @@ test('a retry and the mirror send the rewritten request: first try 503, retry 20
   ]);
   expect(audit.seen.map((s) => [s.url, s.headers.host, s.headers['x-envoy-original-path']])).toEqual([['/v2/pay', 'pay.internal.test', '/api/v1/pay']]);
 });
+
+test("the destination's inbound side logs the caller's original path too (x-envoy-original-path travels; Istio's format reads it), the app gets the rewritten one", async () => {
+  sidecar.setAppPort(app.port);
+  const r = await call(sidecar.ports.inbound, '/v2/inbound-check?x=1', { host: 'orders', headers: { 'x-envoy-original-path': '/api/v1/inbound-check?x=1' } });
+  expect(r.status).toBe(200);
+  expect(seenUrls()).toEqual(['/v2/inbound-check?x=1']);
+  const logged = sidecar.accessLog.entries().filter((e) => e.direction === 'inbound' && e.path.includes('inbound-check'));
+  expect(logged.map((e) => e.path)).toEqual(['/api/v1/inbound-check?x=1']);
+});
