@@ -18,6 +18,7 @@ import type {
   DestinationRule,
   HTTPMatchRequest,
   HTTPRetry,
+  HTTPRewrite,
   HTTPRoute,
   LoadBalancerSettings,
   LocalityLoadBalancerSetting,
@@ -280,6 +281,8 @@ export interface EffectiveRoute {
   fault?: EffectiveFault;
   mirror?: { host: string; subset?: string; port?: number; percent: number };
   headers?: Headers;
+  /** As written: the sidecar compiles it against the match blocks it keeps (../rewrite.ts). */
+  rewrite?: HTTPRewrite;
 }
 
 function stringMatch(m: StringMatch | undefined): EffectiveStringMatch | undefined {
@@ -372,6 +375,7 @@ export function effectiveRoute(route: HTTPRoute): EffectiveRoute {
         }
       : {}),
     ...(route.headers ? { headers: route.headers } : {}),
+    ...(route.rewrite ? { rewrite: route.rewrite } : {}),
   };
 }
 

@@ -121,6 +121,12 @@ describe('ejection arithmetic (Envoy: 100*(ejected+1)/N <= maxEjectionPercent)',
 });
 
 describe('route normalization', () => {
+  test('rewrite is carried as written into the effective route (what describe and the dashboard show)', () => {
+    const r = effectiveRoute({ route: [{ destination: { host: 'payments' } }], rewrite: { uri: '/v2', authority: 'pay.internal.test' } });
+    expect(r.rewrite).toEqual({ uri: '/v2', authority: 'pay.internal.test' });
+    expect(effectiveRoute({ route: [{ destination: { host: 'payments' } }] }).rewrite).toBeUndefined();
+  });
+
   test('retries: numeric retryOn tokens become retriable status codes; attempts unset disables', () => {
     expect(effectiveRetry({ attempts: 3, perTryTimeout: '2s', retryOn: '5xx,503,429' })).toEqual({
       attempts: 3,
