@@ -74,7 +74,9 @@ function substitution(rewrite: string): Array<string | number> {
 /** A regex_rewrite: every match in the path (query excluded) replaced by the substitution. */
 function regexRewrite(match: string, rewrite: string): RouteRewrite['path'] {
   const re = compileRe2(match, 'global');
-  const parts = substitution(rewrite);
+  const groups = (new RegExp(`${re.source}|`).exec('')?.length ?? 1) - 1;
+  // A group the pattern does not have, or one that did not take part in the match, gives "".
+  const parts = substitution(rewrite).map((p) => (typeof p === 'number' && p > groups ? '' : p));
   const replacer = (...args: unknown[]): string => parts.map((p) => (typeof p === 'string' ? p : String(args[p] ?? ''))).join('');
   return (_req, url) => {
     const q = url.indexOf('?');

@@ -4,6 +4,9 @@
  * host_rewrite_literal, query kept, x-envoy-original-path set, the access log showing the original path.
  */
 import type { Sidecar } from '../../mesh/sidecar/sidecar';
+import type { IncomingMessage } from 'node:http';
+import { compileRewrite } from '../../mesh/rewrite';
+import { effectiveMatch } from '../../mesh/config/effective';
 import { call, closeAgent, push, startSidecar, Upstream } from './harness';
 
 const VS = (http: string) => `apiVersion: networking.istio.io/v1
@@ -144,4 +147,19 @@ test("the destination's inbound side logs the caller's original path too (x-envo
   expect(seenUrls()).toEqual(['/v2/inbound-check?x=1']);
   const logged = sidecar.accessLog.entries().filter((e) => e.direction === 'inbound' && e.path.includes('inbound-check'));
   expect(logged.map((e) => e.path)).toEqual(['/api/v1/inbound-check?x=1']);
+});
+
+describe('compileRewrite alone', () => {
+  const req = {} as IncomingMessage;
+  test('ignoreUriCase: /API/x matched by prefix /api replaces its 4 characters: /v2/x?y', () => {
+    const rw = compileRewrite({ uri: '/v2' }, [effectiveMatch({ uri: { prefix: '/api' }, ignoreUriCase: true })]);
+    expect(rw?.path?.(req, '/API/x?y')).toBe('/v2/x?y');
+  });
+  test('a substitution naming a group the pattern lacks gives "" for it; \\\\ is one backslash', () => {
+    const rw = compileRewrite({ uriRegexRewrite: { match: '^/a/(.*)$', rewrite: '/b/\\1/\\5\\\\x' } }, []);
+    expect(rw?.path?.(req, '/a/zz?q=1')).toBe('/b/zz/\\x?q=1');
+  });
+  test('authority alone: no path function, so no x-envoy-original-path', () => {
+    expect(compileRewrite({ authority: 'a.test' }, [])).toEqual({ authority: 'a.test' });
+  });
 });
