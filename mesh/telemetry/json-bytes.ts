@@ -74,6 +74,38 @@ export class JsonBytes {
     this.ascii(Number.isFinite(n) ? String(n) : 'null');
   }
 
+  /**
+   * A non-negative integer below 2^53 in decimal, as String(n) writes it, without making the string (a µs timestamp is
+   * past 2^31: String() takes V8's double-to-string path). False, and nothing written, for any other number.
+   */
+  uint(n: number): boolean {
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER) || Math.floor(n) !== n) return false;
+    if (this.pos + 16 > this.buf.length) this.grow(16);
+    // n / 1e8 is exact enough for floor: its fraction is a multiple of 1e-8, more than half an ulp of a quotient < 2^27.
+    const hi = Math.floor(n / 1e8);
+    const lo = n - hi * 1e8;
+    if (hi > 0) {
+      this.digits(hi, 0);
+      this.digits(lo, 8);
+    } else this.digits(lo, 0);
+    return true;
+  }
+
+  /** An integer 0 ≤ v < 1e8 in decimal, zero-padded to `width` digits. */
+  private digits(v: number, width: number): void {
+    let len = 1;
+    for (let t = v; t >= 10; t = (t / 10) | 0) len++;
+    if (len < width) len = width;
+    const b = this.buf;
+    let p = this.pos + len;
+    this.pos = p;
+    for (let k = 0; k < len; k++) {
+      const q = (v / 10) | 0;
+      b[--p] = 0x30 + (v - q * 10);
+      v = q;
+    }
+  }
+
   /** Text known to need no escaping and to be ASCII (digits, hex ids). */
   ascii(s: string): void {
     const n = s.length;

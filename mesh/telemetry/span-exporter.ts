@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { ReportConnection } from './report-connection';
 import type { Span } from '../tracing';
 import type { SpanSource } from './zipkin';
 
@@ -36,7 +36,7 @@ export interface ExporterStats {
 /**
  * Reports spans to a collector off the request path: `offer` is an array push (or a counted drop when the
  * queue is full), and the encoding and the HTTP POST happen on a timer, one report in flight at a time, over
- * one keep-alive connection. A collector that is down or slow costs dropped spans, never a waiting request.
+ * one keep-alive connection (`ReportConnection`: head and body in one writev, no Node HTTP client per report). A collector that is down or slow costs dropped spans, never a waiting request.
  */
 export class SpanExporter<T = Span> {
   private queue: T[] = [];
@@ -47,7 +47,7 @@ export class SpanExporter<T = Span> {
     void this.report(false);
   };
   private inFlight?: Promise<void>;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly connection: ReportConnection;
   private readonly maxQueue: number;
   private readonly maxBatch: number;
   private readonly flushMs: number;
@@ -57,7 +57,7 @@ export class SpanExporter<T = Span> {
   lastError?: string;
 
   constructor(private readonly opts: ExporterOptions<T>) {
-    new URL(opts.url); // throws on a bad URL, at start rather than at the first report
+    this.connection = new ReportConnection(opts.url, 'application/json'); // throws on a bad URL, at start rather than at the first report
     this.maxQueue = opts.maxQueue ?? 8192;
     this.maxBatch = opts.maxBatch ?? 512;
     this.flushMs = opts.flushMs ?? 1000;
@@ -135,43 +135,30 @@ export class SpanExporter<T = Span> {
     this.immediate = undefined;
     await this.flush();
     this.closed = true;
-    this.agent.destroy();
+    this.connection.close();
   }
 
   private send(batch: T[]): Promise<void> {
     // One UTF-8 pass: a Buffer is written as is (a string body would be measured, then encoded again).
     const encoded = this.opts.encode(batch, this.opts.source);
     const body = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
-    return new Promise<void>((resolve) => {
-      let settled = false;
-      const fail = (why: string): void => {
-        if (settled) return;
-        settled = true;
-        this.stats.reportsFailed++;
-        this.stats.spansFailed += batch.length;
-        this.lastError = why;
-      };
-      const req = http.request(this.opts.url, { method: 'POST', agent: this.agent, timeout: this.opts.timeoutMs ?? 5000, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.length < 4 && chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300 && !settled) {
-            settled = true;
-            this.stats.reportsSent++;
-            this.stats.spansSent += batch.length;
-          } else fail(`${this.opts.url} answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`);
-        });
-        res.on('error', (e) => fail(e.message));
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.opts.url} within ${this.opts.timeoutMs ?? 5000} ms`)));
-      req.on('error', (e) => fail(`${this.opts.url}: ${e.message}`));
-      // The report is over when the request closed: its body written (or dropped with its socket), so the encoder may
-      // reuse the bytes. A request that closes without an answer or an error (none known) counts as failed.
-      req.on('close', () => {
-        fail(`${this.opts.url}: closed without an answer`);
-        resolve();
-      });
-      req.end(body);
-    });
+    // The report is over when its answer came and its body was written (or dropped with its socket): only then does the
+    // next report encode, so an encoder may reuse its bytes.
+    const timeoutMs = this.opts.timeoutMs ?? 5000;
+    return this.connection.send(body, timeoutMs).then(
+      (answer) => {
+        if (answer.status >= 200 && answer.status < 300) {
+          this.stats.reportsSent++;
+          this.stats.spansSent += batch.length;
+        } else this.fail(batch.length, `${this.opts.url} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
+      },
+      (e: Error) => this.fail(batch.length, `${this.opts.url}: ${e.message}`),
+    );
+  }
+
+  private fail(spans: number, why: string): void {
+    this.stats.reportsFailed++;
+    this.stats.spansFailed += spans;
+    this.lastError = why;
   }
 }

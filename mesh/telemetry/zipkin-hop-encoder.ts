@@ -106,9 +106,11 @@ export class ZipkinHopEncoder {
       out.chars(info.parentSpanId);
     }
     out.bytes(this.nameBytes(info, c));
-    out.number(Math.round(startMs(info, c) * 1000));
+    const timestamp = Math.round(startMs(info, c) * 1000);
+    if (!out.uint(timestamp)) out.number(timestamp);
     out.bytes(DURATION);
-    out.number(Math.max(1, Math.round(info.durationUs)));
+    const duration = Math.max(1, Math.round(info.durationUs));
+    if (!out.uint(duration)) out.number(duration);
     const peer = this.peerBytes(peerOf(info));
     out.bytes(peer.heads[(info.sharedSpan ? 2 : 0) + (info.direction === 'inbound' ? 1 : 0)]);
     out.chars(info.method);
@@ -116,7 +118,7 @@ export class ZipkinHopEncoder {
     out.chars(info.authority || info.destinationService);
     out.chars(info.path);
     out.bytes(STATUS);
-    out.ascii(String(info.status));
+    if (!out.uint(info.status)) out.ascii(String(info.status));
     out.bytes(FLAGS);
     out.chars(info.responseFlags);
     out.bytes(this.clusterBytes(info.cluster));
@@ -124,9 +126,9 @@ export class ZipkinHopEncoder {
     out.bytes(peer.address);
     out.chars(info.requestId);
     out.bytes(REQUEST_SIZE);
-    out.ascii(String(info.bytesReceived));
+    if (!out.uint(info.bytesReceived)) out.ascii(String(info.bytesReceived));
     out.bytes(RESPONSE_SIZE);
-    out.ascii(String(info.bytesSent));
+    if (!out.uint(info.bytesSent)) out.ascii(String(info.bytesSent));
     const custom = info.customTags;
     if (custom === undefined) {
       out.bytes(isError(info) ? this.tailErrorClose : this.tailClose);

@@ -206,6 +206,21 @@ describe('the Zipkin body is written byte for byte as JSON.stringify wrote it', 
       expect(w.view().toString()).toBe(JSON.stringify(n));
     }
   });
+
+  test('JsonBytes.uint writes String(n) for 0 ≤ n < 2^53 integers (digit boundaries, µs timestamps) and refuses the 7 other kinds of number, writing nothing', () => {
+    const w = new JsonBytes(16);
+    const ints = [0, -0, 1, 9, 10, 99, 100, 65535, 99999999, 100000000, 100000001, 1234567890, 1764000000123456, 1e15 + 7, 2 ** 53 - 1];
+    for (let k = 0; k < 2000; k++) ints.push(Math.floor(Math.random() * 2 ** 53), Math.floor(Math.random() * 1e9));
+    for (const n of ints) {
+      w.reset();
+      expect(w.uint(n)).toBe(true);
+      expect(w.view().toString()).toBe(String(n));
+    }
+    for (const n of [-1, 1.5, 2 ** 53, 1e21, NaN, Infinity, -Infinity]) {
+      w.reset();
+      expect([w.uint(n), w.length]).toEqual([false, 0]);
+    }
+  });
 });
 
 describe('the reused buffer is never rewritten while a report is on the wire', () => {
