@@ -196,7 +196,10 @@ run('dashboard in Chromium', () => {
   test('traces of an order drawn as a waterfall across hops', async () => {
     await view('traces');
     await page.waitForSelector('.trace, .no-traces', { timeout: 5000 });
-    const first = page.locator('.trace').first();
+    // The newest trace whose gateway span is in: under the 20 orders/s of lightLoad the newest order is often still
+    // in flight at the gateway, whose span is recorded last (when its response ends), so its trace has orders'
+    // spans only for now — drawn correctly, but not yet across every hop.
+    const first = page.locator('.trace').filter({ has: page.locator('.span-row[data-node="gateway"]') }).first();
     await first.waitFor({ timeout: 3000 });
     // At least the gateway's outbound span and the orders sidecar's inbound span, linked parent → child.
     // (orders→payments joins the same trace only once the apps forward `traceparent`.)
