@@ -21,7 +21,7 @@ export type Teardown = () => Promise<void> | void;
 export function createRuntime(ctx: ServiceContext): ServiceRuntime {
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: ctx.name, version: ctx.version, instance: ctx.instance });
-  collectDefaultMetrics({ register: metrics });
+  collectDefaultMetrics({ register: metrics, eventLoopMonitoringPrecision: 1000 }); // not a 10 ms wake-up (test/mesh/idle-wakeups.test.ts)
   const requests = new Counter({ name: 'meshlab_app_requests_total', help: 'Requests served by the app.', labelNames: ['method', 'route', 'status'], registers: [metrics] });
   const duration = new Histogram({ name: 'meshlab_app_request_duration_seconds', help: 'App request duration.', labelNames: ['route'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [metrics] });
 
