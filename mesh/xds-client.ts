@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { request } from '../lib/http-client';
 import { DISCOVERY_PATH, type NodeInfo, type Snapshot } from './xds';
 
 export interface XdsClientOptions {
@@ -111,8 +112,7 @@ export class XdsClient {
 
   private async post(path: string, body: unknown): Promise<void> {
     try {
-      const res = await fetch(new URL(path, this.opts.controlPlaneUrl), { method: 'POST', headers: { 'content-type': 'application/json', ...this.authorization() }, body: JSON.stringify(body) });
-      await res.arrayBuffer();
+      await request(new URL(path, this.opts.controlPlaneUrl), { method: 'POST', headers: { 'content-type': 'application/json', ...this.authorization() }, body: JSON.stringify(body), timeoutMs: 10_000 });
     } catch {
       // The control plane is away; the stream's reconnect re-registers this node.
     }

@@ -13,7 +13,16 @@
  * and the token's header is removed unless `forwardOriginalToken`. Signatures are jose's (RS256, ES256, …).
  */
 import type { IncomingMessage } from 'node:http';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type * as Jose from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+
+/**
+ * jose, loaded by the first sidecar that has a jwtRule: about 12 MB of a sidecar's RSS that a workload without a
+ * RequestAuthentication does not pay (mesh/README.md, "Memory").
+ */
+let joseModule: typeof Jose | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const jose = (): typeof Jose => (joseModule ??= require('jose') as typeof Jose);
 import type { StreamInfo } from '../stream-info';
 import { Details, Flags } from '../response-flags';
 import { removeFlat, setAuthn, setFlat, type FilterResult, type HttpFilter } from './chain';
@@ -41,10 +50,10 @@ export const JWT_CLOCK_SKEW_S = 60;
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
 
 function keySetOf(rule: JwtRule): JWTVerifyGetKey {
-  if (rule.jwks !== undefined) return createLocalJWKSet(JSON.parse(rule.jwks) as Parameters<typeof createLocalJWKSet>[0]);
+  if (rule.jwks !== undefined) return jose().createLocalJWKSet(JSON.parse(rule.jwks) as Parameters<typeof Jose.createLocalJWKSet>[0]);
   const uri = rule.jwksUri ?? '';
   let ks = remoteKeySets.get(uri);
-  if (!ks) remoteKeySets.set(uri, (ks = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000 })));
+  if (!ks) remoteKeySets.set(uri, (ks = jose().createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000 })));
   return ks;
 }
 
@@ -111,7 +120,7 @@ export class JwtAuthnFilter implements HttpFilter {
   private async verify(req: IncomingMessage, info: StreamInfo, headers: string[], token: string, loc: Location, providers: Provider[]): Promise<FilterResult> {
     let iss: string | undefined;
     try {
-      iss = decodeJwt(token).iss;
+      iss = jose().decodeJwt(token).iss;
     } catch {
       return this.deny(req, info, 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections');
     }
@@ -119,8 +128,9 @@ export class JwtAuthnFilter implements HttpFilter {
     if (!p) return this.deny(req, info, 'Jwt issuer is not configured');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, p.keys, { issuer: p.rule.issuer, clockTolerance: JWT_CLOCK_SKEW_S, ...(p.rule.audiences?.length ? { audience: p.rule.audiences } : {}) }));
+      ({ payload } = await jose().jwtVerify(token, p.keys, { issuer: p.rule.issuer, clockTolerance: JWT_CLOCK_SKEW_S, ...(p.rule.audiences?.length ? { audience: p.rule.audiences } : {}) }));
     } catch (err) {
+      const { errors } = jose();
       if (err instanceof errors.JWTExpired) return this.deny(req, info, 'Jwt is expired');
       if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') return this.deny(req, info, 'Audiences in Jwt are not allowed');
       if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'nbf') return this.deny(req, info, 'Jwt not yet valid');

@@ -8,7 +8,11 @@
  */
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
-import { x509, generateKeyPair, privateKeyToPem, SIGNING_ALGORITHM } from './pki';
+import type * as Pki from './pki';
+
+/** pki (and @peculiar/x509 under it, ~17 MB of RSS) is loaded at the first issuance: a sidecar without mTLS never pays it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pki = (): typeof Pki => require('./pki') as typeof Pki;
 import { seededRandom } from '../../lib/random';
 
 export interface SignResponse {
@@ -110,6 +114,7 @@ export class WorkloadCertManager extends EventEmitter {
   }
 
   private async issue(): Promise<CurrentCert> {
+    const { x509, generateKeyPair, privateKeyToPem, SIGNING_ALGORITHM } = pki();
     const keys = await generateKeyPair();
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({
       name: 'O=meshlab',

@@ -1,5 +1,5 @@
-import type http from 'node:http';
-import { Pool } from 'undici';
+import http from 'node:http';
+import { request } from '../../lib/http-client';
 import { Cluster } from '../cluster';
 import { HttpConnectionManager } from '../http-connection-manager';
 import { listen, listenInbound, type InboundListener, type Listener } from '../listener';
@@ -117,7 +117,8 @@ export class Sidecar {
   private appPort?: number;
   private appHealthy = false;
   private healthTimer?: NodeJS.Timeout;
-  private healthPool?: Pool;
+  /** The app's address and one kept connection to it, for health probes and /stats/prometheus's app metrics. */
+  private app?: { url: string; agent: http.Agent };
   snapshot?: Snapshot;
   ports: { inbound: number; outbound: number; admin: number; https?: number } = { inbound: 0, outbound: 0, admin: 0 };
   /** This workload's SPIFFE id (spiffe://cluster.local/ns/<namespace>/sa/<service>). */
@@ -216,9 +217,9 @@ export class Sidecar {
       this.adminRoutes(),
       async () => ({ contentType: this.stats.registry.contentType, body: await this.stats.registry.metrics() }),
       async () => {
-        if (!this.healthPool) throw new Error('no app port yet');
-        const res = await this.healthPool.request({ path: '/metrics', method: 'GET' });
-        return { contentType: String(res.headers['content-type'] ?? 'text/plain'), body: await res.body.text() };
+        if (!this.app) throw new Error('no app port yet');
+        const res = await request(`${this.app.url}/metrics`, { agent: this.app.agent, timeoutMs: 1000 });
+        return { contentType: String(res.headers['content-type'] ?? 'text/plain'), body: res.body.toString('utf8') };
       },
     );
     this.ports.admin = (this.admin.address() as { port: number }).port;
@@ -269,8 +270,8 @@ export class Sidecar {
   setAppPort(port: number): void {
     this.appPort = port;
     this.localCluster.setEndpoints([{ instance: this.config.instance, service: this.config.service, labels: this.config.labels, host: this.config.host, port }]);
-    this.healthPool?.close().catch(() => undefined);
-    this.healthPool = new Pool(`http://${this.config.host}:${port}`, { connections: 1, headersTimeout: 1000, bodyTimeout: 1000 });
+    this.app?.agent.destroy();
+    this.app = { url: `http://${this.config.host}:${port}`, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) };
     clearTimeout(this.healthTimer);
     void this.probe();
   }
@@ -293,7 +294,7 @@ export class Sidecar {
     await this.tcp?.close();
     this.runtime.close();
     this.localCluster.close();
-    await this.healthPool?.close().catch(() => undefined);
+    this.app?.agent.destroy();
     this.accessLog.flush();
     await this.tracer.close();
   }
@@ -301,9 +302,8 @@ export class Sidecar {
   private async probe(): Promise<void> {
     let healthy = false;
     try {
-      const res = await this.healthPool!.request({ path: '/healthz', method: 'GET' });
-      await res.body.dump();
-      healthy = res.statusCode === 200;
+      const res = await request(`${this.app!.url}/healthz`, { agent: this.app!.agent, timeoutMs: 1000 });
+      healthy = res.status === 200;
     } catch {
       healthy = false;
     }

@@ -1,3 +1,4 @@
+import { request } from '../../lib/http-client';
 import type { SignResponse } from '../security/workload-cert';
 import type { WorkloadCertManager, CurrentCert } from '../security/workload-cert';
 
@@ -11,9 +12,14 @@ export function controlPlaneSigner(controlPlaneUrl: string, node: string, token:
   const url = new URL('/v1/certificates', controlPlaneUrl);
   return async (csr) => {
     const t = token();
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) }, body: JSON.stringify({ node, csr }), signal: AbortSignal.timeout(10_000) });
-    const body = (await res.json().catch(() => ({}))) as Partial<SignResponse> & { error?: string };
-    if (!res.ok || !body.certPem || !body.chainPem || !body.rootPem) {
+    const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) }, body: JSON.stringify({ node, csr }), timeoutMs: 10_000 });
+    let body: Partial<SignResponse> & { error?: string } = {};
+    try {
+      body = JSON.parse(res.body.toString('utf8')) as typeof body;
+    } catch {
+      // not JSON: reported below with the status
+    }
+    if (res.status < 200 || res.status > 299 || !body.certPem || !body.chainPem || !body.rootPem) {
       throw new Error(`control plane ${controlPlaneUrl} did not sign the CSR of node ${node}: HTTP ${res.status} ${body.error ?? ''}`.trim());
     }
     return { certPem: body.certPem, chainPem: body.chainPem, rootPem: body.rootPem };
