@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Registry } from './prom';
 
 /**
  * Istio's four per-request metric families (requests_total, request_duration, request_bytes,

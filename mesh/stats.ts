@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, registerProcessMetrics } from './prom';
 import { RequestMetrics } from './request-metrics';
 import type { ClusterObserver } from './cluster';
 import type { UpstreamHost } from './upstream-host';
@@ -137,10 +137,7 @@ export class MeshStats implements ClusterObserver {
         for (const c of stats.clusterGauges?.() ?? []) this.set({ cluster: c.cluster }, c.pending);
       },
     });
-    // Node's process series (CPU, RSS, heap, handles) as any Node service exports them. The event-loop-lag
-    // histogram samples at 1 s: prom-client's default is a 10 ms timer, which woke an idle sidecar 100 times a
-    // second (test/mesh/idle-wakeups.test.ts).
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 });
+    registerProcessMetrics(this.registry);
   }
 
   onEject(cluster: string, host: UpstreamHost): void {

@@ -3,7 +3,7 @@
  * {enabled, enforced, rate_limited, ok} as meshlab_local_rate_limit_total{listener, stat_prefix, outcome}, and
  * jwt_authn's allowed/denied as meshlab_jwt_authn_total{listener, outcome}. Read from the filters when scraped.
  */
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../prom';
 import type { FilterSet } from './filter-set';
 
 export function registerFilterMetrics(registry: Registry, sets: () => Array<[listener: string, set: FilterSet]>): void {
