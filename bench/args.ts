@@ -24,6 +24,8 @@ export interface BenchArgs {
   sidecarEntry?: string;
   /** A patched sidecar build measured as topology sidecar1-alt, interleaved with sidecar1. */
   altSidecarEntry?: string;
+  /** Node flags for sidecar1-alt instead of the sidecar's own (mesh/sidecar/node-flags.ts): A/B a flag. */
+  altSidecarFlags?: string[];
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -39,7 +41,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --svg FILE              chart SVG (default next to the JSON)
   --no-pin                do not pin generator and proxies to separate CPUs
   --sidecar-entry FILE    run this compiled sidecar main.js instead
-  --alt-sidecar-entry F   also measure this sidecar build as sidecar1-alt, interleaved with sidecar1 (A/B a fix)`;
+  --alt-sidecar-entry F   also measure this sidecar build as sidecar1-alt, interleaved with sidecar1 (A/B a fix)
+  --alt-sidecar-flags "…" run sidecar1-alt with these Node flags instead of the sidecar's own ("" for none; A/B a flag)`;
 
 export function parseDuration(flag: string, raw: string | undefined): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw ?? '');
@@ -112,6 +115,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--alt-sidecar-entry':
         a.altSidecarEntry = value();
         break;
+      case '--alt-sidecar-flags': {
+        const v = argv[++i];
+        if (v === undefined) throw new Error(`--alt-sidecar-flags needs a value (quoted, "" for none)\n${USAGE}`);
+        a.altSidecarFlags = v.split(/\s+/).filter(Boolean);
+        break;
+      }
       case '--json':
         a.jsonFile = value();
         break;
@@ -126,6 +135,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     }
   }
   if (a.sliceMs > a.durationMs) a.sliceMs = a.durationMs;
-  if (a.altSidecarEntry && !a.topologies.includes('sidecar1-alt')) a.topologies.push('sidecar1-alt');
+  if ((a.altSidecarEntry || a.altSidecarFlags) && !a.topologies.includes('sidecar1-alt')) a.topologies.push('sidecar1-alt');
   return a;
 }

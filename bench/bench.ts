@@ -44,7 +44,7 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlab-bench-'));
   const pin = planPinning(!args.pin);
   io.progress(pin.enabled ? `pinning: generator on CPU ${pin.generatorCpu}, proxies and upstream on CPU ${pin.systemCpu}` : `pinning off: ${pin.reason}`);
-  const ctx: BenchContext = { distDir, tmpDir, upstreamPort: 0, pin, cleanups: [], sidecarEntry: args.sidecarEntry && path.resolve(args.sidecarEntry), altSidecarEntry: args.altSidecarEntry && path.resolve(args.altSidecarEntry) };
+  const ctx: BenchContext = { distDir, tmpDir, upstreamPort: 0, pin, cleanups: [], sidecarEntry: args.sidecarEntry && path.resolve(args.sidecarEntry), altSidecarEntry: args.altSidecarEntry && path.resolve(args.altSidecarEntry), altSidecarFlags: args.altSidecarFlags };
   const generator = new GeneratorClient(distDir, path.join(tmpDir, 'generator.log'));
   const infos: TopologyInfo[] = [];
   const running: RunningTopology[] = [];

@@ -52,6 +52,8 @@ export interface BenchContext {
   sidecarEntry?: string;
   /** A second sidecar build for the sidecar1-alt topology (A/B), from --alt-sidecar-entry. */
   altSidecarEntry?: string;
+  /** Node flags of the sidecar1-alt topology, from --alt-sidecar-flags. */
+  altSidecarFlags?: string[];
   /** Extra environment for every sidecar (the profiler sets NODE_OPTIONS=--cpu-prof). */
   sidecarEnv?: Record<string, string>;
   /** Stops everything started for the run, last started first. */
@@ -82,6 +84,8 @@ interface SidecarOpts {
   cpUrl: string;
   appPort?: number;
   entry?: string;
+  /** Node flags instead of the sidecar's own. */
+  nodeArgs?: readonly string[];
   /** Zero trust (workload cert, mTLS inbound, auto mTLS upstream); the sidecar's default is on, plaintext topologies turn it off. */
   mtls?: boolean;
   env?: Record<string, string>;
@@ -102,7 +106,7 @@ async function startSidecar(ctx: BenchContext, o: SidecarOpts): Promise<ManagedP
   if (o.appPort) env.MESH_APP_PORT = String(o.appPort);
   if (!o.mtls) env.MESH_MTLS = 'off';
   Object.assign(env, o.env, ctx.sidecarEnv);
-  const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: o.entry ?? ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
+  const p = new ManagedProcess({ name: o.name, role: 'sidecar', entry: o.entry ?? ctx.sidecarEntry ?? path.join(ctx.distDir, 'mesh/sidecar/main.js'), nodeArgs: o.nodeArgs, env, logFile: path.join(ctx.tmpDir, `${o.name}.log`) });
   ctx.cleanups.push(() => p.stop());
   await p.start();
   if (ctx.pin.enabled) pinProcess(p.pid!, ctx.pin.systemCpu);
@@ -238,13 +242,13 @@ function sidecar1Def(name: string, variant: 'alt' | 'traced' | undefined): Topol
     kind: 'sidecar',
     describe:
       variant === 'alt'
-        ? 'as sidecar1, with the sidecar build from --alt-sidecar-entry (A/B)'
+        ? 'as sidecar1, with the sidecar build from --alt-sidecar-entry and/or the Node flags from --alt-sidecar-flags (A/B)'
         : variant === 'traced'
           ? 'as sidecar1, tracing at 100% (PROXY_CONFIG sampling 100) with every span exported to a real Zipkin: the exporter\'s cost'
           : 'generator → sidecar A outbound → upstream (registered without a sidecar)',
     unavailable: (ctx) =>
-      variant === 'alt' && !ctx.altSidecarEntry
-        ? 'needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare)'
+      variant === 'alt' && !ctx.altSidecarEntry && !ctx.altSidecarFlags
+        ? 'needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare) or --alt-sidecar-flags'
         : variant === 'traced' && !fs.existsSync(zipkinJar())
           ? `needs the Zipkin server jar at ${zipkinJar()} (scripts/zipkin fetch)`
           : undefined,
@@ -258,7 +262,7 @@ function sidecar1Def(name: string, variant: 'alt' | 'traced' | undefined): Topol
         await zipkin.start(120_000);
         env = { PROXY_CONFIG: formatProxyConfig({ sampling: 100, zipkin: `${HOST}:${zipkin.port}` }) };
       }
-      const a = await startSidecar(ctx, { name: `bench-${name}-client`, service: 'bench-client', cpUrl: cp.url, entry: variant === 'alt' ? ctx.altSidecarEntry : undefined, env });
+      const a = await startSidecar(ctx, { name: `bench-${name}-client`, service: 'bench-client', cpUrl: cp.url, entry: variant === 'alt' ? ctx.altSidecarEntry : undefined, nodeArgs: variant === 'alt' ? ctx.altSidecarFlags : undefined, env });
       await waitForPath(name, a.ports.outbound, UPSTREAM_SERVICE);
       return { name, hops: 1, target: { host: HOST, port: a.ports.outbound, hostHeader: UPSTREAM_SERVICE }, proxyPids: pidsOf(a) };
     },

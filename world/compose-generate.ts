@@ -4,6 +4,7 @@
  * from what this produces). Pure functions: objects in, YAML text out.
  */
 import YAML from 'yaml';
+import { SIDECAR_NODE_FLAGS } from '../mesh/sidecar/node-flags';
 import { DEFAULT_TOPOLOGY, localityLabels, type ExternalSystemSpec, type Topology } from './topology';
 import { credentialNodes, SECRET_VOLUMES, SECRETS } from './compose-credentials';
 import { CONTAINER, INFRA_PORTS, IMAGE_BUILDER, NODE_IMAGE, POD_PORTS, GATEWAY_SERVICE, HOST_ADMIN_PORT_BASE, MAIL_PROVIDER_CA_DIR, MAIL_PROVIDER_PORTS, WORLD_CONFIG_FILE, brokerCaptures, brokerEdgesOf, brokerRedirects, edgesOf, podsOf, publishedPort, type ComposePod } from './compose-layout';
@@ -59,7 +60,9 @@ function nodeService(name: string, entry: string, extra: Service): Service {
   const image = name === IMAGE_BUILDER
     ? { image: NODE_IMAGE, build: { context: '.', dockerfile: 'Dockerfile' }, pull_policy: 'build' }
     : { image: NODE_IMAGE, pull_policy: 'never' };
-  return { ...image, command: ['node', `dist/${entry}`], ...extra };
+  // The sidecar's Node flags (mesh/sidecar/node-flags.ts) wherever it runs: the gateway is the same program.
+  const flags = entry === 'mesh/sidecar/main.js' ? SIDECAR_NODE_FLAGS : [];
+  return { ...image, command: ['node', ...flags, `dist/${entry}`], ...extra };
 }
 
 function otel(service: string): Record<string, string> {

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ReadyMessage } from '../lib/ipc';
+import { nodeFlagsFor } from '../mesh/sidecar/node-flags';
 
 export type Role = 'app' | 'sidecar' | 'gateway' | 'control-plane' | 'chaos' | 'broker' | 'observability' | 'external';
 
@@ -15,6 +16,8 @@ export interface ProcessSpec {
   service?: string;
   version?: string;
   readyTimeoutMs?: number;
+  /** Node flags before the entry; by default the role's (a sidecar's: mesh/sidecar/node-flags.ts). */
+  nodeArgs?: readonly string[];
 }
 
 /**
@@ -44,7 +47,7 @@ export class ManagedProcess {
     const { spec } = this;
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const log = fs.openSync(spec.logFile, 'a');
-    const child = spawn(process.execPath, [spec.entry], {
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? nodeFlagsFor(spec.role)), spec.entry], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', log, log, 'ipc'],
     });

@@ -49,7 +49,7 @@ describe('npm run bench (tiny run)', () => {
     expect(Array.isArray(r.warnings)).toBe(true);
     expect(r.meta.loadAverage.start).toHaveLength(3);
     expect(r.topologies.map((t) => t.name)).toEqual(topologies);
-    expect(r.topologies.find((t) => t.name === 'sidecar1-alt')!.skipped).toBe('needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare)');
+    expect(r.topologies.find((t) => t.name === 'sidecar1-alt')!.skipped).toBe('needs --alt-sidecar-entry FILE (a patched sidecar main.js to compare) or --alt-sidecar-flags');
     const measured = topologies.filter((t) => t !== 'sidecar1-alt');
     expect(r.cells.map((c) => c.topology)).toEqual(measured);
     for (const c of r.cells) {

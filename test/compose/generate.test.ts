@@ -315,7 +315,7 @@ describe('Dockerfile', () => {
   it('the image compiles every entry module compose.yaml runs', () => {
     const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/tsconfig.docker.json'), 'utf8')) as { include: string[] };
     const dirs = tsconfig.include.map((p) => p.replace(/^\.\.\//, ''));
-    const entries = new Set(Object.values(services).filter((s) => s.image === NODE_IMAGE).map((s) => s.command![1].replace(/^dist\//, '')));
+    const entries = new Set(Object.values(services).filter((s) => s.image === NODE_IMAGE).map((s) => s.command!.at(-1)!.replace(/^dist\//, '')));
     for (const entry of entries) {
       expect({ entry, compiled: dirs.includes(entry.split('/')[0]) }).toEqual({ entry, compiled: true });
       expect(fs.existsSync(path.join(ROOT, entry.replace(/\.js$/, '.ts')))).toBe(true);
