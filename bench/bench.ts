@@ -174,7 +174,7 @@ export async function runBench(args: BenchArgs, io: BenchIo): Promise<BenchResul
       }
     }
 
-    const goals = checkGoals(cells, args.rates, infos.filter((i) => i.kind === 'sidecar' && !i.skipped).map((i) => i.name), Math.max(1, Math.ceil(args.durationMs / args.sliceMs)));
+    const goals = checkGoals(cells, args.rates, infos.filter((i) => i.kind === 'sidecar' && !i.skipped).map((i) => i.name), Math.max(1, Math.ceil(args.durationMs / args.sliceMs)), throughput);
     const meta: BenchResults['meta'] = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),

@@ -14,7 +14,7 @@ export function renderReport(r: BenchResults): string {
   const gr = goalRate(r.meta.rates);
   for (const rate of r.meta.rates) {
     out.push('');
-    out.push(`── ${rate} rps ${rate === gr ? `(goals: per hop p50 ≤ ${fmtUs(GOALS.perHopP50Us)}, p99 ≤ ${fmtUs(GOALS.perHopP99Us)}, ≤ ${GOALS.maxTimesHaproxy}× HAProxy; 2-sidecar path ≤ ${fmtUs(GOALS.meshBudgetUs.high)} p99) ` : ''}──`);
+    out.push(`── ${rate} rps ${rate === gr ? `(goals: per hop p50 ≤ ${fmtUs(GOALS.perHopP50Us)} and ≤ ${GOALS.maxTimesHaproxy}× HAProxy, p99 ≤ ${fmtUs(GOALS.perHopP99Us)}, CPU ≤ ${GOALS.maxTimesHaproxy}× HAProxy's, RSS ≤ ${GOALS.rssMiB} MiB; mTLS ≤ +${fmtUs(GOALS.mtlsPerHopUs)}/hop; chain5 p99 ≤ ${fmtUs(GOALS.chain5P99Us)}) ` : ''}──`);
     const rows = r.cells
       .filter((c) => c.rate === rate)
       .map((c) => {
