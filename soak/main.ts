@@ -25,6 +25,8 @@ export function printReport(r: SoakReport): void {
   console.log(`\norders at the end: ${JSON.stringify(r.orders)}\n\ninvariants`);
   console.log(table(['check', 'expected', 'measured', 'verdict'], r.invariants.map((e) => [e.name, e.expected, e.measured, e.pass ? 'PASS' : 'FAIL'])));
   console.log(`\n${r.pass ? 'PASS' : 'FAIL'}`);
+  if (r.diagnosis?.length) console.log(`\ndiagnosis (the event pipeline at the end)\n${r.diagnosis.join('\n')}`);
+  if (r.logsKept) console.log(`the world's process logs are kept in ${r.logsKept}`);
 }
 
 async function main(): Promise<void> {

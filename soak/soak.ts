@@ -57,9 +57,31 @@ export interface SoakReport {
   rss: { process: string; startKb: number; endKb: number }[];
   invariants: Expectation[];
   pass: boolean;
+  /** Where the world's process logs were kept: a soak that fails keeps them (one that passes removes them). */
+  logsKept?: string;
+  /** When an invariant fails: where the event pipeline stood at the end (outbox backlog, consumer lag, the apps' bus warnings). */
+  diagnosis?: string[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Where the order → event → notification pipeline stood when an invariant failed, for a run nobody can rerun (CI):
+ * each app's own gauges (orders' outbox backlog, notifications' consumer lag) and the last bus warnings in their logs.
+ */
+export async function diagnose(world: World, logDir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [id, inst] of world.instances) {
+    if (!/^(orders|notifications)-/.test(id)) continue;
+    const text = await fetch(`http://127.0.0.1:${inst.app.ports.http}/metrics`).then((r) => r.text()).catch((err: Error) => `unreachable: ${err.message}`);
+    const gauges = text.split('\n').filter((l) => /^meshlab_(outbox_backlog|consumer_lag)\b/.test(l));
+    out.push(`${id}: ${gauges.length ? gauges.join('; ') : text.startsWith('unreachable') ? text : 'no outbox or lag gauge'}`);
+    const logFile = path.join(logDir, `${id}.log`);
+    const warnings = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => /kafka|rabbitmq|outbox|bus/i.test(l)) : [];
+    for (const w of warnings.slice(-6)) out.push(`  ${id} log: ${w.slice(0, 240)}`);
+  }
+  return out;
+}
 
 function rssKb(pid: number | undefined): number {
   if (!pid) return 0;
@@ -264,6 +286,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     invariants.push({ name: 'every scheduled fault was injected and healed', expected: '0 errors', measured: String(schedule.filter((f) => f.error).length), pass: schedule.every((f) => !f.error) });
     invariants.push({ name: 'every config change accepted by the control plane while it was up', expected: '0 failed', measured: `${configChanges.failed.length} failed, ${configChanges.applied} applied, ${configChanges.skipped} skipped (control plane down)`, pass: configChanges.failed.length === 0 });
     report = { seed: opts.seed, bus: busKind, minutes: opts.minutes, schedule, configChanges, clients, orders, rss, invariants, pass: false };
+    if (!invariants.every((e) => e.pass)) report.diagnosis = await diagnose(world, path.join(dir, 'logs'));
   } finally {
     stopping = true;
     await world.stop();
@@ -273,7 +296,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       report.invariants.push({ name: 'no process left behind after stop', expected: `0 of ${everyPid.size} alive`, measured: left.length ? left.join(', ') : '0', pass: left.length === 0 });
       report.pass = report.invariants.every((e) => e.pass);
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (report?.pass) fs.rmSync(dir, { recursive: true, force: true });
+    else if (report) report.logsKept = path.join(dir, 'logs');
   }
   return report!;
 }
