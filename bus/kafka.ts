@@ -22,7 +22,17 @@ export interface KafkaBusOptions {
   partitions?: number;
   /** The pod's capture (bus/capture.ts): broker addresses dialled through the sidecar. */
   capture?: CaptureTable;
+  /**
+   * A consumer whose fetch loop has been silent this long (no fetch started, no message handled) is replaced
+   * (default 30 s): kafkajs' consumer can stop fetching after broker restarts without a crash event (kafkajs#659).
+   */
+  stallMs?: number;
+  /** A kafkajs client to use instead of one made from `brokers` (tests). */
+  client?: Kafka;
 }
+
+/** How long a replaced consumer's disconnect may take before it is left behind (a stalled one may never answer). */
+const DISCONNECT_WAIT_MS = 5000;
 
 const MESSAGE_ID_HEADER = 'x-message-id';
 
@@ -35,6 +45,8 @@ export class KafkaBus implements EventBus {
   private readonly knownTopics = new Set<string>();
   private readonly subs = new Set<KafkaSubscription>();
   private closed = false;
+  /** See KafkaBusOptions.stallMs. */
+  readonly stallMs: number;
 
   constructor(opts: KafkaBusOptions) {
     const brokers = opts.brokers
@@ -43,7 +55,8 @@ export class KafkaBus implements EventBus {
       .filter(Boolean);
     if (brokers.length === 0) throw new Error(`kafka bus: no brokers in url "${opts.brokers}"; expected e.g. "127.0.0.1:9092"`);
     this.partitions = opts.partitions ?? 3;
-    this.kafka = new Kafka({
+    this.stallMs = opts.stallMs ?? 30_000;
+    this.kafka = opts.client ?? new Kafka({
       clientId: opts.clientId ?? 'meshlab',
       brokers,
       logLevel: logLevel.WARN,
@@ -184,6 +197,9 @@ class KafkaSubscription implements Subscription {
   private inFlight?: Promise<void>;
   /** "partition:offset" → times handed to the handler, for `redeliveries`. */
   private readonly seen = new Map<string, number>();
+  /** When the consumer last showed life: a fetch started, a message began or ended, a handler retry heartbeat. */
+  private lastProgress = Date.now();
+  private watchdog?: NodeJS.Timeout;
 
   constructor(
     private readonly bus: KafkaBus,
@@ -208,6 +224,8 @@ class KafkaSubscription implements Subscription {
       retry: { initialRetryTime: 300, maxRetryTime: 3000, retries: 10 },
     });
     this.consumer = consumer;
+    this.lastProgress = Date.now();
+    consumer.on(consumer.events.FETCH_START, this.progress);
     consumer.on(consumer.events.CRASH, (event) => {
       if (!event.payload.restart && !this.closing) {
         busWarn('kafka', `consumer ${this.topic}/${this.group} crashed (${errorText(event.payload.error)}); recreating it`);
@@ -222,13 +240,38 @@ class KafkaSubscription implements Subscription {
       await consumer.disconnect().catch(() => undefined);
       throw new Error(`kafka bus: cannot consume ${this.topic} as group ${this.group}: ${errorText(err)}`);
     }
+    this.armWatchdog();
+  }
+
+  private readonly progress = (): void => {
+    this.lastProgress = Date.now();
+  };
+
+  /**
+   * Replaces a consumer that stopped fetching without a word: no fetch started and no message handled for
+   * `stallMs`. A consumer kafkajs is restarting (after a CRASH with restart) fetches again within seconds; one that
+   * is down with the broker is replaced every `stallMs` until the broker is back, which costs nothing more.
+   */
+  private armWatchdog(): void {
+    if (this.watchdog) return;
+    const stallMs = this.bus.stallMs;
+    this.watchdog = setInterval(() => {
+      if (this.closing || this.restarting || !this.consumer) return;
+      const silent = Date.now() - this.lastProgress;
+      if (silent < stallMs) return;
+      busWarn('kafka', `consumer ${this.topic}/${this.group} has not fetched for ${Math.round(silent / 1000)} s; replacing it`);
+      this.lastProgress = Date.now();
+      this.scheduleRestart(this.consumer);
+    }, Math.max(50, Math.floor(stallMs / 4)));
+    this.watchdog.unref();
   }
 
   /** Replaces a consumer kafkajs gave up on, retrying every 2 s until it runs or we close. */
   private scheduleRestart(dead: Consumer): void {
     if (this.restarting) return;
     this.restarting = (async () => {
-      await dead.disconnect().catch(() => undefined);
+      // A stalled consumer's disconnect may never settle: it is left behind after DISCONNECT_WAIT_MS.
+      await Promise.race([dead.disconnect().catch(() => undefined), sleepUnless(DISCONNECT_WAIT_MS, this.isClosing)]);
       while (!this.closing) {
         await sleepUnless(2000, this.isClosing);
         if (this.closing) break;
@@ -270,7 +313,15 @@ class KafkaSubscription implements Subscription {
       redeliveries: before,
     };
     // A heartbeat failure (rebalance) propagates: kafkajs rejoins and refetches from the committed offset.
-    const outcome = await dispatch(received, this.handler, { isClosing: this.isClosing, onRetry: () => heartbeat() });
+    this.progress();
+    const outcome = await dispatch(received, this.handler, {
+      isClosing: this.isClosing,
+      onRetry: () => {
+        this.progress();
+        return heartbeat();
+      },
+    });
+    this.progress();
     if (outcome.kind === 'aborted') return; // autoCommit is off: nothing is committed
     if (outcome.kind === 'poison') {
       while (true) {
@@ -298,6 +349,7 @@ class KafkaSubscription implements Subscription {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearInterval(this.watchdog);
     await this.restarting;
     await this.inFlight;
     await this.consumer?.disconnect().catch(() => undefined);
