@@ -27,6 +27,11 @@ export interface KafkaBusOptions {
    * (default 30 s): kafkajs' consumer can stop fetching after broker restarts without a crash event (kafkajs#659).
    */
   stallMs?: number;
+  /**
+   * A publish not settled by then rejects and its producer is dropped (default 45 s, past kafkajs' own retries of a
+   * 10 s request): a send that never settles would hold the orders outbox relay, and every later event, for good.
+   */
+  publishTimeoutMs?: number;
   /** A kafkajs client to use instead of one made from `brokers` (tests). */
   client?: Kafka;
 }
@@ -47,6 +52,7 @@ export class KafkaBus implements EventBus {
   private closed = false;
   /** See KafkaBusOptions.stallMs. */
   readonly stallMs: number;
+  private readonly publishTimeoutMs: number;
 
   constructor(opts: KafkaBusOptions) {
     const brokers = opts.brokers
@@ -56,6 +62,7 @@ export class KafkaBus implements EventBus {
     if (brokers.length === 0) throw new Error(`kafka bus: no brokers in url "${opts.brokers}"; expected e.g. "127.0.0.1:9092"`);
     this.partitions = opts.partitions ?? 3;
     this.stallMs = opts.stallMs ?? 30_000;
+    this.publishTimeoutMs = opts.publishTimeoutMs ?? 45_000;
     this.kafka = opts.client ?? new Kafka({
       clientId: opts.clientId ?? 'meshlab',
       brokers,
@@ -83,16 +90,25 @@ export class KafkaBus implements EventBus {
     if (messages.length === 0) return;
     await this.ensureTopic(topic);
     const producerPromise = this.getProducer();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const producer = await producerPromise;
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: messages.map((m) => ({ key: m.key, value: m.value, headers: { ...(m.headers ?? {}), [MESSAGE_ID_HEADER]: m.id } })),
+      const sent = producerPromise.then((producer) =>
+        producer.send({
+          topic,
+          acks: -1,
+          messages: messages.map((m) => ({ key: m.key, value: m.value, headers: { ...(m.headers ?? {}), [MESSAGE_ID_HEADER]: m.id } })),
+        }),
+      );
+      sent.catch(() => undefined); // settled late, after the deadline: nobody waits for it
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not settled within ${this.publishTimeoutMs} ms`)), this.publishTimeoutMs);
       });
+      await Promise.race([sent, deadline]);
     } catch (err) {
       this.dropProducer(producerPromise);
       throw new Error(`kafka bus: publish of ${messages.length} message(s) to ${topic} failed: ${errorText(err)}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -4,7 +4,8 @@ import { KafkaBus } from '../../bus/kafka';
 
 /**
  * kafkajs' consumer can stop fetching after broker restarts without emitting a crash (kafkajs#659); the bus then
- * replaces it, as it does a crashed one. Here a stand-in client's consumers either fetch (a fetch_start event
+ * replaces it, as it does a crashed one. A publish that never settles rejects at its deadline and takes its producer
+ * with it (the orders outbox relay waits for each publish: one that hung would hold every later event). Here a stand-in client's consumers either fetch (a fetch_start event
  * every 20 ms) or stall (connected, running, silent), so the watchdog is tested on its own, without a broker.
  */
 class FakeConsumer extends EventEmitter {
@@ -81,4 +82,39 @@ describe('a Kafka consumer that stops fetching without a crash is replaced', () 
     await sub.close();
     await bus.close();
   }, 15_000);
+});
+
+describe('a Kafka publish that never settles', () => {
+  test('rejects after publishTimeoutMs (200 ms), its producer is disconnected, and the next publish goes out on a new one', async () => {
+    const producers: { sends: number; disconnected: boolean; hangs: boolean }[] = [];
+    const admin = { connect: async () => undefined, createTopics: async () => true, disconnect: async () => undefined };
+    const client = {
+      admin: () => admin,
+      producer: () => {
+        const p = { sends: 0, disconnected: false, hangs: producers.length === 0 };
+        producers.push(p);
+        return {
+          connect: async () => undefined,
+          send: () => {
+            p.sends++;
+            return p.hangs ? new Promise(() => undefined) : Promise.resolve([]);
+          },
+          disconnect: async () => {
+            p.disconnected = true;
+          },
+        };
+      },
+    } as unknown as Kafka;
+    const bus = new KafkaBus({ brokers: '127.0.0.1:1', client, publishTimeoutMs: 200 });
+    const msg = [{ id: 'e1', key: 'ORD-1', value: '{}' }];
+    const t0 = performance.now();
+    await expect(bus.publish('order.created', msg)).rejects.toThrow('kafka bus: publish of 1 message(s) to order.created failed: not settled within 200 ms');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(200 - 1);
+    await new Promise((r) => setImmediate(r));
+    expect(producers[0]).toMatchObject({ sends: 1, disconnected: true });
+    await bus.publish('order.created', msg);
+    expect(producers).toHaveLength(2);
+    expect(producers[1]).toMatchObject({ sends: 1, disconnected: false });
+    await bus.close();
+  });
 });
