@@ -1,17 +1,6 @@
-import net from 'node:net';
 import http from 'node:http';
 
-/** An ephemeral 127.0.0.1 port for a process that cannot report the one it bound (HAProxy, nginx). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../lib/free-port';
 
 /** One GET; resolves with the status (0 on a connection error). */
 export function getStatus(port: number, hostHeader: string, path = '/', timeoutMs = 1000): Promise<number> {

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { prometheusDocument, type ScrapeTarget } from './compose-generate';
@@ -24,17 +23,7 @@ export function prometheusBinary(): string {
   return process.env.PROMETHEUS_BIN || '/usr/bin/prometheus';
 }
 
-/** A port free right now on `host` (the backends need theirs before they start: sidecars are told Zipkin's). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../lib/free-port';
 
 /** A non-Node server process, ready once an HTTP GET answers 200 (and, optionally, its body passes `check`). */
 export class BackendProcess {
