@@ -71,6 +71,17 @@ async function promQuery(base: string, query: string): Promise<{ metric: Record<
   return body.data!.result;
 }
 
+/** Prometheus' own view of the payments scrape targets (health, last error, last scrape): why a p50 is missing. */
+async function payTargets(base: string): Promise<string> {
+  try {
+    const body = (await (await fetch(`${base}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: { labels: Record<string, string>; health: string; lastError: string; lastScrape: string; lastScrapeDuration: number }[] } };
+    const rows = body.data.activeTargets.filter((t) => (t.labels.pod ?? '').startsWith('payments-'));
+    return rows.length ? rows.map((t) => `${t.labels.pod} ${t.health}${t.lastError ? ` (${t.lastError})` : ''} last ${t.lastScrape} in ${Math.round(t.lastScrapeDuration * 1000)} ms`).join('; ') : 'none';
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
 function backends(ctx: ScenarioContext): { zipkin: string; prometheus: string } {
   const o = ctx.world.state().observability;
   if (!o?.zipkinUrl || !o.prometheusUrl) throw new Error('slow-hop reads a real Zipkin and Prometheus: run it on its own world (npm run scenario slow-hop) or against `npm start -- --observability`');
@@ -123,8 +134,9 @@ export default defineScenario({
       const p50: Record<string, number> = {};
       for (const r of rows) if (Number.isFinite(Number(r.value[1]))) p50[r.metric.pod] = Number(r.value[1]);
       return PAYMENTS.every((id) => id in p50) ? p50 : undefined;
-    }, 15_000);
+    }, 30_000); // scrapes every 1 s, but on a loaded machine (CI's labs run two worlds at once) some are late or time out
     ctx.opts.log(`  Prometheus: ${q}\n  → ${JSON.stringify(byPod)}`);
+    if (!byPod) ctx.opts.log(`  Prometheus' payments targets: ${await payTargets(prometheus)}`);
     const promCulprit = standsOut(byPod ?? {});
 
     ctx.expectEqual(`the slow instance, from the traces (the payments spans' p50 by instance, standing out by ≥ ${STANDS_OUT_MS} ms and 2×)`, fromTraces.culprit, CULPRIT);
