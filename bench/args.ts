@@ -61,7 +61,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     concurrency: 16,
     topologies: TOPOLOGY_NAMES.filter((t) => t !== 'sidecar1-alt'),
     throughputMs: quick ? 1000 : 5000,
-    throughputTopologies: ['direct', 'sidecar1'],
+    throughputTopologies: ['direct', 'sidecar1', 'haproxy'],
     pin: true,
   };
   for (let i = 0; i < argv.length; i++) {

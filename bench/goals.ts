@@ -100,7 +100,9 @@ export function checkGoals(cells: readonly Cell[], rates: readonly number[], sid
   const chain = at('chain5');
   if (chain) checks.push({ goal: `chain5 end-to-end p99 ≤ ${fmtUs(GOALS.chain5P99Us)}`, topology: 'chain5', rate, measured: fmtUs(chain.latencyUs.p99), verdict: chain.latencyUs.p99 <= GOALS.chain5P99Us ? 'pass' : 'fail' });
   const tp = throughput.find((x) => x.topology === 'sidecar1');
-  if (tp) checks.push({ goal: `one sidecar sustains ≥ ${GOALS.sidecarMaxRps.toLocaleString('en-US')} rps (closed loop)`, topology: 'sidecar1', rate: tp.rps, measured: `${tp.rps.toLocaleString('en-US')} rps`, verdict: tp.rps >= GOALS.sidecarMaxRps ? 'pass' : 'fail' });
+  // HAProxy's closed loop in the same run, on the same core with the same upstream: the ceiling this machine sets for a proxy.
+  const ref = throughput.find((x) => x.topology === 'haproxy');
+  if (tp) checks.push({ goal: `one sidecar sustains ≥ ${GOALS.sidecarMaxRps.toLocaleString('en-US')} rps (closed loop)`, topology: 'sidecar1', rate: tp.rps, measured: `${tp.rps.toLocaleString('en-US')} rps${ref ? ` (HAProxy ${ref.rps.toLocaleString('en-US')} rps)` : ''}`, verdict: tp.rps >= GOALS.sidecarMaxRps ? 'pass' : 'fail' });
   const exporter = exporterCostUs(cells, rate);
   const resolution = exporterResolutionUs(cells, rate, slices);
   if (exporter !== undefined && resolution !== undefined) {

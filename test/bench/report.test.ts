@@ -84,6 +84,8 @@ describe('goals and report', () => {
     expect(v('chain5', 'chain5 end-to-end p99')).toMatchObject({ verdict: 'fail', measured: '5200µs' });
     expect(v('sidecar1', 'one sidecar sustains')).toMatchObject({ verdict: 'fail', measured: '9,400 rps' });
     expect(checkGoals(cells, [1000], ['sidecar1'], 1, [{ topology: 'sidecar1', rps: 10_200 }]).find((g) => g.goal.startsWith('one sidecar'))!.verdict).toBe('pass');
+    // HAProxy's closed loop in the same run is quoted beside it (the machine's ceiling for a proxy); it judges nothing.
+    expect(checkGoals(cells, [1000], ['sidecar1'], 1, [{ topology: 'sidecar1', rps: 2600 }, { topology: 'haproxy', rps: 7100 }]).find((g) => g.goal.startsWith('one sidecar'))).toMatchObject({ verdict: 'fail', measured: '2,600 rps (HAProxy 7,100 rps)' });
   });
 
   test('the exporter goal carries its tick resolution: 10 s in 5 slices of 10,000 requests is ± 10 µs (n/a, too coarse); 100 s in 5 slices is ± 1 µs and judges', () => {
