@@ -150,6 +150,57 @@ describe('reports carry full batches, as Envoy reports at min_flush_spans', () =
   });
 });
 
+describe('the timer reports the spans queued when it fired', () => {
+  const sizes: number[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const firstArrived = new Promise<void>((r) => (arrived = r));
+  let secondArrived!: () => void;
+  const second = new Promise<void>((r) => (secondArrived = r));
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      sizes.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[]).length);
+      if (sizes.length === 1) {
+        arrived();
+        void held.then(() => res.writeHead(202).end());
+      } else {
+        res.writeHead(202).end();
+        secondArrived();
+      }
+    });
+  });
+  beforeAll(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)));
+  afterAll(() => {
+    release();
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+
+  test('1 span offered while the timer\'s report of 2 is in flight waits for the next timer (reports of 2, then 1 a timer later), not a report right after the first', async () => {
+    const port = (server.address() as net.AddressInfo).port;
+    const flushMs = 40;
+    const e = new SpanExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 100, flushMs });
+    e.offer(span(0));
+    e.offer(span(1)); // below a batch: the timer reports them
+    await firstArrived;
+    e.offer(span(2)); // arms the next timer
+    const offeredAt = performance.now();
+    release();
+    // Event-loop turns (no timer) until the first report is over; a report chasing it would be in flight by then.
+    while (e.stats.reportsSent < 1 || e.reporting) await new Promise((r) => setImmediate(r));
+    expect({ reports: e.stats.reportsSent, queued: e.queued, sizes }).toEqual({ reports: 1, queued: 1, sizes: [2] });
+    await second;
+    // The next timer, armed by the 3rd offer: not before flushMs after it (less 1 ms: a Node timer may fire up to ~1 ms early).
+    expect(performance.now() - offeredAt).toBeGreaterThanOrEqual(flushMs - 1);
+    expect(sizes).toEqual([2, 1]);
+    await e.close();
+    expect(e.stats).toMatchObject({ reportsSent: 2, spansSent: 3, reportsFailed: 0 });
+  });
+});
+
 describe('ProxyConfig tracing (PROXY_CONFIG), as pilot-agent reads it', () => {
   test('defaults to Istio\'s 1% without a collector; YAML or JSON; OTLP from the OpenTelemetry variables', () => {
     expect(parseTracingConfig({})).toEqual({ sampling: 1 });
