@@ -96,9 +96,29 @@ function rssKb(pid: number | undefined): number {
 /** Sidecar RSS may grow this much over the soak (heap settling, TLS session caches) before it counts as a leak. */
 export const RSS_GROWTH_LIMIT = { factor: 1.5, slackKb: 32 * 1024 };
 
+/**
+ * The kinds of the schedule's faults, in order: every kind of `kinds` once, shuffled, then random picks (a kind listed
+ * twice is picked twice as often). A soak long enough for `kinds.length` faults injects each kind at least once,
+ * whatever the seed; before, a 2-minute soak drew ~26 faults at random and could miss the broker outage (p ≈ 5%).
+ */
+export function faultSequence<K>(kinds: readonly K[], rnd: () => number): () => K {
+  const first = [...new Set(kinds)];
+  for (let i = first.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [first[i], first[j]] = [first[j], first[i]];
+  }
+  let n = 0;
+  return () => (n < first.length ? first[n++] : kinds[Math.floor(rnd() * kinds.length)]);
+}
+
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const log = opts.log ?? ((l: string) => console.log(l));
+  // One stream each for the fault schedule, the load and the config changes: the three loops run concurrently, and
+  // drawing from one shared stream made the schedule depend on how their draws interleaved (seed 21 once drew no
+  // broker outage at all).
   const rnd = seededRandom(opts.seed);
+  const loadRnd = seededRandom(opts.seed ^ 0x5bd1e995);
+  const configRnd = seededRandom(opts.seed ^ 0x27d4eb2f);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const durationMs = opts.minutes * 60_000;
   const rate = opts.rate ?? 5;
@@ -134,7 +154,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Steady load: `rate` orders/s, each on its own (open loop), whatever the faults do to them.
     const inFlight = new Set<Promise<void>>();
     const order = async (i: number): Promise<void> => {
-      const unitPrice = rnd() < 0.05 ? 6000 : Math.round(rnd() * 10000) / 100 + 0.01; // ~5 % above the credit limit: REJECTED
+      const unitPrice = loadRnd() < 0.05 ? 6000 : Math.round(loadRnd() * 10000) / 100 + 0.01; // ~5 % above the credit limit: REJECTED
       let outcome: string;
       try {
         const res = await fetch(`${world.gatewayUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: `soak-${i % 50}`, items: [{ sku: `SKU-${i % 7}`, qty: 1, unit_price: unitPrice }] }), signal: AbortSignal.timeout(15_000) });
@@ -164,7 +184,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           configChanges.skipped++;
           continue;
         }
-        const v1 = Math.floor(rnd() * 101);
+        const v1 = Math.floor(configRnd() * 101);
         try {
           // The control plane's all-or-nothing apply; not World.applyConfig, whose wait for every sidecar's ACK
           // cannot succeed while a fault holds an instance's sidecar down (a fault, not a config failure).
@@ -188,8 +208,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const edges = Object.keys(await chaos.listProxies());
     const faultKinds: ScheduledFault['kind'][] = ['kill-instance', 'kill-instance', 'kill-sidecar', 'control-plane-restart', 'toxic', 'toxic', 'sick', 'sick'];
     if (broker) faultKinds.push('broker-outage');
+    const kinds = faultSequence(faultKinds, rnd);
     while (at() < durationMs - 8000) {
-      const kind = pick(faultKinds);
+      const kind = kinds();
       const fault: ScheduledFault = { atMs: at(), kind, target: '', detail: '' };
       schedule.push(fault);
       const holdMs = 1000 + Math.floor(rnd() * 3000);
