@@ -260,6 +260,7 @@ function sidecar1Def(name: string, variant: 'alt' | 'traced' | undefined): Topol
         const zipkin = zipkinProcess({ host: HOST, port: await freePort(HOST), logDir: ctx.tmpDir });
         ctx.cleanups.push(() => zipkin.stop());
         await zipkin.start(120_000);
+        if (ctx.pin.enabled && zipkin.pid) pinProcess(zipkin.pid, ctx.pin.systemCpu); // off the generator's CPU (see bench.ts)
         env = { PROXY_CONFIG: formatProxyConfig({ sampling: 100, zipkin: `${HOST}:${zipkin.port}` }) };
       }
       const a = await startSidecar(ctx, { name: `bench-${name}-client`, service: 'bench-client', cpUrl: cp.url, entry: variant === 'alt' ? ctx.altSidecarEntry : undefined, nodeArgs: variant === 'alt' ? ctx.altSidecarFlags : undefined, env });
