@@ -108,54 +108,17 @@ describe('flush() waits for every report', () => {
   });
 });
 
-describe('reports carry full batches, as Envoy reports at min_flush_spans', () => {
+/**
+ * A collector that holds its answer to the first report until `release()` and answers later ones at once; `sizes` are
+ * the reports' span counts, `first` and `second` resolve as the first and second reports arrive. Registers its own
+ * beforeAll/afterAll in the calling describe.
+ */
+function holdingCollector(): { sizes: number[]; first: Promise<void>; second: Promise<void>; release: () => void; url: () => string } {
   const sizes: number[] = [];
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   let arrived!: () => void;
-  const firstArrived = new Promise<void>((r) => (arrived = r));
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      sizes.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[]).length);
-      if (sizes.length === 1) {
-        arrived();
-        void held.then(() => res.writeHead(202).end());
-      } else res.writeHead(202).end();
-    });
-  });
-  beforeAll(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)));
-  afterAll(() => {
-    release();
-    server.closeAllConnections();
-    return new Promise((r) => server.close(r));
-  });
-
-  test('3 spans offered while a full batch of 4 is in flight wait for the 4th (reports of 4 and 4), not a report of 3 right after the first', async () => {
-    const port = (server.address() as net.AddressInfo).port;
-    const e = new SpanExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 4, flushMs: 60_000 });
-    for (let i = 0; i < 4; i++) e.offer(span(i)); // a full batch: reported on the next turn
-    await firstArrived;
-    for (let i = 4; i < 7; i++) e.offer(span(i));
-    release();
-    // Event-loop turns (no timer) until the first report is over; a report chasing it would be in flight by then.
-    while (e.stats.reportsSent < 1 || e.reporting) await new Promise((r) => setImmediate(r));
-    expect({ reports: e.stats.reportsSent, queued: e.queued, sizes }).toEqual({ reports: 1, queued: 3, sizes: [4] });
-    e.offer(span(7));
-    await e.flush();
-    await e.close();
-    expect(sizes).toEqual([4, 4]);
-    expect(e.stats).toMatchObject({ reportsSent: 2, spansSent: 8, reportsFailed: 0 });
-  });
-});
-
-describe('the timer reports the spans queued when it fired', () => {
-  const sizes: number[] = [];
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let arrived!: () => void;
-  const firstArrived = new Promise<void>((r) => (arrived = r));
+  const first = new Promise<void>((r) => (arrived = r));
   let secondArrived!: () => void;
   const second = new Promise<void>((r) => (secondArrived = r));
   const server = http.createServer((req, res) => {
@@ -178,11 +141,35 @@ describe('the timer reports the spans queued when it fired', () => {
     server.closeAllConnections();
     return new Promise((r) => server.close(r));
   });
+  return { sizes, first, second, release, url: () => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/api/v2/spans` };
+}
+
+describe('reports carry full batches, as Envoy reports at min_flush_spans', () => {
+  const { sizes, first: firstArrived, release, url } = holdingCollector();
+
+  test('3 spans offered while a full batch of 4 is in flight wait for the 4th (reports of 4 and 4), not a report of 3 right after the first', async () => {
+    const e = new SpanExporter({ url: url(), encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 4, flushMs: 60_000 });
+    for (let i = 0; i < 4; i++) e.offer(span(i)); // a full batch: reported on the next turn
+    await firstArrived;
+    for (let i = 4; i < 7; i++) e.offer(span(i));
+    release();
+    // Event-loop turns (no timer) until the first report is over; a report chasing it would be in flight by then.
+    while (e.stats.reportsSent < 1 || e.reporting) await new Promise((r) => setImmediate(r));
+    expect({ reports: e.stats.reportsSent, queued: e.queued, sizes }).toEqual({ reports: 1, queued: 3, sizes: [4] });
+    e.offer(span(7));
+    await e.flush();
+    await e.close();
+    expect(sizes).toEqual([4, 4]);
+    expect(e.stats).toMatchObject({ reportsSent: 2, spansSent: 8, reportsFailed: 0 });
+  });
+});
+
+describe('the timer reports the spans queued when it fired', () => {
+  const { sizes, first: firstArrived, second, release, url } = holdingCollector();
 
   test('1 span offered while the timer\'s report of 2 is in flight waits for the next timer (reports of 2, then 1 a timer later), not a report right after the first', async () => {
-    const port = (server.address() as net.AddressInfo).port;
     const flushMs = 40;
-    const e = new SpanExporter({ url: `http://127.0.0.1:${port}/api/v2/spans`, encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 100, flushMs });
+    const e = new SpanExporter({ url: url(), encode: encodeZipkin, source: { serviceName: 's' }, maxBatch: 100, flushMs });
     e.offer(span(0));
     e.offer(span(1)); // below a batch: the timer reports them
     await firstArrived;
