@@ -12,7 +12,6 @@ export interface PairedEstimate {
   low: number;
   high: number;
   coverage: number;
-  differences: number[];
 }
 
 /** P(X ≤ k) for X ~ Binomial(n, 1/2). */
@@ -28,8 +27,7 @@ function binomialCdfHalf(n: number, k: number): number {
 
 export function pairedMedian(a: readonly number[], b: readonly number[], confidence = 0.9): PairedEstimate {
   if (a.length !== b.length || a.length === 0) throw new Error(`pairedMedian: needs two arms of the same non-zero length, got ${a.length} and ${b.length}`);
-  const d = b.map((x, i) => x - a[i]);
-  const s = [...d].sort((x, y) => x - y);
+  const s = b.map((x, i) => x - a[i]).sort((x, y) => x - y);
   const n = s.length;
   const median = n % 2 === 1 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
   // [s(k), s(n−k+1)] (1-based) covers the median with probability 1 − 2·P(X ≤ k − 1); take the narrowest that reaches `confidence`.
@@ -40,8 +38,8 @@ export function pairedMedian(a: readonly number[], b: readonly number[], confide
       break;
     }
   }
-  if (k === 0) return { median, low: -Infinity, high: Infinity, coverage: 0, differences: d };
-  return { median, low: s[k - 1], high: s[n - k], coverage: 1 - 2 * binomialCdfHalf(n, k - 1), differences: d };
+  if (k === 0) return { median, low: -Infinity, high: Infinity, coverage: 0 };
+  return { median, low: s[k - 1], high: s[n - k], coverage: 1 - 2 * binomialCdfHalf(n, k - 1) };
 }
 
 /** At most `goal`: pass when the whole interval is, fail when none of it is, else inconclusive (the rounds' spread straddles the goal). */
