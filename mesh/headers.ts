@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { B3_HEADER_FIELDS, type B3Headers } from './tracing';
+import { B3_HEADER_FIELDS, newRequestId, type B3Headers } from './tracing';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authenticate', 'proxy-authorization']);
@@ -24,7 +23,7 @@ export function upstreamHeaders(raw: string[], connection: string | undefined, d
     headers.push(name, raw[i + 1]);
   }
   if (!requestId) {
-    requestId = randomUUID();
+    requestId = newRequestId();
     headers.push('x-request-id', requestId);
   }
   return { headers, requestId };
@@ -135,7 +134,7 @@ export function readRequestHead(raw: string[], dropPeer: boolean, dropAttemptCou
     }
   }
   if (!requestId) {
-    requestId = randomUUID();
+    requestId = newRequestId();
     list.push('x-request-id', requestId);
   }
   return { headers: list, requestId, host, contentLength, transferEncoding, traceparent, b3, peer, userAgent, originalPath };

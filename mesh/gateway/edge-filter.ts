@@ -9,12 +9,12 @@
  * gateway's HTTPS port: on a cluster that is the Service's 443, so Envoy drops the port; here the HTTPS
  * listener has a port of its own (8443), so the Location names it.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { StreamInfo } from '../stream-info';
 import { Flags } from '../response-flags';
 import { setFlat, type FilterResult, type HttpFilter } from '../filters/chain';
 import { stripPort, type GatewayRouteTable } from './route-table';
+import { newRequestId } from '../tracing';
 
 export class GatewayEdgeFilter implements HttpFilter {
   constructor(
@@ -40,7 +40,7 @@ export class GatewayEdgeFilter implements HttpFilter {
     }
     setFlat(req, headers, 'x-forwarded-proto', this.scheme);
     setFlat(req, headers, 'x-envoy-external-address', remote);
-    info.requestId = randomUUID();
+    info.requestId = newRequestId();
     setFlat(req, headers, 'x-request-id', info.requestId);
     return undefined;
   }

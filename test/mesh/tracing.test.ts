@@ -1,4 +1,4 @@
-import { parseTraceparent, formatTraceparent, newSpanId, newTraceId, SpanRing } from '../../mesh/tracing';
+import { parseTraceparent, formatTraceparent, newRequestId, newSpanId, newTraceId, SpanRing } from '../../mesh/tracing';
 
 describe('W3C traceparent', () => {
   test('parses valid headers and rejects malformed ones', () => {
@@ -27,5 +27,17 @@ describe('W3C traceparent', () => {
     for (let i = 0; i < 5; i++) ring.add({ trace_id: String(i % 2), span_id: String(i), parent_span_id: null, name: 'n', service: 's', start: i, duration_us: 1, status: 200, attributes: {} });
     expect(ring.list().map((s) => s.span_id)).toEqual(['2', '3', '4']);
     expect(ring.list(10, '0').map((s) => s.span_id)).toEqual(['2', '4']);
+  });
+
+  test('request ids are version 4 UUIDs: 10,000 distinct, every random digit takes all 16 values, across pool refills', () => {
+    const ids = Array.from({ length: 10_000 }, newRequestId);
+    expect(new Set(ids).size).toBe(10_000);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // 122 random bits: each free hex digit sees all 16 values (the chance that one misses a value in 10,000 draws is ~1e-279).
+    for (let pos = 0; pos < 36; pos++) {
+      if ([8, 13, 14, 18, 19, 23].includes(pos)) continue; // dashes, the version digit, the variant digit
+      expect(new Set(ids.map((id) => id[pos])).size).toBe(16);
+    }
+    expect(new Set(ids.map((id) => id[19]))).toEqual(new Set(['8', '9', 'a', 'b']));
   });
 });
