@@ -10,16 +10,22 @@ import { freePort, zipkinJar, zipkinProcess } from '../world/observability';
 import { judgeAtMost, pairedMedian } from './paired-median';
 
 /**
- * `node dist/bench/exporter-cost.js [--seconds 10] [--rounds 9] [--zipkin-port P] [--callgrind] [--max-batch N]`: the span exporter's CPU per request (issue #20's
+ * `node dist/bench/exporter-cost.js [--seconds 10] [--warmup 15] [--rounds 9] [--zipkin-port P] [--callgrind] [--max-batch N]`: the span exporter's CPU per request (issue #20's
  * goal: ≤ 5 µs at 1,000 rps with 100% sampling), measured in isolation against a real Zipkin server (the cached
  * exec jar, its own process, its CPU not counted). Two tracers do the sidecar's per-request tracing work
  * (`begin` + `end` on a filled StreamInfo) paced at RATE requests/s, 100 per 100 ms: one at 0% sampling, one at 100%
- * exporting every span. Each run is a fresh process (2 s warm-up, then the measured seconds); its figure is its
+ * exporting every span. Each run is a fresh process (15 s warm-up, then the measured seconds); its figure is its
  * CPU time (process.cpuUsage: user + system, µs resolution, GC included) from the first measured request to the
  * last span answered by Zipkin, per request. The exporter's cost is the median over interleaved rounds of each round's
  * 100% figure less its 0% figure, with a sign-test interval (≥ 90%, from the rounds' order statistics): the goal
  * passes only when the whole interval is ≤ 5 µs and fails only when all of it is above; a spread that straddles it is
  * INCONCLUSIVE (on this VM one round differs from the next by up to ±2 µs, as much as the margin). CPU time, not wall clock: the machine is shared, and a waiting process costs nothing.
+ *
+ * The warm-up is long because a fresh Node process at 1,000 rps is not in its steady state for its first ~10 s: per
+ * 2-s block, the 0% arm costs 23–25, 13–16, 5–7, 5–6, then 15–19 µs per request (V8's memory reducer: two
+ * "Mark-Compact (reduce)" GCs at ~8 s), and only from ~10 s on 4–6 µs; the 100% arm's first blocks also carry
+ * TurboFan's (concurrent, so counted) compiles of the encoder. A 2-s warm-up measured those one-time costs as if every
+ * request paid them: the exporter's figure came out at ~4–5 µs where the steady state's is about half that.
  */
 
 const RATE = 1000;
@@ -30,11 +36,19 @@ function arg(name: string, dflt: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
+/**
+ * The request targets as the sidecar's codec sees them: bytes on the wire, each request's path a fresh flat string read
+ * off its buffer (head.ts, `toString('latin1')`). A path built with a template here would be a cons string, which the
+ * encoder's first `charCodeAt` has to flatten (a runtime call and a copy per span) where the sidecar never makes one.
+ */
+const TARGETS = Buffer.from(Array.from({ length: 1000 }, (_, k) => `/api/items/${k}`.padEnd(16, ' ')).join(''), 'latin1');
+
 function request(tracer: Tracer, host: UpstreamHost, raw: string[], i: number): void {
   const info = new StreamInfo('outbound');
   const head = readRequestHead(raw, true, true);
   info.method = 'GET';
-  info.path = `/api/items/${i % 1000}`;
+  const k = i % 1000;
+  info.path = TARGETS.toString('latin1', 16 * k, 16 * k + 11 + String(k).length);
   info.authority = 'upstream';
   info.destinationService = 'upstream';
   info.requestId = head.requestId;
@@ -72,19 +86,19 @@ async function child(sampling: number, zipkinPort: number, seconds: number): Pro
   const host = new UpstreamHost({ instance: 'upstream-0', service: 'upstream', labels: { version: 'v1' }, host: '127.0.0.1', port: 1 });
   const maxBatch = arg('max-batch', 0) || undefined;
   const tracer = new Tracer({ workload: { service: 'bench-client', version: 'v1', instance: 'bench-0' }, config: { sampling, zipkin: `127.0.0.1:${zipkinPort}` }, exporter: { maxBatch } });
-  await run(tracer, host, 2); // warm-up: JIT, the keep-alive connection to Zipkin
+  await run(tracer, host, arg('warmup', 15)); // warm-up: JIT, the memory reducer's GCs, the keep-alive connection to Zipkin
   const { us, sysUs } = await run(tracer, host, seconds);
   const [e] = tracer.stats();
   await tracer.close();
   await host.pool.close();
-  const expected = sampling >= 100 ? RATE * (2 + seconds) : 0;
+  const expected = sampling >= 100 ? RATE * (arg('warmup', 15) + seconds) : 0;
   if (e.stats.spansSent !== expected || e.stats.reportsFailed > 0) throw new Error(`Zipkin did not take every span: sent ${e.stats.spansSent} of ${expected} (${e.lastError ?? 'no error'})`);
   process.stdout.write(`${JSON.stringify({ us, sysUs, spansSent: e.stats.spansSent, reports: e.stats.reportsSent })}\n`);
 }
 
 function runChild(sampling: number, zipkinPort: number, seconds: number): Promise<{ us: number; sysUs: number; spansSent: number; reports: number }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [__filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--max-batch', String(arg('max-batch', 0))], (err, stdout, stderr) => {
+    execFile(process.execPath, [__filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--warmup', String(arg('warmup', 15)), '--max-batch', String(arg('max-batch', 0))], (err, stdout, stderr) => {
       if (err) reject(new Error(`run at ${sampling}% failed: ${stderr || err.message}`));
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!));
     });
@@ -96,7 +110,7 @@ function instructions(sampling: number, zipkinPort: number, seconds: number): Pr
   return new Promise((resolve, reject) => {
     // --predictable: V8 without its concurrent compiler and GC threads (their share of the work depends on timing): two runs
     // of the same length then differ by ~0.1% (without it, by up to 40%).
-    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', __filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--max-batch', String(arg('max-batch', 0))], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
+    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', __filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--warmup', String(arg('warmup', 15)), '--max-batch', String(arg('max-batch', 0))], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
       const m = /Collected : (\d+)/.exec(stderr);
       if (err || !m) reject(new Error(`callgrind run at ${sampling}% failed: ${err?.message ?? ''} ${stderr.slice(-500)}`));
       else resolve(Number(m[1]));
