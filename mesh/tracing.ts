@@ -56,16 +56,24 @@ export function formatTraceparent(traceId: string, spanId: string, flags = '01')
   return `00-${traceId}-${spanId}-${flags}`;
 }
 
-/** Random hex ids from a refilled pool: one syscall per 256 ids instead of one per id. */
+/** Random ids from a refilled pool: one syscall per 256 ids instead of one per id. */
 const POOL = Buffer.alloc(4096);
 let poolPos = POOL.length;
-function randomHex(bytes: number): string {
+
+/** The offset in POOL of `bytes` fresh random bytes (refilling it when too few are left). */
+function takeRandom(bytes: number): number {
   if (poolPos + bytes > POOL.length) {
     randomFillSync(POOL);
     poolPos = 0;
   }
-  const s = POOL.toString('hex', poolPos, poolPos + bytes);
+  const at = poolPos;
   poolPos += bytes;
+  return at;
+}
+
+function randomHex(bytes: number): string {
+  const at = takeRandom(bytes);
+  const s = POOL.toString('hex', at, at + bytes);
   return /^0+$/.test(s) ? randomHex(bytes) : s;
 }
 
@@ -82,20 +90,16 @@ const UUID_TEXT = Buffer.alloc(36);
  * and every other reader then flatten, a runtime call and a copy each time.
  */
 export function newRequestId(): string {
-  if (poolPos + 16 > POOL.length) {
-    randomFillSync(POOL);
-    poolPos = 0;
-  }
+  const at = takeRandom(16);
   let o = 0;
   for (let i = 0; i < 16; i++) {
-    let b = POOL[poolPos + i];
+    let b = POOL[at + i];
     if (i === 6) b = (b & 0x0f) | 0x40; // version 4
     else if (i === 8) b = (b & 0x3f) | 0x80; // variant 10xx (RFC 9562)
     if (i === 4 || i === 6 || i === 8 || i === 10) UUID_TEXT[o++] = 0x2d; // -
     UUID_TEXT[o++] = HEX_DIGITS[b >> 4];
     UUID_TEXT[o++] = HEX_DIGITS[b & 0xf];
   }
-  poolPos += 16;
   return UUID_TEXT.toString('latin1', 0, 36);
 }
 
