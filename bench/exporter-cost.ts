@@ -29,6 +29,8 @@ import { judgeAtMost, pairedMedian } from './paired-median';
  */
 
 const RATE = 1000;
+/** Seconds of the same load before a child's measured window (why so long: above). */
+const WARMUP_S = 15;
 const BURST = 100;
 
 function arg(name: string, dflt: number): number {
@@ -86,19 +88,25 @@ async function child(sampling: number, zipkinPort: number, seconds: number): Pro
   const host = new UpstreamHost({ instance: 'upstream-0', service: 'upstream', labels: { version: 'v1' }, host: '127.0.0.1', port: 1 });
   const maxBatch = arg('max-batch', 0) || undefined;
   const tracer = new Tracer({ workload: { service: 'bench-client', version: 'v1', instance: 'bench-0' }, config: { sampling, zipkin: `127.0.0.1:${zipkinPort}` }, exporter: { maxBatch } });
-  await run(tracer, host, arg('warmup', 15)); // warm-up: JIT, the memory reducer's GCs, the keep-alive connection to Zipkin
+  const warmup = arg('warmup', WARMUP_S);
+  await run(tracer, host, warmup); // warm-up: JIT, the memory reducer's GCs, the keep-alive connection to Zipkin
   const { us, sysUs } = await run(tracer, host, seconds);
   const [e] = tracer.stats();
   await tracer.close();
   await host.pool.close();
-  const expected = sampling >= 100 ? RATE * (arg('warmup', 15) + seconds) : 0;
+  const expected = sampling >= 100 ? RATE * (warmup + seconds) : 0;
   if (e.stats.spansSent !== expected || e.stats.reportsFailed > 0) throw new Error(`Zipkin did not take every span: sent ${e.stats.spansSent} of ${expected} (${e.lastError ?? 'no error'})`);
   process.stdout.write(`${JSON.stringify({ us, sysUs, spansSent: e.stats.spansSent, reports: e.stats.reportsSent })}\n`);
 }
 
+/** A child run's command line after `node`: this file, the arm, the collector, the lengths and the batch size this run was given. */
+function childArgs(sampling: number, zipkinPort: number, seconds: number): string[] {
+  return [__filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--warmup', String(arg('warmup', WARMUP_S)), '--max-batch', String(arg('max-batch', 0))];
+}
+
 function runChild(sampling: number, zipkinPort: number, seconds: number): Promise<{ us: number; sysUs: number; spansSent: number; reports: number }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [__filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--warmup', String(arg('warmup', 15)), '--max-batch', String(arg('max-batch', 0))], (err, stdout, stderr) => {
+    execFile(process.execPath, childArgs(sampling, zipkinPort, seconds), (err, stdout, stderr) => {
       if (err) reject(new Error(`run at ${sampling}% failed: ${stderr || err.message}`));
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!));
     });
@@ -110,7 +118,7 @@ function instructions(sampling: number, zipkinPort: number, seconds: number): Pr
   return new Promise((resolve, reject) => {
     // --predictable: V8 without its concurrent compiler and GC threads (their share of the work depends on timing): two runs
     // of the same length then differ by ~0.1% (without it, by up to 40%).
-    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', __filename, '--child', String(sampling), '--zipkin-port', String(zipkinPort), '--seconds', String(seconds), '--warmup', String(arg('warmup', 15)), '--max-batch', String(arg('max-batch', 0))], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
+    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', ...childArgs(sampling, zipkinPort, seconds)], { maxBuffer: 1 << 24 }, (err, _stdout, stderr) => {
       const m = /Collected : (\d+)/.exec(stderr);
       if (err || !m) reject(new Error(`callgrind run at ${sampling}% failed: ${err?.message ?? ''} ${stderr.slice(-500)}`));
       else resolve(Number(m[1]));
